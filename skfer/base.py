@@ -1,0 +1,63 @@
+"""Base classes shared by skfer's estimators.
+
+skfer estimators follow scikit-learn's conventions (parameters stored unchanged in
+``__init__``, fitted attributes with a trailing underscore, ``__sklearn_tags__``). What
+differs is the input: many steps take a *list of clips* (see ``docs/data_model.md``), not a
+2-D feature matrix. :class:`ClipTransformerMixin` declares that in the estimator tags, so
+that scikit-learn's tabular checks are not run on them and skfer's own clip checks
+(:mod:`skfer.utils.estimator_checks`) are run instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ClipTransformerMixin", "SequenceTransformerMixin", "same_container"]
+
+
+class ClipTransformerMixin:
+    """Mixin for estimators whose ``X`` is a collection of clips (image sequences).
+
+    Place it before :class:`sklearn.base.BaseEstimator` in the bases. The tags declare that
+    ``X`` is not a 2-D feature matrix (``two_d_array=False``) but image stacks
+    (``three_d_array=True``), which is what makes scikit-learn skip its tabular checks;
+    the clip checks in :mod:`skfer.utils.estimator_checks` take their place.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags
+
+
+class SequenceTransformerMixin:
+    """Mixin for estimators whose ``X`` is a collection of per-frame vector sequences.
+
+    A 2-D array ``(n, F)`` is a valid input (``n`` sequences of one frame), so these
+    estimators keep ``two_d_array=True`` and run scikit-learn's full check suite.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+
+def same_container(X_in: Any, clips: list[np.ndarray]) -> Any:
+    """Return ``clips`` as an ndarray when ``X_in`` was one and shapes allow, else a list.
+
+    Clip-to-clip transformers keep the container kind of their input, so that an
+    ``(n, T, H, W)`` array stays an array and a ragged list stays a list.
+    """
+    if isinstance(X_in, np.ndarray) and X_in.dtype != object:
+        shapes = {c.shape for c in clips}
+        if len(shapes) == 1:
+            out = np.stack(clips)
+            # (n, 1, H, W[, 3]) came from (n, H, W[, 3]) still images: give them back so.
+            if X_in.ndim in (3, 4) and out.ndim == X_in.ndim + 1 and out.shape[1] == 1:
+                out = out[:, 0]
+            return out
+    return list(clips)

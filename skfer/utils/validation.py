@@ -1,0 +1,301 @@
+"""Validation of skfer's data model: clips, lists of clips and per-frame sequences.
+
+The data model (see ``docs/data_model.md``):
+
+* a *clip* is an array of frames, ``(T, H, W)`` grey or ``(T, H, W, 3)`` colour, of any
+  numeric dtype (``uint8`` or float); a single image is a clip of one frame;
+* a *data set* ``X`` is a collection of clips: a list (clips may differ in length and frame
+  size) or an ndarray whose first axis indexes the samples;
+* a *sequence* is an array ``(T, F)`` of per-frame vectors (features, probabilities,
+  flattened landmarks); collections of sequences follow the same rules as clips.
+
+Every check raises ``ValueError`` (or ``TypeError``) with a message naming the offending
+sample index, and where known the source file, and the problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "check_clip",
+    "check_clips",
+    "check_sequence",
+    "check_sequences",
+    "n_samples_of",
+]
+
+
+def _where(index: int | None, source: str | None = None) -> str:
+    """Return a short "clip 3 (file.mp4)" prefix for error messages."""
+    parts = []
+    if index is not None:
+        parts.append(f"clip {index}")
+    if source is not None:
+        parts.append(f"({source})")
+    return (" ".join(parts) + ": ") if parts else ""
+
+
+def _as_numeric_array(x: Any, what: str) -> np.ndarray:
+    if isinstance(x, (list, tuple)):
+        # A clip given as a list of frames: frames must share one shape.
+        shapes = {np.shape(f) for f in x}
+        if len(shapes) > 1:
+            sizes = [np.shape(f) for f in x]
+            first = sizes[0]
+            bad = next(i for i, s in enumerate(sizes) if s != first)
+            raise ValueError(
+                f"{what}frames have different sizes: frame 0 is {first} but frame {bad} "
+                f"is {sizes[bad]}; resize them or crop faces first"
+            )
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged nested input
+        raise ValueError(f"{what}cannot be read as an array of frames: {exc}") from exc
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or arr.dtype == bool
+    ):
+        raise TypeError(f"{what}frames must be numeric, got dtype {arr.dtype}")
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8)
+    return arr
+
+
+def check_clip(
+    clip: Any,
+    *,
+    index: int | None = None,
+    source: str | None = None,
+    allow_nan: bool = False,
+    color: bool | None = None,
+    min_frames: int = 1,
+) -> np.ndarray:
+    """Validate one clip and return it as ``(T, H, W)`` or ``(T, H, W, 3)`` ndarray.
+
+    Parameters
+    ----------
+    clip : array-like
+        ``(T, H, W)`` grey frames, ``(T, H, W, 3)`` colour frames, or a single grey image
+        ``(H, W)`` (read as one frame). A list of frames is accepted.
+    index : int, optional
+        Position of the clip in its data set, used in error messages.
+    source : str, optional
+        File the clip came from, used in error messages.
+    allow_nan : bool, default=False
+        Whether NaN or infinite pixels are accepted.
+    color : bool or None, default=None
+        ``True`` requires colour frames, ``False`` grey frames, ``None`` either.
+    min_frames : int, default=1
+        Minimum number of frames.
+
+    Returns
+    -------
+    clip : ndarray
+        The validated clip (no copy where none is needed).
+
+    Raises
+    ------
+    ValueError
+        Empty clip, wrong number of dimensions, frames of different sizes, NaN pixels,
+        an ambiguous ``(H, W, 3)`` colour image, grey/colour mismatch.
+    """
+    what = _where(index, source)
+    arr = _as_numeric_array(clip, what)
+    if arr.ndim == 2:
+        arr = arr[np.newaxis]
+    if arr.ndim == 3 and arr.shape[-1] in (3, 4) and min(arr.shape[:2]) > 4:
+        raise ValueError(
+            f"{what}an array of shape {arr.shape} looks like one colour image (H, W, 3); "
+            "pass colour images as clips of one frame, shape (1, H, W, 3)"
+        )
+    if arr.ndim == 4 and arr.shape[-1] == 4:
+        arr = arr[..., :3]  # drop an alpha channel
+    if arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[-1] != 3):
+        raise ValueError(
+            f"{what}expected a clip of shape (T, H, W) or (T, H, W, 3), got shape "
+            f"{arr.shape}"
+        )
+    if arr.shape[0] < max(1, min_frames):
+        if arr.shape[0] == 0:
+            raise ValueError(f"{what}the clip has zero frames")
+        raise ValueError(
+            f"{what}the clip has {arr.shape[0]} frames, at least {min_frames} are needed"
+        )
+    if arr.shape[1] == 0 or arr.shape[2] == 0:
+        raise ValueError(f"{what}frames are empty, shape {arr.shape}")
+    if color is True and arr.ndim != 4:
+        raise ValueError(f"{what}colour frames (T, H, W, 3) are required, got {arr.shape}")
+    if color is False and arr.ndim != 3:
+        raise ValueError(f"{what}grey frames (T, H, W) are required, got {arr.shape}")
+    if not allow_nan and np.issubdtype(arr.dtype, np.floating):
+        finite = np.isfinite(arr)
+        if not finite.all():
+            bad = np.argwhere(~finite)[0]
+            raise ValueError(
+                f"{what}NaN or infinite pixel value at frame {bad[0]}, position "
+                f"{tuple(int(b) for b in bad[1:])}"
+            )
+    return arr
+
+
+def _is_collection(X: Any) -> bool:
+    return isinstance(X, (list, tuple)) or (
+        isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
+    )
+
+
+def check_clips(
+    X: Any,
+    *,
+    allow_nan: bool = False,
+    color: bool | None = None,
+    min_frames: int = 1,
+    sources: Sequence[str] | None = None,
+) -> list[np.ndarray]:
+    """Validate a data set of clips and return it as a list of clip arrays.
+
+    Parameters
+    ----------
+    X : list of array-like or ndarray
+        A list of clips (see :func:`check_clip`), or an ndarray whose first axis indexes
+        samples: ``(n, H, W)`` grey images, ``(n, H, W, 3)`` colour images,
+        ``(n, T, H, W)`` grey clips, ``(n, T, H, W, 3)`` colour clips.
+    allow_nan, color, min_frames
+        See :func:`check_clip`.
+    sources : sequence of str, optional
+        The file of each clip, used in error messages.
+
+    Returns
+    -------
+    clips : list of ndarray
+    """
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.ndim == 3 or (X.ndim == 4 and X.shape[-1] == 3):
+            X = X[:, np.newaxis]  # n still images -> n clips of one frame
+        elif X.ndim not in (4, 5):
+            raise ValueError(
+                "X must be a list of clips or an array of shape (n, H, W), (n, H, W, 3), "
+                f"(n, T, H, W) or (n, T, H, W, 3); got shape {X.shape}"
+            )
+        X = list(X)
+    elif not _is_collection(X):
+        raise TypeError(
+            f"X must be a list of clips or an ndarray, got {type(X).__name__}"
+        )
+    if len(X) == 0:
+        raise ValueError("X is empty: at least one clip is needed")
+    return [
+        check_clip(
+            clip,
+            index=i,
+            source=None if sources is None else sources[i],
+            allow_nan=allow_nan,
+            color=color,
+            min_frames=min_frames,
+        )
+        for i, clip in enumerate(X)
+    ]
+
+
+def check_sequence(
+    seq: Any,
+    *,
+    index: int | None = None,
+    n_features: int | None = None,
+    allow_nan: bool = False,
+    min_frames: int = 1,
+) -> np.ndarray:
+    """Validate one sequence of per-frame vectors and return it as a ``(T, F)`` float array.
+
+    A 1-D vector is read as a sequence of one frame.
+    """
+    what = _where(index).replace("clip", "sequence")
+    arr = _as_numeric_array(seq, what)
+    if arr.ndim == 1:
+        arr = arr[np.newaxis]
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{what}expected per-frame vectors of shape (T, F), got shape {arr.shape}"
+        )
+    if arr.shape[0] < max(1, min_frames):
+        raise ValueError(
+            f"{what}the sequence has {arr.shape[0]} frames, at least "
+            f"{max(1, min_frames)} are needed"
+        )
+    if arr.shape[1] == 0:
+        raise ValueError(f"{what}frames have zero features")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(
+            f"{what}frames have {arr.shape[1]} features, but {n_features} were seen "
+            "during fit"
+        )
+    arr = arr.astype(np.float64, copy=False)
+    if not allow_nan and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(
+            f"{what}NaN or infinite value at frame {bad[0]}, feature {bad[1]}"
+        )
+    return arr
+
+
+def check_sequences(
+    X: Any,
+    *,
+    n_features: int | None = None,
+    allow_nan: bool = False,
+    min_frames: int = 1,
+) -> list[np.ndarray]:
+    """Validate a data set of per-frame vector sequences.
+
+    Parameters
+    ----------
+    X : list of array-like or ndarray
+        A list of ``(T_i, F)`` sequences, a 2-D array ``(n, F)`` read as ``n`` sequences of
+        one frame (so per-image features are sequences too), or a 3-D array ``(n, T, F)``.
+    n_features : int, optional
+        Required number of features per frame.
+    allow_nan : bool, default=False
+    min_frames : int, default=1
+
+    Returns
+    -------
+    sequences : list of ndarray of shape (T_i, F)
+    """
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.ndim == 2:
+            X = X[:, np.newaxis, :]
+        elif X.ndim != 3:
+            raise ValueError(
+                "X must be a list of (T, F) sequences or an array of shape (n, F) or "
+                f"(n, T, F); got shape {X.shape}"
+            )
+        X = list(X)
+    elif not _is_collection(X):
+        raise TypeError(
+            f"X must be a list of sequences or an ndarray, got {type(X).__name__}"
+        )
+    if len(X) == 0:
+        raise ValueError("X is empty: at least one sequence is needed")
+    seqs = [
+        check_sequence(
+            s, index=i, n_features=n_features, allow_nan=allow_nan, min_frames=min_frames
+        )
+        for i, s in enumerate(X)
+    ]
+    widths = {s.shape[1] for s in seqs}
+    if len(widths) > 1:
+        first = seqs[0].shape[1]
+        bad = next(i for i, s in enumerate(seqs) if s.shape[1] != first)
+        raise ValueError(
+            f"sequences have different numbers of features: sequence 0 has {first}, "
+            f"sequence {bad} has {seqs[bad].shape[1]}"
+        )
+    return seqs
+
+
+def n_samples_of(X: Any) -> int:
+    """Number of samples in a clip or sequence collection (list or ndarray)."""
+    return len(X)
