@@ -1,0 +1,170 @@
+"""Per-frame appearance features: HOG descriptors and raw pixels.
+
+Both turn a collection of clips into a collection of per-frame vector sequences
+``(T, F)`` (see ``docs/data_model.md``), which :class:`skfer.preprocessing.FramePooling` or
+:class:`skfer.preprocessing.FrameAggregator` then turn into one vector per clip. They are
+the features of skfer's honest baselines (``skfer evaluate --model hog-svm``).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import cv2
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from ..base import ClipTransformerMixin
+from ..utils.validation import check_clips
+
+__all__ = ["HOGFeatures", "PixelFeatures", "to_grey_float"]
+
+
+def to_grey_float(clip: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Convert a clip to grey float32 frames in [0, 255], resized to ``size`` (H, W)."""
+    frames = clip
+    if frames.ndim == 4:  # (T, H, W, 3) RGB
+        frames = frames.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
+    frames = frames.astype(np.float32, copy=False)
+    if np.issubdtype(clip.dtype, np.floating) and clip.size and frames.max() <= 1.0:
+        frames = frames * 255.0  # float images in [0, 1]
+    if size is not None and frames.shape[1:3] != tuple(size):
+        interp = cv2.INTER_AREA if frames.shape[1] > size[0] else cv2.INTER_LINEAR
+        frames = np.stack(
+            [cv2.resize(f, (size[1], size[0]), interpolation=interp) for f in frames]
+        )
+    return frames
+
+
+class _FrameFeatures(ClipTransformerMixin, TransformerMixin, BaseEstimator):
+    """Shared fit/transform of per-frame feature extractors (stateless)."""
+
+    def fit(self, X, y=None):
+        """Validate ``X`` and record the feature size; learns nothing from the data.
+
+        Parameters
+        ----------
+        X : list of clips
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        check_clips(X)
+        self.n_features_out_ = self._frame_features(
+            np.zeros((1, *self.image_size), np.float32)
+        ).shape[1]
+        return self
+
+    def transform(self, X):
+        """Compute one feature vector per frame.
+
+        Parameters
+        ----------
+        X : list of clips ``(T, H, W)`` or ``(T, H, W, 3)``, or an ndarray of them
+
+        Returns
+        -------
+        sequences : list of ndarray of shape (T_i, n_features_out_)
+        """
+        check_is_fitted(self, "n_features_out_")
+        clips = check_clips(X)
+        return [
+            self._frame_features(to_grey_float(c, tuple(self.image_size)))
+            for c in clips
+        ]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True
+        return tags
+
+
+class HOGFeatures(_FrameFeatures):
+    """Histogram-of-oriented-gradients descriptor of every frame.
+
+    Frames are converted to grey, resized to ``image_size`` and described with OpenCV's
+    HOG (Dalal & Triggs): ``cell_size`` pixel cells, blocks of ``block_cells`` x
+    ``block_cells`` cells moved by one cell, ``n_bins`` unsigned orientation bins, L2-Hys
+    block normalisation.
+
+    Parameters
+    ----------
+    image_size : tuple of int, default=(48, 48)
+        Frame size (height, width) the descriptor is computed on; must be a multiple of
+        ``cell_size``.
+    cell_size : int, default=8
+        Side of a HOG cell in pixels.
+    block_cells : int, default=2
+        Side of a normalisation block in cells.
+    n_bins : int, default=9
+        Orientation bins.
+
+    Attributes
+    ----------
+    n_features_out_ : int
+        Length of one frame's descriptor.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfer.features import HOGFeatures
+    >>> clips = [np.zeros((3, 48, 48), np.uint8), np.ones((5, 64, 64), np.uint8)]
+    >>> [s.shape for s in HOGFeatures().fit_transform(clips)]
+    [(3, 900), (5, 900)]
+    """
+
+    _parameter_constraints = {
+        "image_size": [tuple, list],
+        "cell_size": [Interval(numbers.Integral, 2, None, closed="left")],
+        "block_cells": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_bins": [Interval(numbers.Integral, 2, None, closed="left")],
+    }
+
+    def __init__(self, image_size=(48, 48), cell_size=8, block_cells=2, n_bins=9):
+        self.image_size = image_size
+        self.cell_size = cell_size
+        self.block_cells = block_cells
+        self.n_bins = n_bins
+
+    def _frame_features(self, frames: np.ndarray) -> np.ndarray:
+        h, w = self.image_size
+        if h % self.cell_size or w % self.cell_size:
+            raise ValueError(
+                f"image_size {tuple(self.image_size)} must be a multiple of cell_size "
+                f"{self.cell_size}"
+            )
+        block = self.block_cells * self.cell_size
+        hog = cv2.HOGDescriptor(
+            (w, h), (block, block), (self.cell_size, self.cell_size),
+            (self.cell_size, self.cell_size), self.n_bins,
+        )
+        u8 = np.clip(frames, 0, 255).astype(np.uint8)
+        return np.stack([hog.compute(f).ravel() for f in u8]).astype(np.float64)
+
+
+class PixelFeatures(_FrameFeatures):
+    """Raw grey pixels of every frame, resized and scaled to [0, 1], as a vector.
+
+    Parameters
+    ----------
+    image_size : tuple of int, default=(24, 24)
+        Frame size (height, width) before flattening; the CS229 paper used 24x24 faces.
+
+    Attributes
+    ----------
+    n_features_out_ : int
+        ``image_size[0] * image_size[1]``.
+    """
+
+    _parameter_constraints = {"image_size": [tuple, list]}
+
+    def __init__(self, image_size=(24, 24)):
+        self.image_size = image_size
+
+    def _frame_features(self, frames: np.ndarray) -> np.ndarray:
+        return frames.reshape(len(frames), -1).astype(np.float64) / 255.0

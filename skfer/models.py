@@ -1,0 +1,101 @@
+"""Named, ready-to-fit FER pipelines, as used by ``skfer evaluate --model NAME``.
+
+Each entry builds a fresh, unfitted scikit-learn :class:`~sklearn.pipeline.Pipeline` that
+takes a list of clips and predicts one expression per clip. With ``faces="detect"`` the
+pipeline starts with :class:`~skfer.preprocessing.FaceTubeExtractor` (for whole video
+frames); with ``faces="given"`` the clips are taken to be face crops already (CK+48,
+FER2013).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sklearn.decomposition import PCA
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+__all__ = ["MODELS", "make_model"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A named pipeline: what it is and how to build its steps."""
+
+    description: str
+    steps: Callable[[int | None], list[tuple[str, object]]]
+
+
+def _hog_svm(random_state):
+    from .features import HOGFeatures
+    from .preprocessing import FramePooling
+
+    return [
+        ("hog", HOGFeatures(image_size=(48, 48), cell_size=8)),
+        ("apex", FramePooling(method="last")),
+        ("svm", SVC(kernel="rbf", C=10.0, gamma="scale", random_state=random_state)),
+    ]
+
+
+def _pixels_svm(random_state):
+    from .features import PixelFeatures
+    from .preprocessing import FramePooling
+
+    return [
+        ("pixels", PixelFeatures(image_size=(24, 24))),
+        ("apex", FramePooling(method="last")),
+        ("scale", StandardScaler()),
+        ("pca", PCA(n_components=0.95, svd_solver="full", random_state=random_state)),
+        ("svm", SVC(kernel="rbf", C=10.0, gamma="scale", random_state=random_state)),
+    ]
+
+
+#: The models ``skfer evaluate`` knows, by name.
+MODELS: dict[str, ModelSpec] = {
+    "hog-svm": ModelSpec(
+        "HOG (8x8 cells, 9 bins) of the last (apex) 48x48 face frame + RBF SVM (C=10)",
+        _hog_svm,
+    ),
+    "pixels-svm": ModelSpec(
+        "24x24 grey pixels of the last (apex) frame, standardised, PCA 95% variance, "
+        "RBF SVM (C=10)",
+        _pixels_svm,
+    ),
+}
+
+
+def make_model(
+    name: str, *, faces: str = "given", random_state: int | None = 0
+) -> Pipeline:
+    """Build the named pipeline.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`MODELS`.
+    faces : {"given", "detect"}, default="given"
+        ``"detect"`` prepends a :class:`~skfer.preprocessing.FaceTubeExtractor` (48x48
+        grey face tubes) for clips of whole video frames.
+    random_state : int or None, default=0
+        Seed passed to every random step.
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+    """
+    try:
+        spec = MODELS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}"
+        ) from None
+    if faces not in ("given", "detect"):
+        raise ValueError(f"faces must be 'given' or 'detect', got {faces!r}")
+    steps = spec.steps(random_state)
+    if faces == "detect":
+        from .preprocessing import FaceTubeExtractor
+
+        steps.insert(0, ("faces", FaceTubeExtractor(size=(48, 48))))
+    return Pipeline(steps)

@@ -1,0 +1,106 @@
+"""Common API checks over every public estimator skfer exports.
+
+Estimators are discovered from the package (:func:`skfer.utils.discovery.all_estimators`),
+so a new public estimator joins these tests without editing this file, unless it needs
+constructor arguments (``REQUIRED_PARAMS``) or special check data.
+
+* Estimators that take 2-D arrays run scikit-learn's full ``parametrize_with_checks``
+  (imbalanced-learn's version for samplers).
+* Estimators that take clips (tag ``two_d_array=False``, see
+  :class:`skfer.base.ClipTransformerMixin`) are skipped by scikit-learn's checks, which
+  only feed tabular data; they run skfer's clip checks instead.
+
+``EXPECTED_FAILED_CHECKS`` lists, with the reason, the checks whose input makes them
+meaningless for an estimator; it is empty unless an entry says why.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils import get_tags
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skfer.utils.discovery import all_estimators
+from skfer.utils.estimator_checks import parametrize_with_clip_checks
+
+#: Constructor arguments for estimators that cannot be built with defaults alone.
+REQUIRED_PARAMS: dict[str, dict] = {
+    "WeightedAverageClassifier": {
+        "estimators": [
+            ("lr", LogisticRegression(max_iter=200)),
+            ("lr_c", LogisticRegression(C=0.1, max_iter=200)),
+        ],
+        "cv": 2,
+    },
+    "SVMStackingClassifier": {
+        "estimators": [
+            ("lr", LogisticRegression(max_iter=200)),
+            ("lr_c", LogisticRegression(C=0.1, max_iter=200)),
+        ],
+        "cv": 2,
+    },
+}
+
+#: check name -> reason, per estimator class name.
+EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {}
+
+
+def _instances():
+    for name, cls in all_estimators():
+        yield cls(**REQUIRED_PARAMS.get(name, {}))
+
+
+def _is_clip_estimator(est) -> bool:
+    return not get_tags(est).input_tags.two_d_array
+
+
+def _is_sampler(est) -> bool:
+    return hasattr(est, "fit_resample")
+
+
+TABULAR = [e for e in _instances() if not _is_clip_estimator(e) and not _is_sampler(e)]
+TABULAR_SAMPLERS = [e for e in _instances() if not _is_clip_estimator(e) and _is_sampler(e)]
+CLIP = [e for e in _instances() if _is_clip_estimator(e)]
+
+
+def test_discovery_finds_estimators():
+    names = {name for name, _ in all_estimators()}
+    assert {"HOGFeatures", "PixelFeatures"} <= names
+
+
+@parametrize_with_checks(
+    TABULAR,
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est).__name__, {}),
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+if TABULAR_SAMPLERS:
+    from imblearn.utils.estimator_checks import (
+        parametrize_with_checks as imblearn_parametrize_with_checks,
+    )
+
+    @imblearn_parametrize_with_checks(TABULAR_SAMPLERS)
+    def test_imblearn_compatible_sampler(estimator, check):
+        check(estimator)
+
+
+def _clip_data_for(estimator):
+    """Clip data for estimators that need something special (e.g. faces) or None."""
+    name = type(estimator).__name__
+    if name in {"FaceTubeExtractor", "LandmarkDetector"}:
+        from skfer.datasets import make_expressions
+
+        bunch = make_expressions(n_subjects=2, n_clips_per_expression=1, random_state=0)
+        clips = [c[:4] for c in bunch.data[:12]]
+        return clips, np.asarray(bunch.target[:12])
+    return None
+
+
+@parametrize_with_clip_checks(CLIP, data_for=_clip_data_for)
+def test_clip_estimator(estimator, check):
+    name = type(estimator).__name__
+    check(name, estimator)
