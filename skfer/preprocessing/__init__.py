@@ -1,0 +1,69 @@
+"""From raw video to what the models consume.
+
+* face tubes: :class:`FaceTubeExtractor` (EmoNets 3.1.3) with a pluggable detector
+  (:class:`HaarFaceDetector` by default) and the box smoothing rules of :mod:`.box_smoothing`;
+* illumination: :class:`MinMaxImageScaler` (CS229 3.2), :class:`IsotropicSmoothing` (INface IS,
+  EmoNets 3.1.1);
+* time: :class:`FrameAggregator` (EmoNets 3.1.4), :class:`TemporalResampler` (DTAGN),
+  :class:`FramePooling`;
+* mouths: :class:`MouthRegion` (EmoNets 3.1.5);
+* landmarks: :class:`LandmarkDetector`, :class:`LandmarkNormalizer` (DTAGN eq. 3-4).
+"""
+
+from .box_smoothing import box_iou, smooth_tube_boxes
+from .face_detection import FaceDetector, HaarFaceDetector, as_detector
+from .face_tubes import STATUSES, FaceTube, FaceTubeExtractor, histogram_search
+from .illumination import (
+    IsotropicSmoothing,
+    MinMaxImageScaler,
+    isotropic_luminance,
+    neumann_laplacian_eigenvalues,
+)
+from .landmarks import (
+    IBUG68_TO_IntraFace49,
+    NOSE_TIP_INDEX,
+    LandmarkDetector,
+    LandmarkNormalizer,
+    default_predictor_path,
+    flip_permutation,
+    select_landmarks,
+)
+from .mouth import MOUTH_BOX, MOUTH_INDICES_68, MouthRegion
+from .temporal import (
+    FrameAggregator,
+    FramePooling,
+    TemporalResampler,
+    aggregation_indices,
+    resample_positions,
+)
+
+__all__ = [
+    "FaceDetector",
+    "FaceTube",
+    "FaceTubeExtractor",
+    "FrameAggregator",
+    "FramePooling",
+    "HaarFaceDetector",
+    "IBUG68_TO_IntraFace49",
+    "IsotropicSmoothing",
+    "LandmarkDetector",
+    "LandmarkNormalizer",
+    "MOUTH_BOX",
+    "MOUTH_INDICES_68",
+    "MinMaxImageScaler",
+    "MouthRegion",
+    "NOSE_TIP_INDEX",
+    "STATUSES",
+    "TemporalResampler",
+    "aggregation_indices",
+    "as_detector",
+    "box_iou",
+    "default_predictor_path",
+    "flip_permutation",
+    "histogram_search",
+    "isotropic_luminance",
+    "neumann_laplacian_eigenvalues",
+    "resample_positions",
+    "select_landmarks",
+    "smooth_tube_boxes",
+]

@@ -1,0 +1,310 @@
+"""FaceTubeExtractor (EmoNets section 3.1.3): logic with a scripted detector, real videos."""
+
+from __future__ import annotations
+
+import importlib.util
+import pickle
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from skfer.preprocessing.box_smoothing import box_iou
+from skfer.preprocessing.face_detection import HaarFaceDetector, as_detector
+from skfer.preprocessing.face_tubes import FaceTubeExtractor, histogram_search
+from skfer.utils.estimator_checks import parametrize_with_clip_checks
+
+H, W, SIDE = 120, 160, 40
+
+
+class ScriptedDetector:
+    """Fake detector: the frame index is written in pixel (0, 0); boxes come from a script."""
+
+    def __init__(self, script):
+        self.script = script
+        self.calls = []
+
+    def detect(self, frame):
+        t = int(frame[0, 0] if frame.ndim == 2 else frame[0, 0, 0])
+        self.calls.append(t)
+        boxes = np.asarray(self.script.get(t, np.empty((0, 4))), dtype=float).reshape(-1, 4)
+        return boxes, np.ones(len(boxes))
+
+
+def bright_patch(frame, threshold=150):
+    """Fake detector: the bounding box of the pixels brighter than ``threshold``, if any."""
+    ys, xs = np.nonzero(frame > threshold)
+    if ys.size == 0:
+        return np.empty((0, 4))
+    return np.array([[xs.min(), ys.min(), np.ptp(xs) + 1, np.ptp(ys) + 1]], dtype=float)
+
+
+def _face_patch(seed: int = 0) -> np.ndarray:
+    """A textured patch whose histogram differs clearly from the flat background."""
+    return np.random.RandomState(seed).randint(150, 250, (SIDE, SIDE)).astype(np.uint8)
+
+
+def _video(positions, n_frames, color=False):
+    """Frames of flat grey 30 with face patches at ``positions[t]`` (a list of (x, y))."""
+    clip = np.full((n_frames, H, W), 30, np.uint8)
+    for t in range(n_frames):
+        for k, (x, y) in enumerate(positions.get(t, [])):
+            clip[t, y : y + SIDE, x : x + SIDE] = _face_patch(k)
+        clip[t, 0, 0] = t
+    if color:
+        clip = np.repeat(clip[..., None], 3, axis=-1)
+    return clip
+
+
+def _script(positions):
+    return {t: [[x, y, SIDE, SIDE] for x, y in ps] for t, ps in positions.items()}
+
+
+def test_every_frame_detected_gives_square_tube():
+    pos = {t: [(20 + t, 30)] for t in range(30)}
+    clip = _video(pos, 30)
+    ext = FaceTubeExtractor(detector=ScriptedDetector(_script(pos)), detect_every=1).fit()
+    out = ext.transform([clip])
+    rec = ext.tubes_[0]
+    assert out[0].shape == (30, 48, 48) and out[0].dtype == np.uint8
+    assert (rec.status == "detected").all()
+    np.testing.assert_allclose(rec.boxes, [[20 + t, 30, SIDE, SIDE] for t in range(30)])
+    # A linear motion survives the two symmetric moving averages (corners, then centres)
+    # where both windows are complete (frames 10..19).
+    np.testing.assert_allclose(rec.smoothed_boxes[10:20, 0], 20 + np.arange(10, 20))
+    np.testing.assert_allclose(rec.smoothed_boxes[:, 1:], np.tile([30, SIDE, SIDE], (30, 1)))
+    assert rec.n_detector_calls == 30 and rec.missing_frames.size == 0
+
+
+def test_stride_tracks_between_detections():
+    pos = {t: [(30 + 2 * t, 30)] for t in range(17)}
+    det = ScriptedDetector(_script(pos))
+    ext = FaceTubeExtractor(detector=det, detect_every=4).fit()
+    ext.transform([_video(pos, 17)])
+    rec = ext.tubes_[0]
+    assert sorted(set(det.calls)) == [0, 4, 8, 12, 16]
+    expected = np.array(["tracked"] * 17, dtype=object)
+    expected[[0, 4, 8, 12, 16]] = "detected"
+    assert rec.status.tolist() == expected.tolist()
+    np.testing.assert_allclose(rec.boxes[:, 0], 30 + 2 * np.arange(17), atol=1)
+
+
+def test_two_faces_make_two_tubes_and_the_longest_is_primary():
+    # Face A (left) throughout; face B (right) only in frames 0..7.
+    pos = {t: [(10, 30)] + ([(100, 40)] if t < 8 else []) for t in range(16)}
+    ext = FaceTubeExtractor(detector=ScriptedDetector(_script(pos)), detect_every=1).fit()
+    ext.transform([_video(pos, 16)])
+    rec = ext.tubes_[0]
+    assert rec.n_tubes == 2
+    np.testing.assert_allclose(rec.boxes[:, 0], 10)
+
+
+def test_equal_length_tubes_pick_the_larger_face():
+    script = {t: [[10, 30, 30, 30], [100, 40, 50, 50]] for t in range(8)}
+    pos = {t: [(10, 30)] for t in range(8)}
+    ext = FaceTubeExtractor(detector=ScriptedDetector(script), detect_every=1).fit()
+    ext.transform([_video(pos, 8)])
+    rec = ext.tubes_[0]
+    assert rec.n_tubes == 2
+    np.testing.assert_allclose(rec.boxes, np.tile([100, 40, 50, 50], (8, 1)))
+
+
+def test_blanked_detection_is_filled_by_histogram_search():
+    # The face moves 5 px per frame (the search grid step is side / 8 = 5 px).
+    pos = {t: [(30 + 5 * t, 30)] for t in range(12)}
+    script = _script(pos)
+    del script[6]
+    ext = FaceTubeExtractor(detector=ScriptedDetector(script), detect_every=1).fit()
+    ext.transform([_video(pos, 12)])
+    rec = ext.tubes_[0]
+    assert rec.status[6] == "filled"
+    assert (np.delete(rec.status, 6) == "detected").all()
+    np.testing.assert_allclose(rec.boxes[6], [60, 30, SIDE, SIDE])
+
+
+def test_histogram_search_finds_the_shifted_patch():
+    img = np.full((H, W), 30, np.uint8)
+    img[40 : 40 + SIDE, 50 : 50 + SIDE] = _face_patch()
+    ref = cv2.calcHist([_face_patch()], [0], None, [32], [0, 256])
+    ref = cv2.normalize(ref, ref, 1.0, 0.0, cv2.NORM_L1)
+    box, dist = histogram_search(img, np.array([40.0, 30.0, SIDE, SIDE]), ref, 0.25)
+    np.testing.assert_allclose(box, [50, 40, SIDE, SIDE])
+    assert dist == pytest.approx(0.0, abs=1e-6)
+
+
+def test_face_that_leaves_is_reported_missing():
+    pos = {t: [(50, 30)] for t in range(10)}
+    ext = FaceTubeExtractor(detector=ScriptedDetector(_script(pos)), detect_every=3).fit()
+    out = ext.transform([_video(pos, 20)])
+    rec = ext.tubes_[0]
+    np.testing.assert_array_equal(rec.missing_frames, np.arange(10, 20))
+    assert np.isnan(rec.boxes[10:]).all()
+    # Missing frames are still cropped (at the last located box): nothing is dropped.
+    assert out[0].shape == (20, 48, 48)
+    np.testing.assert_allclose(rec.smoothed_boxes[-1], [50, 30, SIDE, SIDE])
+
+
+def test_on_missing_policies():
+    empty = ScriptedDetector({})
+    clips = [_video({t: [(50, 30)] for t in range(4)}, 4), _video({}, 4)]
+    with pytest.raises(ValueError, match="clip 1: no face"):
+        FaceTubeExtractor(detector=bright_patch).fit().transform(clips)
+    with pytest.warns(UserWarning, match="clip 0: no face"):
+        ext = FaceTubeExtractor(detector=empty, on_missing="warn", size=(30, 30)).fit()
+        out = ext.transform([clips[1]])
+    rec = ext.tubes_[0]
+    assert rec.status.tolist() == ["missing"] * 4 and not rec.face_found
+    # Centre crop: the largest centred square of the 120x160 frame.
+    np.testing.assert_allclose(rec.smoothed_boxes, np.tile([20, 0, 120, 120], (4, 1)))
+    assert out[0].shape == (4, 30, 30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FaceTubeExtractor(detector=empty, on_missing="ignore").fit().transform([clips[1]])
+
+
+def test_colour_and_float_outputs():
+    pos = {t: [(50, 30)] for t in range(5)}
+    det = ScriptedDetector(_script(pos))
+    clip = _video(pos, 5, color=True)
+    out = FaceTubeExtractor(detector=det, color=True, size=(20, 24)).fit().transform([clip])
+    assert out[0].shape == (5, 20, 24, 3)
+    fclip = clip.astype(np.float64)
+    out = FaceTubeExtractor(detector=det).fit().transform(np.stack([fclip]))
+    assert isinstance(out, np.ndarray) and out.shape == (1, 5, 48, 48)
+    assert out.dtype == np.float64
+
+
+def test_crop_pads_outside_the_frame_with_zeros():
+    script = {t: [[-20, -20, SIDE, SIDE]] for t in range(3)}
+    clip = np.full((3, H, W), 200, np.uint8)
+    clip[:, 0, 0] = np.arange(3)
+    ext = FaceTubeExtractor(detector=ScriptedDetector(script), size=(40, 40)).fit()
+    out = ext.transform([clip])[0]
+    assert (out[:, :18, :18] == 0).all() and (out[:, 22:, 22:] == 200).all()
+
+
+def test_bad_input_and_parameters():
+    ext = FaceTubeExtractor(detector=ScriptedDetector({})).fit()
+    with pytest.raises(ValueError, match="empty"):
+        ext.transform([])
+    with pytest.raises(ValueError, match="clip 1"):
+        ext.transform([np.zeros((2, 20, 20), np.uint8), np.zeros((0, 20, 20), np.uint8)])
+    with pytest.raises(ValueError):
+        ext.transform([[np.zeros((20, 20), np.uint8), np.zeros((21, 20), np.uint8)]])
+    with pytest.raises(ValueError, match="colour"):
+        FaceTubeExtractor(color=True).fit().transform([np.zeros((2, 20, 20), np.uint8)])
+    for bad in ({"smoothing_window": 10}, {"on_missing": "drop"}, {"detect_every": 0}):
+        with pytest.raises(ValueError):
+            FaceTubeExtractor(**bad).fit()
+    with pytest.raises(TypeError, match="detector"):
+        FaceTubeExtractor(detector=42).fit()
+
+
+def test_clone_pickle_and_callable_detector():
+    def fake(frame):
+        return np.array([[50.0, 30.0, SIDE, SIDE]])
+
+    ext = FaceTubeExtractor(detector=fake, detect_every=2).fit()
+    clip = _video({t: [(50, 30)] for t in range(6)}, 6)
+    out = ext.transform([clip])[0]
+    np.testing.assert_array_equal(clone(ext).fit().transform([clip])[0], out)
+    haar = FaceTubeExtractor().fit()
+    again = pickle.loads(pickle.dumps(haar))
+    assert isinstance(again.detector_, HaarFaceDetector)
+    boxes, scores = as_detector(again.detector_)(np.zeros((60, 80), np.uint8))
+    assert boxes.shape == (0, 4) and scores.shape == (0,)
+
+
+@parametrize_with_clip_checks(
+    [
+        FaceTubeExtractor(detector=bright_patch, size=(16, 16)),
+        FaceTubeExtractor(on_missing="ignore", size=(16, 16)),
+    ]
+)
+def test_clip_api(estimator, check):
+    check(type(estimator).__name__, estimator)
+
+
+# -- real videos ------------------------------------------------------------------------------
+
+
+def _read(path) -> np.ndarray:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    cap.release()
+    assert frames, f"could not decode {path}"
+    return np.stack(frames)
+
+
+@pytest.mark.shared_data
+def test_single_face_is_followed(shared_data):
+    clip = _read(shared_data / "face_videos" / "single_face.mp4")
+    ext = FaceTubeExtractor().fit()
+    out = ext.transform([clip])[0]
+    rec = ext.tubes_[0]
+    assert out.shape == (72, 48, 48) and rec.missing_frames.size == 0
+    # The strided tube agrees with detection on every frame.
+    every = FaceTubeExtractor(detect_every=1).fit()
+    every.transform([clip])
+    iou = box_iou(rec.boxes, every.tubes_[0].boxes)
+    assert iou.mean() > 0.8 and iou.min() > 0.6
+
+
+@pytest.mark.shared_data
+def test_face_leaving_and_arriving_frames(shared_data):
+    # Inspected by eye: face_noface.mov shows the face in frames 0-71, then a black
+    # frame (72) and a cartoon (73-168); noface_face.mov is the reverse order: cartoon
+    # (0-95), face (96-167), black (168).
+    ext = FaceTubeExtractor().fit()
+    ext.transform([_read(shared_data / "face_videos" / "face_noface.mov")])
+    np.testing.assert_array_equal(ext.tubes_[0].missing_frames, np.arange(72, 169))
+    ext.transform([_read(shared_data / "face_videos" / "noface_face.mov")])
+    np.testing.assert_array_equal(
+        ext.tubes_[0].missing_frames, np.r_[np.arange(0, 96), 168]
+    )
+
+
+@pytest.mark.shared_data
+def test_no_face_video_follows_on_missing(shared_data):
+    clip = _read(shared_data / "face_videos" / "no_face.mp4")
+    with pytest.raises(ValueError, match="clip 0: no face"):
+        FaceTubeExtractor().fit().transform([clip])
+    ext = FaceTubeExtractor(on_missing="warn").fit()
+    with pytest.warns(UserWarning, match="clip 0"):
+        out = ext.transform([clip])[0]
+    assert out.shape == (clip.shape[0], 48, 48)
+    assert ext.tubes_[0].missing_frames.size == clip.shape[0]
+
+
+@pytest.mark.shared_data
+def test_every_cremad_frame_gets_a_face(shared_data):
+    paths = sorted((shared_data / "cremad_sample").glob("*.flv"))
+    assert len(paths) == 6
+    ext = FaceTubeExtractor().fit()
+    out = ext.transform([_read(p) for p in paths])
+    for rec, tube in zip(ext.tubes_, out):
+        assert rec.missing_frames.size == 0, rec.clip_index
+        assert not np.isnan(rec.boxes).any() and tube.shape[1:] == (48, 48)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("skfer.datasets.synthetic") is None,
+    reason="skfer.datasets.synthetic (make_expressions with ground-truth boxes) is not there yet",
+)
+def test_detections_match_synthetic_ground_truth():
+    from skfer.datasets.synthetic import make_expressions
+
+    data = make_expressions(n_subjects=2, n_clips_per_expression=1, random_state=0)
+    ext = FaceTubeExtractor(detect_every=1).fit()
+    ext.transform(data.data)
+    ious = np.concatenate(
+        [box_iou(rec.boxes, truth) for rec, truth in zip(ext.tubes_, data.boxes)]
+    )
+    assert (ious >= 0.7).mean() >= 0.95
