@@ -1,0 +1,251 @@
+"""SVM stacking of member probabilities (EmoNets, sections 4.2 and 4.4.1).
+
+Kahou et al. concatenate the class probabilities of their models and learn an RBF SVM on them,
+"set via a two stage coarse, then fine grid search over integer powers of 10, then non-integer
+powers of 2 within the reduced region of space" over ``C`` and ``gamma`` (section 4.2). Section
+4.4.1 trains it on swapped (cross-fitted) predictions.
+
+:class:`SVMStackingClassifier` reuses scikit-learn's
+:class:`~sklearn.ensemble.StackingClassifier` (cross-fitted ``predict_proba`` features, member
+refit on all data) with :class:`CoarseToFineSVC` as final estimator. StackingClassifier's
+``fit`` has no ``groups``: we pass it the folds themselves (``cv`` as a list of
+``(train, test)`` splits computed from ``groups``), which it accepts without metadata
+routing, so subject-grouped stacking needs no subclass of its internals.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import StackingClassifier
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.svm import SVC
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._cross_fit import _check_target, _member_tags, check_members, make_splits
+
+__all__ = ["CoarseToFineSVC", "SVMStackingClassifier", "coarse_grid", "fine_grid"]
+
+
+def coarse_grid(low: int = -3, high: int = 3) -> np.ndarray:
+    """Integer powers of 10 from ``10**low`` to ``10**high`` (section 4.2, coarse stage)."""
+    return 10.0 ** np.arange(low, high + 1)
+
+
+def fine_grid(best: float, step: float = 1.0) -> np.ndarray:
+    """Non-integer powers of 2 within one decade either side of ``best`` (fine stage).
+
+    The coarse grid's neighbours of ``best`` are ``best / 10`` and ``best * 10``, i.e.
+    ``best * 2**(+-log2 10)``: the fine grid covers ``best * 2**e`` for ``e`` in
+    ``[-3, 3]`` in steps of ``step`` (``2**3.32 = 10``); since ``best`` is a power of 10 these
+    are non-integer powers of 2.
+    """
+    exponents = np.arange(-3.0, 3.0 + step / 2, step)
+    return best * 2.0**exponents
+
+
+class CoarseToFineSVC(ClassifierMixin, BaseEstimator):
+    """RBF SVM with a coarse (powers of 10) then fine (powers of 2) search of C and gamma.
+
+    The two-stage grid search of Kahou et al. (EmoNets), section 4.2. Probabilities come from
+    ``CalibratedClassifierCV(SVC(...), ensemble=False)`` (``SVC(probability=True)`` is
+    deprecated in scikit-learn 1.9); ``predict`` is their arg-max, so there is no
+    ``decision_function`` (the SVC's own sign could disagree with the calibrated arg-max).
+
+    Parameters
+    ----------
+    coarse_low, coarse_high : int, default=-3, 3
+        Coarse grid ``10**coarse_low .. 10**coarse_high`` for both ``C`` and ``gamma``.
+    fine_step : float, default=1.0
+        Step of the fine grid's exponents of 2 (see :func:`fine_grid`): ``best * 2**e`` for
+        ``e`` in ``[-3, 3]``, 7 values per parameter (49 pairs) by default; 0.5 gives 169.
+        (The values are non-integer powers of 2 since ``best`` is a power of 10.)
+    inner_cv : int, default=3
+        Stratified folds of the grid searches and of the calibration.
+    scoring : str, default="accuracy"
+    random_state : int, RandomState instance or None, default=None
+        Shuffles the inner stratified folds.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    best_params_ : dict
+        ``C`` and ``gamma`` chosen by the fine stage.
+    coarse_search_, fine_search_ : GridSearchCV
+    calibrated_ : CalibratedClassifierCV
+    n_features_in_ : int
+    """
+
+    _parameter_constraints: dict = {
+        "coarse_low": [numbers.Integral],
+        "coarse_high": [numbers.Integral],
+        "fine_step": [Interval(numbers.Real, 0, None, closed="neither")],
+        "inner_cv": [Interval(numbers.Integral, 2, None, closed="left")],
+        "scoring": [str],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, coarse_low=-3, coarse_high=3, fine_step=1.0, inner_cv=3,
+                 scoring="accuracy", random_state=None):
+        self.coarse_low = coarse_low
+        self.coarse_high = coarse_high
+        self.fine_step = fine_step
+        self.inner_cv = inner_cv
+        self.scoring = scoring
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        """Coarse grid, fine grid around its best, then a calibrated SVC on all of ``X``.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+        y : array-like, shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        if self.coarse_low > self.coarse_high:
+            raise ValueError(f"coarse_low={self.coarse_low} > coarse_high={self.coarse_high}.")
+        X, y = validate_data(self, X, y)
+        check_classification_targets(y)
+        self.classes_, counts = np.unique(y, return_counts=True)
+        if len(self.classes_) < 2:
+            raise ValueError("CoarseToFineSVC needs samples of at least 2 classes; got 1 class.")
+        # Fewer folds than the rarest class would leave a class out of a fold.
+        n_splits = int(max(2, min(self.inner_cv, counts.min())))
+        cv = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state) \
+            if counts.min() >= 2 else 2
+        grid = coarse_grid(self.coarse_low, self.coarse_high)
+        self.coarse_search_ = GridSearchCV(
+            SVC(kernel="rbf"), {"C": grid, "gamma": grid}, cv=cv, scoring=self.scoring
+        ).fit(X, y)
+        best = self.coarse_search_.best_params_
+        self.fine_search_ = GridSearchCV(
+            SVC(kernel="rbf"),
+            {"C": fine_grid(best["C"], self.fine_step),
+             "gamma": fine_grid(best["gamma"], self.fine_step)},
+            cv=cv, scoring=self.scoring,
+        ).fit(X, y)
+        self.best_params_ = dict(self.fine_search_.best_params_)
+        self.calibrated_ = CalibratedClassifierCV(
+            SVC(kernel="rbf", **self.best_params_), ensemble=False, cv=cv
+        ).fit(X, y)
+        return self
+
+    def predict_proba(self, X):
+        """Calibrated class probabilities, shape (n_samples, n_classes)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False)
+        return self.calibrated_.predict_proba(X)
+
+    def predict(self, X):
+        """Class with the highest calibrated probability."""
+        check_is_fitted(self)
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+class SVMStackingClassifier(ClassifierMixin, BaseEstimator):
+    """Stack member probabilities into a coarse-to-fine RBF SVM, with subject-grouped folds.
+
+    Kahou et al. (EmoNets), sections 4.2 and 4.4.1: the members' class probabilities are
+    concatenated and an RBF SVM (:class:`CoarseToFineSVC`) is learnt on their cross-fitted
+    (swapped) values; members are then refitted on all data. This wraps
+    :class:`~sklearn.ensemble.StackingClassifier` with ``stack_method="predict_proba"``; the
+    wrapper exists to accept ``groups`` in ``fit`` (turned into explicit folds, see the module
+    docstring). Like VotingClassifier, ``X`` goes unchanged to every member (it may be a list
+    of clips).
+
+    Parameters
+    ----------
+    estimators : list of (str, estimator)
+        Members with ``predict_proba``.
+    cv : int or cross-validation generator or iterable, default=5
+        Cross-fitting folds; an int means GroupKFold when ``groups`` are given to ``fit``,
+        StratifiedKFold otherwise (``cv=2``: the paper's swapped predictions).
+    final_estimator : estimator or None, default=None
+        None means ``CoarseToFineSVC(random_state=random_state)``.
+    n_jobs : int, default=None
+    random_state : int, RandomState instance or None, default=None
+
+    Attributes
+    ----------
+    stacking_ : StackingClassifier
+        The fitted scikit-learn stack.
+    classes_ : ndarray
+    estimators_ : list of estimators
+        Members refitted on all data.
+    final_estimator_ : estimator
+    """
+
+    _parameter_constraints: dict = {
+        "estimators": [list],
+        "cv": ["cv_object"],
+        "final_estimator": [None, HasMethods(["fit", "predict"])],
+        "n_jobs": [numbers.Integral, None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, estimators, *, cv=5, final_estimator=None, n_jobs=None,
+                 random_state=None):
+        self.estimators = estimators
+        self.cv = cv
+        self.final_estimator = final_estimator
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X, y, groups=None):
+        """Cross-fit the members, fit the final SVM on their probabilities, refit members.
+
+        Parameters
+        ----------
+        X : array-like or list of clips
+        y : array-like, shape (n_samples,)
+        groups : array-like, shape (n_samples,), default=None
+            Subject ids for the cross-fitting folds.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        check_members(self.estimators)
+        y = _check_target(y)
+        final = self.final_estimator
+        if final is None:
+            final = CoarseToFineSVC(random_state=self.random_state)
+        splits = make_splits(self.cv, X, y, groups)
+        self.stacking_ = StackingClassifier(
+            self.estimators, final_estimator=clone(final), cv=splits,
+            stack_method="predict_proba", n_jobs=self.n_jobs,
+        ).fit(X, y)
+        self.classes_ = self.stacking_.classes_
+        self.estimators_ = self.stacking_.estimators_
+        self.final_estimator_ = self.stacking_.final_estimator_
+        return self
+
+    def predict_proba(self, X):
+        """Final estimator's probabilities on the members' probabilities."""
+        check_is_fitted(self)
+        return self.stacking_.predict_proba(X)
+
+    def predict(self, X):
+        """Final estimator's class on the members' probabilities."""
+        check_is_fitted(self)
+        return self.stacking_.predict(X)
+
+    @property
+    def n_features_in_(self):
+        """Number of features of the first member (when it records one)."""
+        check_is_fitted(self)
+        return self.stacking_.n_features_in_
+
+    def __sklearn_tags__(self):
+        return _member_tags(self, super().__sklearn_tags__())

@@ -1,0 +1,317 @@
+"""Tests of skfer.ensemble (EmoNets, sections 4.1-4.4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression, Perceptron
+from sklearn.naive_bayes import GaussianNB
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from skfer.ensemble import CoarseToFineSVC, SVMStackingClassifier, WeightedAverageClassifier
+from skfer.ensemble.stacking import coarse_grid, fine_grid
+from skfer.ensemble.weighted_average import _Search, combine_proba, round_simplex
+
+
+@pytest.fixture
+def data():
+    X, y = make_classification(240, n_features=10, n_informative=6, n_classes=4,
+                               n_clusters_per_class=1, random_state=0)
+    return X, y, np.arange(len(y)) // 8  # 30 "subjects" of 8 samples
+
+
+def _members():
+    return [("lr", LogisticRegression(max_iter=300)), ("nb", GaussianNB()),
+            ("lr_weak", LogisticRegression(C=1e-3, max_iter=300))]
+
+
+def _fast(**kw):
+    return WeightedAverageClassifier(_members(), n_iter=100, n_local_iter=100, random_state=0,
+                                     **kw)
+
+
+# --- weights: simplexes rounded to 2 decimals (section 4.3) ----------------------------------
+
+
+def test_round_simplex_keeps_sum_and_two_decimals():
+    w = np.full((3, 2), 1 / 3)
+    r = round_simplex(w)
+    assert np.allclose(r.sum(axis=0), 1.0)
+    assert np.allclose(np.sort(r[:, 0]), [0.33, 0.33, 0.34])
+    rng = np.random.RandomState(0)
+    raw = rng.uniform(size=(50, 4, 7))
+    r = round_simplex(raw / raw.sum(axis=1, keepdims=True))
+    assert np.allclose(r.sum(axis=1), 1.0)
+    assert np.allclose(r * 100, np.round(r * 100))
+    assert np.abs(r - raw / raw.sum(axis=1, keepdims=True)).max() <= 0.01 + 1e-12
+
+
+def test_weights_are_per_class_rounded_simplexes(data):
+    X, y, groups = data
+    clf = _fast().fit(X, y, groups)
+    assert clf.weights_.shape == (3, 4)
+    assert np.all(clf.weights_ >= 0)
+    assert np.allclose(clf.weights_.sum(axis=0), 1.0)
+    assert np.allclose(clf.weights_ * 100, np.round(clf.weights_ * 100))
+    assert clf.oof_proba_.shape == (240, 3, 4)
+    assert [type(e) for e in clf.estimators_] == [LogisticRegression, GaussianNB,
+                                                  LogisticRegression]
+    proba = clf.predict_proba(X)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    # predict_proba is the per-class weighted average of the refitted members, renormalised
+    members = np.stack([e.predict_proba(X) for e in clf.estimators_], axis=1)
+    mixed = np.einsum("nmk,mk->nk", members, clf.weights_)
+    assert np.allclose(proba, mixed / mixed.sum(axis=1, keepdims=True))
+    assert set(clf.predict(X)) <= set(y)
+
+
+def test_best_score_is_the_accuracy_of_the_weights_on_oof(data):
+    X, y, groups = data
+    clf = _fast().fit(X, y, groups)
+    acc = (combine_proba(clf.oof_proba_, clf.weights_).argmax(1) == y).mean()
+    assert clf.best_score_ == pytest.approx(acc)
+    assert clf.best_score_ == pytest.approx(clf.search_history_["accuracy"].max())
+
+
+def test_local_phase_never_worse_than_uniform_phase_nor_average(data):
+    X, y, groups = data
+    clf = _fast().fit(X, y, groups)
+    h = clf.search_history_
+    uniform = h["accuracy"][h["phase"] == "uniform"]
+    assert (h["phase"] == "uniform").sum() == 100 and (h["phase"] == "local").sum() == 100
+    assert clf.best_score_ >= uniform.max()
+    # the first uniform candidate is the plain average (section 4.1)
+    avg = _fast(weights_search="average").fit(X, y, groups)
+    assert np.allclose(avg.weights_, [[0.34] * 4, [0.33] * 4, [0.33] * 4])
+    assert uniform[0] == pytest.approx(avg.best_score_)
+    assert clf.best_score_ >= avg.best_score_
+
+
+def test_tie_break_prefers_lower_log_loss():
+    # two members with identical arg-max everywhere: accuracies tie, the sharper one wins
+    y = np.array([0, 1, 0, 1])
+    sharp = np.eye(2)[y] * 0.9 + 0.05
+    soft = np.eye(2)[y] * 0.2 + 0.4
+    proba = np.stack([soft, sharp], axis=1)
+    search = _Search(proba, y, np.random.RandomState(0), n_iter=50, n_local_iter=50,
+                     local_scale=0.1, search_subsets=False, decimals=2)
+    best = search.run()
+    assert best[1].min() > 0.9  # weight mass on the sharp member
+
+
+def test_same_random_state_same_result(data):
+    X, y, groups = data
+    a = _fast().fit(X, y, groups)
+    b = _fast().fit(X, y, groups)
+    assert np.array_equal(a.weights_, b.weights_)
+    assert np.array_equal(a.search_history_["accuracy"], b.search_history_["accuracy"])
+    c = WeightedAverageClassifier(_members(), n_iter=100, n_local_iter=100,
+                                  random_state=1).fit(X, y, groups)
+    assert not np.array_equal(a.search_history_["accuracy"], c.search_history_["accuracy"])
+
+
+def test_subset_search_candidates_drop_whole_members():
+    proba = np.random.RandomState(0).dirichlet(np.ones(3), size=(30, 4))
+    search = _Search(proba, np.arange(30) % 3, np.random.RandomState(0), n_iter=200,
+                     n_local_iter=0, local_scale=0.1, search_subsets=True, decimals=2)
+    weights, masks = search.uniform_candidates()
+    used = weights.sum(axis=2) > 0  # (candidates, members)
+    assert used.any(axis=1).all()
+    assert (~used).any()  # some candidates leave members out
+    assert np.array_equal(used, masks[:, :, 0] > 0)
+    assert np.allclose(weights.sum(axis=1), 1.0)
+
+
+def test_bagging_averages_searches(data):
+    X, y, groups = data
+    clf = _fast(n_bags=3).fit(X, y, groups)
+    assert set(clf.search_history_["bag"]) == {0, 1, 2}
+    assert np.allclose(clf.weights_.sum(axis=0), 1.0)
+    assert np.allclose(clf.weights_ * 100, np.round(clf.weights_ * 100))
+
+
+# --- cross-fitting: no leakage, groups, lists of clips (section 4.4.1) ----------------------
+
+
+class Memoriser(ClassifierMixin, BaseEstimator):
+    """Returns a one-hot of the label for samples seen in fit (id in column 0), else uniform."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        self.memory_ = dict(zip(np.asarray(X)[:, 0].astype(int), y))
+        return self
+
+    def predict_proba(self, X):
+        out = np.full((len(X), len(self.classes_)), 1.0 / len(self.classes_))
+        for i, key in enumerate(np.asarray(X)[:, 0].astype(int)):
+            if key in self.memory_:
+                out[i] = np.eye(len(self.classes_))[np.searchsorted(self.classes_,
+                                                                    self.memory_[key])]
+        return out
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(1)]
+
+
+def test_oof_predictions_never_come_from_a_member_that_saw_the_sample(data):
+    X, y, groups = data
+    Xid = np.column_stack([np.arange(len(y)), X])
+    clf = WeightedAverageClassifier([("mem", Memoriser()), ("nb", GaussianNB())], cv=4,
+                                    n_iter=20, n_local_iter=20, random_state=0)
+    clf.fit(Xid, y, groups)
+    assert np.allclose(clf.oof_proba_[:, 0], 0.25)  # never memorised
+    assert np.allclose(clf.predict_proba(Xid[:5])[:, :].max(1) > 0.25, True)  # refit on all
+
+
+def test_groups_make_subject_folds(data):
+    X, y, groups = data
+    Xg = np.column_stack([groups, X])
+
+    class GroupMemoriser(Memoriser):
+        def fit(self, X, y):
+            self.classes_ = np.unique(y)
+            self.memory_ = dict(zip(np.asarray(X)[:, 0].astype(int), y))
+            return self
+
+    clf = WeightedAverageClassifier([("mem", GroupMemoriser()), ("nb", GaussianNB())], cv=3,
+                                    n_iter=5, n_local_iter=0, random_state=0)
+    clf.fit(Xg, y, groups)
+    assert np.allclose(clf.oof_proba_[:, 0], 0.25)  # the subject was never in the training fold
+    clf.fit(Xg, y)  # without groups a subject's other samples leak into training folds
+    assert not np.allclose(clf.oof_proba_[:, 0], 0.25)
+
+
+def test_lists_of_clips_reach_members_unchanged(data):
+    X, y, groups = data
+    clips = [row.reshape(1, 2, 5) for row in X]  # 1-frame "clips"
+    flat = FunctionTransformer(lambda c: np.stack([x.ravel() for x in c]))
+    members = [("lr", make_pipeline(flat, LogisticRegression(max_iter=300))),
+               ("nb", make_pipeline(flat, GaussianNB()))]
+    clf = WeightedAverageClassifier(members, n_iter=20, n_local_iter=20, random_state=0)
+    clf.fit(clips, y, groups)
+    assert clf.predict(clips).shape == (240,)
+    ref = WeightedAverageClassifier(
+        [("lr", LogisticRegression(max_iter=300)), ("nb", GaussianNB())], n_iter=20,
+        n_local_iter=20, random_state=0).fit(X, y, groups)
+    assert np.allclose(clf.weights_, ref.weights_)
+
+
+def test_ensemble_beats_weak_members_on_noisy_views():
+    # two members each see half of the informative features: the combination wins
+    X, y = make_classification(400, n_features=8, n_informative=8, n_redundant=0,
+                               n_classes=3, random_state=3)
+    groups = np.arange(400) // 4
+    left = FunctionTransformer(lambda Z: Z[:, :4])
+    right = FunctionTransformer(lambda Z: Z[:, 4:])
+    members = [("left", make_pipeline(left, LogisticRegression())),
+               ("right", make_pipeline(right, LogisticRegression()))]
+    clf = WeightedAverageClassifier(members, n_iter=200, n_local_iter=200,
+                                    random_state=0).fit(X, y, groups)
+    member_acc = (clf.oof_proba_.argmax(2) == y[:, None]).mean(0)
+    assert clf.best_score_ > member_acc.max()
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+
+class BadProba(GaussianNB):
+    def predict_proba(self, X):
+        return super().predict_proba(X) * 2
+
+
+class ShiftedClasses(GaussianNB):
+    """A member that relabels its classes (e.g. a pipeline with its own label mapping)."""
+
+    def fit(self, X, y, sample_weight=None):
+        super().fit(X, y)
+        self.classes_ = self.classes_ + 10
+        return self
+
+
+def test_bad_input(data):
+    X, y, groups = data
+    with pytest.raises(ValueError, match="no predict_proba"):
+        WeightedAverageClassifier([("p", Perceptron())]).fit(X, y)
+    with pytest.raises(ValueError, match="non-empty"):
+        WeightedAverageClassifier([]).fit(X, y)
+    with pytest.raises(ValueError, match="unique"):
+        WeightedAverageClassifier([("a", GaussianNB()), ("a", GaussianNB())]).fit(X, y)
+    with pytest.raises(ValueError, match="'bad'.*sum to 1; sample 0"):
+        WeightedAverageClassifier([("bad", BadProba())], n_iter=1).fit(X, y)
+    with pytest.raises(ValueError, match="n_iter"):
+        WeightedAverageClassifier(_members(), n_iter=0).fit(X, y)
+    with pytest.raises(ValueError, match="'shifted' has classes_"):
+        WeightedAverageClassifier([("nb", GaussianNB()), ("shifted", ShiftedClasses())],
+                                  n_iter=2, n_local_iter=0, cv=2).fit(X, y)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        WeightedAverageClassifier(_members()).fit(X, np.linspace(0, 1, len(y)))
+    clf = _fast().fit(X, y)
+    with pytest.raises(ValueError, match=r"unseen in fit: \[9\]"):
+        clf.score(X[:3], [0, 1, 9])
+
+
+def test_class_missing_from_a_fold_warns_and_gets_zero_probability(data):
+    X, y, _ = data
+    y = y.copy()
+    y[:2] = 7  # a rare class: only in the first fold
+    clf = WeightedAverageClassifier([("nb", GaussianNB())], cv=[
+        (np.arange(2, 240), np.arange(0, 120)), (np.arange(0, 120), np.arange(120, 240))],
+        n_iter=2, n_local_iter=0)
+    with pytest.warns(RuntimeWarning, match="'nb'.*Number of classes in training fold"):
+        clf.fit(X, y)
+    assert np.all(clf.oof_proba_[:120, 0, 4] == 0)  # the fold model never saw class 7
+
+
+def test_folds_must_partition_the_samples(data):
+    X, y, _ = data
+    half = np.arange(120)
+    clf = WeightedAverageClassifier([("nb", GaussianNB())], cv=[(half + 120, half)], n_iter=1)
+    with pytest.raises(ValueError, match="exactly one test fold"):
+        clf.fit(X, y)
+
+
+# --- SVM stacking (sections 4.2, 4.4.1) ---------------------------------------------------------
+
+
+def test_coarse_then_fine_grid_is_the_papers():
+    assert np.allclose(coarse_grid(), [1e-3, 1e-2, 1e-1, 1, 1e1, 1e2, 1e3])
+    fine = fine_grid(10.0, step=0.5)
+    assert np.allclose(np.log2(fine / 10.0), np.arange(-3, 3.5, 0.5))  # powers of 2 ...
+    assert np.allclose(fine_grid(0.1), 0.1 * 2.0 ** np.arange(-3, 4))
+    assert not np.allclose(np.log2(fine_grid(0.1)), np.round(np.log2(fine_grid(0.1))))
+    assert fine.min() > 1.0 and fine.max() < 100.0  # ... within the coarse neighbours
+
+
+def test_coarse_to_fine_svc_searches_both_stages(data):
+    X, y, _ = data
+    svc = CoarseToFineSVC(random_state=0).fit(X[:120], y[:120])
+    coarse = svc.coarse_search_.best_params_
+    assert svc.coarse_search_.cv_results_["params"].__len__() == 49
+    assert len(svc.fine_search_.cv_results_["params"]) == 7 * 7
+    for p in ("C", "gamma"):
+        assert coarse[p] / 10 < svc.best_params_[p] < coarse[p] * 10
+        steps = np.log2(svc.best_params_[p] / coarse[p])
+        assert steps == pytest.approx(np.round(steps))
+    assert np.allclose(svc.predict_proba(X[120:]).sum(1), 1.0)
+    assert svc.score(X[120:], y[120:]) > 0.5
+
+
+def test_svm_stacking_uses_grouped_out_of_fold_predictions(data):
+    X, y, groups = data
+    Xid = np.column_stack([np.arange(len(y)), X])
+    stack = SVMStackingClassifier([("mem", Memoriser()), ("nb", GaussianNB())], cv=3,
+                                  random_state=0).fit(Xid, y, groups)
+    # had the final SVM seen memorised (in-sample) predictions it would trust "mem" fully;
+    # on out-of-fold ones "mem" is uninformative (uniform), so the SVM learns from "nb".
+    nb_only = GaussianNB().fit(Xid, y)
+    Xnew = np.column_stack([np.arange(1000, 1240), X])  # unseen ids: "mem" is uniform
+    agree = (stack.predict(Xnew) == nb_only.predict(Xnew)).mean()
+    assert agree > 0.8
+    assert isinstance(stack.final_estimator_, CoarseToFineSVC)
+    assert len(stack.estimators_) == 2
+
+
+# scikit-learn's estimator checks for the ensembles run in test_common.py.

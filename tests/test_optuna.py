@@ -1,0 +1,224 @@
+"""Tests of skfer.model_selection.tune and of the Optuna-backed weight search."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skfer.ensemble import WeightedAverageClassifier
+from skfer.model_selection import sqlite_storage, tune
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def data():
+    X, y = make_classification(120, n_features=8, n_informative=4, n_classes=3, random_state=0)
+    return X, y, np.arange(len(y)) // 6
+
+
+class _GroupRecorder(ClassifierMixin, BaseEstimator):
+    """Classifier recording which groups' rows it was fitted on (via a column of X)."""
+
+    seen: list = []
+
+    def __init__(self, c=1.0):
+        self.c = c
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        _GroupRecorder.seen.append(set(np.asarray(X)[:, 0].astype(int)))
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+
+def test_tune_passes_groups_to_the_folds(data):
+    X, y, groups = data
+    Xg = np.column_stack([groups, X])
+    _GroupRecorder.seen = []
+    study = tune(_GroupRecorder(), {"c": FloatDistribution(0, 1)}, Xg, y, groups, cv=4,
+                 n_trials=2, random_state=0)
+    assert len(_GroupRecorder.seen) == 8  # 2 trials x 4 folds
+    all_groups = set(groups)
+    for seen in _GroupRecorder.seen:  # each fold leaves whole subjects out
+        held_out = all_groups - seen
+        assert held_out and not (held_out & seen)
+    assert len(study.trials[0].user_attrs["fold_scores"]) == 4
+
+
+def test_tune_finds_good_c_and_is_deterministic(data):
+    X, y, groups = data
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=200))
+    space = {"logisticregression__C": FloatDistribution(1e-4, 1e2, log=True)}
+    s1 = tune(pipe, space, X, y, groups, cv=3, n_trials=6, random_state=1)
+    s2 = tune(pipe, space, X, y, groups, cv=3, n_trials=6, random_state=1)
+    assert [t.params for t in s1.trials] == [t.params for t in s2.trials]
+    values = [t.value for t in s1.trials]
+    assert s1.best_value == max(values)
+    # best value is the mean of the recorded fold scores
+    assert np.isclose(s1.best_value, np.mean(s1.best_trial.user_attrs["fold_scores"]))
+
+
+def test_tune_space_callable_and_pruning(data):
+    X, y, groups = data
+
+    def space(trial):
+        return {"var_smoothing": trial.suggest_float("var_smoothing", 1e-12, 1e3, log=True)}
+
+    study = tune(GaussianNB(), space, X, y, groups, cv=3, n_trials=12, random_state=0,
+                 pruning=optuna.pruners.ThresholdPruner(lower=0.7))
+    states = {t.state for t in study.trials}
+    assert TrialState.PRUNED in states  # huge smoothing -> chance accuracy -> pruned
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    assert all(t.intermediate_values for t in pruned)
+
+
+def test_tune_bad_input(data):
+    X, y, groups = data
+    with pytest.raises(ValueError, match="n_trials"):
+        tune(GaussianNB(), {}, X, y, n_trials=0)
+    with pytest.raises(ValueError, match="direction"):
+        tune(GaussianNB(), {}, X, y, direction="up")
+    with pytest.raises(TypeError, match="Optuna distribution"):
+        tune(GaussianNB(), {"var_smoothing": [1, 2]}, X, y, n_trials=1)
+
+
+def test_sqlite_study_resumes(tmp_path, data):
+    X, y, groups = data
+    storage = sqlite_storage(tmp_path / "s.db")
+    space = {"var_smoothing": FloatDistribution(1e-12, 1e-3, log=True)}
+    tune(GaussianNB(), space, X, y, groups, cv=3, n_trials=3, storage=storage,
+         study_name="nb", random_state=0)
+    study = tune(GaussianNB(), space, X, y, groups, cv=3, n_trials=2, storage=storage,
+                 study_name="nb", random_state=1)
+    assert len(study.trials) == 5
+
+
+def test_weighted_average_search_through_optuna_resumes(tmp_path, data):
+    X, y, groups = data
+    members = [("lr", LogisticRegression(max_iter=200)), ("nb", GaussianNB())]
+    storage = sqlite_storage(tmp_path / "w.db")
+    kw = dict(n_iter=10, n_local_iter=10, optuna=True, storage=storage, study_name="w",
+              random_state=0)
+    first = WeightedAverageClassifier(members, **kw).fit(X, y, groups)
+    study = first.studies_[0]
+    assert len(study.trials) == 20
+    phases = [t.user_attrs["phase"] for t in study.trials]
+    assert phases == ["uniform"] * 10 + ["local"] * 10
+    # the first uniform trial is the plain average
+    assert np.allclose(study.trials[0].user_attrs["weights"], 0.5)
+    assert np.isclose(first.best_score_, study.best_value)
+    # a second fit with larger budgets only runs the missing trials
+    again = WeightedAverageClassifier(members, **{**kw, "n_local_iter": 15}).fit(X, y, groups)
+    assert len(again.studies_[0].trials) == 25
+    assert again.best_score_ >= first.best_score_
+
+
+def _pg_bin() -> Path | None:
+    for cand in [shutil.which("pg_ctl"), *sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))]:
+        if cand:
+            return Path(cand).resolve().parent
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def postgres_url(request):
+    """A throw-away PostgreSQL server on 127.0.0.1 (skips when it cannot start)."""
+    psycopg2 = pytest.importorskip("psycopg2")
+    bindir = _pg_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL binaries (pg_ctl, initdb) not found; apt-get install postgresql")
+    prefix: list[str] = []
+    datadir = Path(tempfile.mkdtemp(prefix="skfer-pg-"))
+    if os.geteuid() == 0:  # postgres refuses to run as root
+        try:
+            import pwd
+
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and no 'postgres' user to run the server")
+        os.chown(datadir, pw.pw_uid, pw.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    env = {**os.environ, "LC_ALL": "C"}
+    pgdata = datadir / "data"
+    log = datadir / "log"
+
+    def run(*cmd):
+        return subprocess.run([*prefix, *cmd], capture_output=True, text=True, env=env,
+                              timeout=120, cwd=datadir)
+
+    res = run(str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust")
+    if res.returncode:
+        shutil.rmtree(datadir, ignore_errors=True)
+        pytest.skip(f"initdb failed: {res.stderr[-500:]}")
+    res = run(str(bindir / "pg_ctl"), "-D", str(pgdata), "-l", str(log), "-w", "-o",
+              f"-h 127.0.0.1 -p {port} -k {datadir}", "start")
+
+    def stop():
+        run(str(bindir / "pg_ctl"), "-D", str(pgdata), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(datadir, ignore_errors=True)
+
+    request.addfinalizer(stop)
+    if res.returncode:
+        pytest.skip(f"pg_ctl start failed: {res.stderr[-500:]}")
+    conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("CREATE DATABASE optuna_test")
+    conn.close()
+    return f"postgresql+psycopg2://postgres@127.0.0.1:{port}/optuna_test"
+
+
+def test_two_processes_share_a_postgres_study(postgres_url):
+    n_trials, n_workers = 6, 2
+    optuna.create_study(storage=postgres_url, study_name="shared", direction="maximize")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "_optuna_worker.py"), postgres_url, "shared",
+             str(n_trials), str(seed)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for seed in range(n_workers)
+    ]
+    start = time.monotonic()
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err[-2000:]
+    assert time.monotonic() - start < 120
+    study = optuna.load_study(study_name="shared", storage=postgres_url)
+    trials = study.get_trials(deepcopy=False)
+    assert len(trials) == n_trials * n_workers  # no lost trial
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    numbers = sorted(t.number for t in trials)
+    assert numbers == list(range(n_trials * n_workers))  # no duplicated trial number
+    cs = [t.params["logisticregression__C"] for t in trials]
+    assert len(set(cs)) == len(cs)  # workers with different seeds: no duplicated params
