@@ -30,6 +30,22 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_dir(tmp_path, monkeypatch):
+    """tune's default storage is a file in the current directory: keep it out of the repo."""
+    monkeypatch.chdir(tmp_path)
+
+
+def test_default_storage_is_a_resumable_sqlite_file(data, tmp_path):
+    X, y, groups = data
+    space = {"var_smoothing": FloatDistribution(1e-9, 1e-3, log=True)}
+    tune(GaussianNB(), space, X, y, groups, cv=3, n_trials=2, study_name="s", random_state=0)
+    assert (tmp_path / "skfer_optuna.db").is_file()
+    study = tune(GaussianNB(), space, X, y, groups, cv=3, n_trials=1, study_name="s",
+                 random_state=1)
+    assert len(study.trials) == 3
+
+
 @pytest.fixture
 def data():
     X, y = make_classification(120, n_features=8, n_informative=4, n_classes=3, random_state=0)

@@ -23,7 +23,12 @@ from sklearn.model_selection import GroupKFold, check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils._indexing import _safe_indexing
 
-__all__ = ["grouped_cv", "sqlite_storage", "tune"]
+__all__ = ["DEFAULT_STORAGE", "grouped_cv", "sqlite_storage", "tune"]
+
+#: Where :func:`tune` keeps its studies unless told otherwise: an SQLite file in the
+#: current directory, so a study outlives the process and can be resumed or inspected
+#: (``optuna-dashboard sqlite:///skfer_optuna.db``).
+DEFAULT_STORAGE = "sqlite:///skfer_optuna.db"
 
 
 def sqlite_storage(path) -> str:
@@ -85,7 +90,7 @@ def tune(
     *,
     cv=None,
     n_trials: int = 20,
-    storage: str | None = None,
+    storage: str | None = DEFAULT_STORAGE,
     study_name: str | None = None,
     direction: str = "maximize",
     scoring=None,
@@ -118,12 +123,14 @@ def tune(
         None means 5 folds (GroupKFold with groups, StratifiedKFold without).
     n_trials : int, default=20
         Trials this call runs (a shared study gets ``n_trials`` from every worker).
-    storage : str or None, default=None
-        Optuna storage URL. None keeps the study in memory (a library call writes no file
-        unless asked); use :func:`sqlite_storage` for a resumable file, a PostgreSQL URL
-        for many processes.
+    storage : str or None, default=DEFAULT_STORAGE
+        Optuna storage URL. The default is the SQLite file ``skfer_optuna.db`` in the current
+        directory (see :func:`sqlite_storage` for another path); give a PostgreSQL URL
+        (``postgresql+psycopg2://user@host:port/db``) for many processes or machines, or
+        None for a study kept in memory only.
     study_name : str or None, default=None
-        Loaded if it exists in ``storage`` (``load_if_exists``).
+        Loaded if it exists in ``storage`` (``load_if_exists``), so a study interrupted
+        with a name can be resumed; None lets Optuna make a new unique name.
     direction : {"maximize", "minimize"}, default="maximize"
     scoring : str, callable or None, default=None
         As in scikit-learn; None is the estimator's ``score``.
