@@ -33,7 +33,12 @@ def add_evaluate_parser(sub) -> None:
     p.add_argument(
         "--format", choices=sorted(FORMATS), help="layout of --data (required with --data)"
     )
-    p.add_argument("--folds", type=int, default=10, help="number of folds (default 10)")
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=None,
+        help="number of folds (default 10, or one per subject when there are fewer)",
+    )
     p.add_argument(
         "--faces",
         choices=("auto", "detect", "given"),
@@ -57,7 +62,9 @@ def load_data(fmt: str, path: Path | None, args: argparse.Namespace | None = Non
 
     if fmt == "embedded":
         seed = 0 if args is None else args.random_state
-        return datasets.make_expressions(random_state=seed), "embedded synthetic data"
+        # 10 subjects: one per fold of the default 10-fold subject-independent protocol.
+        bunch = datasets.make_expressions(n_subjects=10, random_state=seed)
+        return bunch, "embedded synthetic data"
     if path is None:
         raise ValueError(f"--format {fmt} needs --data DIR")
     kwargs = {}
@@ -76,6 +83,17 @@ def load_data(fmt: str, path: Path | None, args: argparse.Namespace | None = Non
     return loader(path, **kwargs), str(path)
 
 
+def _default_folds(groups, folds: int = 10) -> int:
+    """10 folds, or leave-one-subject-out when there are fewer than 10 subjects."""
+    if groups is None:
+        return folds
+    n_subjects = len(set(groups))
+    if n_subjects < folds:
+        print(f"note: {n_subjects} subjects, so {n_subjects} folds (leave one subject out)")
+        return max(n_subjects, 2)
+    return folds
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate
     from ..models import make_model
@@ -89,12 +107,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
     faces = FORMATS[fmt] if args.faces == "auto" else args.faces
     model = make_model(args.model, faces=faces, random_state=args.random_state)
     print(f"data: {data_name}: {len(bunch.data)} clips; model {args.model} (faces: {faces})")
+    n_splits = args.folds
+    if n_splits is None:
+        n_splits = _default_folds(bunch.groups)
     report = evaluate(
         model,
         bunch.data,
         bunch.target,
         bunch.groups,
-        n_splits=args.folds,
+        n_splits=n_splits,
         name=args.model,
         n_jobs=args.n_jobs,
         progress=not args.no_progress,
