@@ -2,16 +2,18 @@
 
 Usage::
 
-    python benchmarks/bench_ensembles.py [--data /work/shared/data/ckplus48] [--folds 10]
+    python benchmarks/bench_ensembles.py [--data ../shared/data/ckplus48] [--folds 10]
 
 10-fold GroupKFold by subject on ``ckplus48`` (327 clips of the last 3 frames, 48x48 grey).
 Four cheap, diverse members (each a whole pipeline on the same clips):
 
-* ``hog-svm``: HOG of the last (apex) frame + RBF SVM (calibrated);
+* ``hog-svm``: HOG of the last (apex) frame + RBF SVM (C=10, calibrated): the
+  ``skfer evaluate`` baseline;
 * ``pixels-pca-lr``: raw pixels of the apex frame + PCA + logistic regression;
 * ``lbp-svm``: 4x4-grid histograms of 8-neighbour LBP codes of the apex frame + linear SVM
   (calibrated);
-* ``diff-lr``: apex minus first frame (the motion of the last frames) + PCA + logistic regression.
+* ``delta-lr``: apex minus first frame (the motion of the last frames) + PCA + logistic
+  regression.
 
 In each outer fold :class:`~skfer.ensemble.WeightedAverageClassifier` cross-fits the members
 with a 5-fold GroupKFold on the training subjects, searches the per-class weights and refits
@@ -25,106 +27,54 @@ the outer folds.
 from __future__ import annotations
 
 import argparse
-import csv
+import os
 import time
 from collections import defaultdict
 from pathlib import Path
 
-import cv2
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
+from skfer.datasets import load_ckplus48
 from skfer.ensemble import SVMStackingClassifier, WeightedAverageClassifier
 from skfer.ensemble.weighted_average import combine_proba
+from skfer.features import HOGFeatures, LBPFeatures, PixelFeatures
+from skfer.preprocessing import FramePooling
 
-_HOG = cv2.HOGDescriptor((48, 48), (16, 16), (8, 8), (8, 8), 9)
-
-
-def load_ckplus(root: Path):
-    """Clips ``(3, 48, 48)`` uint8 in frame order, labels and subjects from ``index.csv``."""
-    by_seq: dict[str, list] = defaultdict(list)
-    with open(root / "index.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            by_seq[row["sequence"]].append(row)
-    clips, labels, subjects = [], [], []
-    for seq in sorted(by_seq):
-        rows = sorted(by_seq[seq], key=lambda r: int(r["frame"]))
-        frames = []
-        for r in rows:
-            img = cv2.imread(str(root / r["path"]), cv2.IMREAD_GRAYSCALE)
-            if img is None:
-                raise FileNotFoundError(f"cannot read {root / r['path']}")
-            frames.append(img)
-        clips.append(np.stack(frames))
-        labels.append(rows[0]["label"])
-        subjects.append(rows[0]["subject"])
-    return clips, np.asarray(labels), np.asarray(subjects)
-
-
-def hog_apex(clips):
-    return np.stack([_HOG.compute(c[-1]).ravel() for c in clips])
-
-
-def pixels_apex(clips):
-    return np.stack([c[-1].ravel() / 255.0 for c in clips])
-
-
-def _lbp(img: np.ndarray) -> np.ndarray:
-    """8-neighbour local binary pattern codes of the interior pixels."""
-    img = img.astype(np.int16)
-    centre = img[1:-1, 1:-1]
-    offsets = [(-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1)]
-    code = np.zeros_like(centre, dtype=np.int32)
-    h, w = img.shape
-    for bit, (dy, dx) in enumerate(offsets):
-        neigh = img[1 + dy:h - 1 + dy, 1 + dx:w - 1 + dx]
-        code |= (neigh >= centre).astype(np.int32) << bit
-    return code
-
-
-def lbp_apex(clips, grid: int = 4):
-    feats = []
-    for c in clips:
-        code = _lbp(c[-1])
-        cells = [np.bincount(block.ravel(), minlength=256)
-                 for rows in np.array_split(code, grid, axis=0)
-                 for block in np.array_split(rows, grid, axis=1)]
-        hist = np.concatenate(cells).astype(float)
-        feats.append(np.sqrt(hist / hist.sum()))  # Hellinger: sqrt of normalised counts
-    return np.stack(feats)
-
-
-def diff_apex_first(clips):
-    return np.stack([(c[-1].astype(float) - c[0].astype(float)).ravel() / 255.0 for c in clips])
+DEFAULT_DATA = Path(
+    os.environ.get("SKFER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+) / "ckplus48"
 
 
 def members(seed: int = 0):
-    """The four (name, pipeline) members; each reads the clips itself."""
+    """The four (name, pipeline) members, built from skfer's parts; each reads the clips."""
     def calibrated(est):
         return CalibratedClassifierCV(est, ensemble=False, cv=3)
 
     return [
-        ("hog-svm", make_pipeline(FunctionTransformer(hog_apex), StandardScaler(),
+        # the `skfer evaluate --model hog-svm` baseline, calibrated for probabilities
+        ("hog-svm", make_pipeline(HOGFeatures(), FramePooling("last"),
                                   calibrated(SVC(C=10.0, gamma="scale")))),
-        ("pixels-pca-lr", make_pipeline(FunctionTransformer(pixels_apex),
+        ("pixels-pca-lr", make_pipeline(PixelFeatures((48, 48)), FramePooling("last"),
                                         PCA(60, random_state=seed), StandardScaler(),
                                         LogisticRegression(C=0.1, max_iter=2000))),
-        ("lbp-svm", make_pipeline(FunctionTransformer(lbp_apex), StandardScaler(),
+        ("lbp-svm", make_pipeline(LBPFeatures(grid=4), FramePooling("last"), StandardScaler(),
                                   calibrated(LinearSVC(C=1e-3)))),
-        ("diff-lr", make_pipeline(FunctionTransformer(diff_apex_first), PCA(40, random_state=seed),
-                                  StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))),
+        ("delta-lr", make_pipeline(PixelFeatures((48, 48)), FramePooling("delta"),
+                                   PCA(40, random_state=seed), StandardScaler(),
+                                   LogisticRegression(C=0.1, max_iter=2000))),
     ]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/ckplus48"))
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--inner-folds", type=int, default=5)
     parser.add_argument("--n-iter", type=int, default=1000)
@@ -133,7 +83,8 @@ def main():
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    clips, y, subjects = load_ckplus(args.data)
+    bunch = load_ckplus48(args.data)
+    clips, y, subjects = bunch.data, np.asarray(bunch.target), np.asarray(bunch.groups)
     print(f"{len(clips)} clips, {len(set(subjects))} subjects, classes {sorted(set(y.tolist()))}")
     names = [n for n, _ in members()]
     acc: dict[str, list[float]] = defaultdict(list)

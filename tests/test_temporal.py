@@ -193,6 +193,7 @@ def test_frame_pooling_methods():
         "middle": [[2, 5], [9, 8]],  # frame (T - 1) // 2 = 1
         "mean": [[3, 2], [9, 8]],
         "max": [[6, 5], [9, 8]],
+        "delta": [[6, -2], [0, 0]],  # last minus first; one frame: no change
     }
     for method, want in expected.items():
         np.testing.assert_allclose(FramePooling(method=method).fit_transform(seqs), want)

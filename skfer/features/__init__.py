@@ -1,5 +1,5 @@
 """Feature encoders: per-frame appearance features and clip-level encodings."""
 
-from .frame_features import HOGFeatures, PixelFeatures
+from .frame_features import HOGFeatures, LBPFeatures, PixelFeatures
 
-__all__ = ["HOGFeatures", "PixelFeatures"]
+__all__ = ["HOGFeatures", "LBPFeatures", "PixelFeatures"]

@@ -434,7 +434,7 @@ class TemporalResampler(_StatelessSequenceTransformer):
 # -------------------------------------------------------------------------- FramePooling
 
 
-_POOLING_METHODS = ("last", "first", "middle", "mean", "max")
+_POOLING_METHODS = ("last", "first", "middle", "mean", "max", "delta")
 
 
 class FramePooling(_StatelessSequenceTransformer):
@@ -444,11 +444,12 @@ class FramePooling(_StatelessSequenceTransformer):
     the peak expression), the usual static-image protocol on CK+; ``"first"`` the first
     frame (neutral in CK+); ``"middle"`` frame ``(T - 1) // 2``; ``"mean"`` and ``"max"``
     average and max pooling over the frames (EmoNets, section 3.5, averages the features of
-    all frames of a clip).
+    all frames of a clip); ``"delta"`` the last frame minus the first, the change from
+    onset to apex (zero for a one-frame clip).
 
     Parameters
     ----------
-    method : {"last", "first", "middle", "mean", "max"}, default="last"
+    method : {"last", "first", "middle", "mean", "max", "delta"}, default="last"
 
     Attributes
     ----------
@@ -492,5 +493,6 @@ class FramePooling(_StatelessSequenceTransformer):
             "middle": lambda s: s[(len(s) - 1) // 2],
             "mean": lambda s: s.mean(axis=0),
             "max": lambda s: s.max(axis=0),
+            "delta": lambda s: s[-1] - s[0],
         }[self.method]
         return np.stack([pool(s) for s in seqs])
