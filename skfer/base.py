@@ -13,8 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
 
-__all__ = ["ClipTransformerMixin", "SequenceTransformerMixin", "same_container"]
+from .utils.validation import check_clips
+
+__all__ = [
+    "ClipTransformerMixin",
+    "SequenceTransformerMixin",
+    "StatelessClipTransformer",
+    "same_container",
+]
 
 
 class ClipTransformerMixin:
@@ -43,6 +51,40 @@ class SequenceTransformerMixin:
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
+        return tags
+
+
+class StatelessClipTransformer(ClipTransformerMixin, TransformerMixin, BaseEstimator):
+    """Base of clip-to-clip transformers that learn nothing (illumination, mouth crops).
+
+    ``fit`` validates the parameters (``_check_params``, which subclasses define and also
+    call in ``transform``) and the clips, and marks the estimator fitted (``fitted_``) so
+    that an unfitted ``transform`` fails like any scikit-learn estimator.
+    """
+
+    def _check_params(self) -> None:  # pragma: no cover - overridden
+        """Validate the parameters; raise ValueError naming the bad one."""
+
+    def fit(self, X, y=None):
+        """Validate the parameters and the clips; nothing is learnt from the data.
+
+        Parameters
+        ----------
+        X : list of clips (T, H, W[, 3]) or ndarray of them
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        check_clips(X)
+        self.fitted_ = True
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True
         return tags
 
 

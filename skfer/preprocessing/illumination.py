@@ -15,10 +15,9 @@ import numbers
 
 import numpy as np
 from scipy.fft import dctn, idctn
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import ClipTransformerMixin, same_container
+from ..base import StatelessClipTransformer, same_container
 from ..utils.validation import check_clips
 
 __all__ = [
@@ -39,40 +38,11 @@ def _per_image(clip: np.ndarray, func) -> np.ndarray:
     return np.stack([func(fr) for fr in f])
 
 
-class _StatelessClipTransformer(ClipTransformerMixin, TransformerMixin, BaseEstimator):
-    """Shared ``fit`` of the stateless clip-to-clip transformers of this module.
-
-    Subclasses define ``_check_params`` (parameter validation, run by ``fit`` and
-    ``transform``).
-    """
-
-    def fit(self, X, y=None):
-        """Validate the parameters and the clips; nothing is learnt from the data.
-
-        Parameters
-        ----------
-        X : list of clips (T, H, W[, 3]) or ndarray of them
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        self._check_params()
-        check_clips(X)
-        self.fitted_ = True
-        return self
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = True
-        return tags
-
 
 # -------------------------------------------------------------------------- min-max
 
 
-class MinMaxImageScaler(_StatelessClipTransformer):
+class MinMaxImageScaler(StatelessClipTransformer):
     """Scale every frame by its own minimum and maximum to ``feature_range`` (CS229 3.2).
 
     ``x' = a + (b - a) (x - min) / (max - min)`` with ``(a, b) = feature_range`` and the
@@ -182,7 +152,7 @@ def isotropic_luminance(image: np.ndarray, smoothness: float) -> np.ndarray:
 _INFACE_OFFSET = 0.001
 
 
-class IsotropicSmoothing(_StatelessClipTransformer):
+class IsotropicSmoothing(StatelessClipTransformer):
     """Isotropic smoothing (IS) illumination normalisation (EmoNets section 3.1.1).
 
     The retinex model ``I = R L`` splits an image into reflectance ``R`` (the face) and a

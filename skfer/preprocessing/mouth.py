@@ -14,10 +14,9 @@ from typing import Any
 
 import cv2
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import ClipTransformerMixin, same_container
+from ..base import StatelessClipTransformer, same_container
 from ..utils.validation import check_clips
 
 __all__ = ["MOUTH_BOX", "MOUTH_INDICES_68", "MouthRegion"]
@@ -40,7 +39,7 @@ def _resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, (w, h), interpolation=interp)
 
 
-class MouthRegion(ClipTransformerMixin, TransformerMixin, BaseEstimator):
+class MouthRegion(StatelessClipTransformer):
     """Crop the mouth area of every frame of face tubes (EmoNets bag of mouths, 3.4).
 
     Without landmarks, the same fractional ``box`` of every frame is cut out (EmoNets'
@@ -124,23 +123,6 @@ class MouthRegion(ClipTransformerMixin, TransformerMixin, BaseEstimator):
             np.isfinite(m) and m >= 0
         ):
             raise ValueError(f"margin must be a finite number >= 0, got {m!r}")
-
-    def fit(self, X, y=None):
-        """Validate the parameters and the clips; nothing is learnt.
-
-        Parameters
-        ----------
-        X : list of clips (T, H, W[, 3]) or ndarray of them
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        self._check_params()
-        check_clips(X)
-        self.fitted_ = True
-        return self
 
     def _pixel_box(self, h: int, w: int) -> tuple[int, int, int, int]:
         left, top, right, bottom = (float(v) for v in self.box)
