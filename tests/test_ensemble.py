@@ -315,3 +315,43 @@ def test_svm_stacking_uses_grouped_out_of_fold_predictions(data):
 
 
 # scikit-learn's estimator checks for the ensembles run in test_common.py.
+
+
+class _RecordingGroupKFold:
+    """GroupKFold that records the groups each split call receives (in a class attribute:
+    the ensembles are cloned by cross_val_score, and their ``cv`` deep-copied with them)."""
+
+    seen: list = []
+
+    def __init__(self, n_splits=3):
+        from sklearn.model_selection import GroupKFold
+
+        self.inner = GroupKFold(n_splits)
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.inner.get_n_splits()
+
+    def split(self, X, y=None, groups=None):
+        _RecordingGroupKFold.seen.append(None if groups is None else np.asarray(groups))
+        return self.inner.split(X, y, groups)
+
+
+@pytest.mark.parametrize("make", [
+    lambda cv: _fast(cv=cv),
+    lambda cv: SVMStackingClassifier(_members(), cv=cv, final_estimator=LogisticRegression()),
+])
+def test_groups_reach_the_inner_cross_fitting_through_metadata_routing(data, make):
+    """cross_val_score(params={"groups": g}) groups both the outer and the inner folds."""
+    import sklearn
+    from sklearn.model_selection import GroupKFold, cross_val_score
+
+    X, y, groups = data
+    inner = _RecordingGroupKFold(3)
+    _RecordingGroupKFold.seen = []
+    with sklearn.config_context(enable_metadata_routing=True):
+        model = make(inner).set_fit_request(groups=True)
+        cross_val_score(model, X, y, cv=GroupKFold(3), params={"groups": groups})
+    seen = _RecordingGroupKFold.seen
+    assert len(seen) == 3 and all(g is not None for g in seen)
+    # each inner call saw the groups of one outer training fold: two thirds of the subjects
+    assert all(len(np.unique(g)) == 20 for g in seen)
