@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import pickle
+import threading
+import time
 import warnings
 
 import cv2
@@ -11,9 +13,10 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+from skfer.io import read_video
 from skfer.preprocessing.box_smoothing import box_iou
 from skfer.preprocessing.face_detection import HaarFaceDetector, as_detector
-from skfer.preprocessing.face_tubes import FaceTubeExtractor, histogram_search
+from skfer.preprocessing.face_tubes import FaceTubeExtractor, _prefetch, histogram_search
 from skfer.utils.estimator_checks import parametrize_with_clip_checks
 
 H, W, SIDE = 120, 160, 40
@@ -227,20 +230,107 @@ def test_clip_api(estimator, check):
     check(type(estimator).__name__, estimator)
 
 
+# -- video files (transform_files) -----------------------------------------------------------
+
+
+def _grey_patch(frame):
+    """bright_patch on the first channel of RGB frames (the synthetic videos are grey)."""
+    return bright_patch(frame if frame.ndim == 2 else frame[..., 0])
+
+
+def _write_avi(path, clip, fps=10):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (W, H))
+    for frame in clip:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    return path
+
+
+def _same_record(a, b):
+    np.testing.assert_array_equal(a.boxes, b.boxes)
+    np.testing.assert_array_equal(a.smoothed_boxes, b.smoothed_boxes)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    assert a.status.tolist() == b.status.tolist()
+    assert (a.clip_index, a.n_tubes, a.n_detector_calls, a.linear_sides) == (
+        b.clip_index, b.n_tubes, b.n_detector_calls, b.linear_sides
+    )
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_transform_files_matches_transform_on_decoded_clips(tmp_path, color):
+    # The face appears at frame 6 (scheduled detections 4 and 8 disagree, so 5..7 are
+    # detected while decoding), moves (tracked frames), and the last frame (29) is off the
+    # stride of 4.
+    pos = {t: [(20 + 3 * t, 30)] for t in range(6, 30)}
+    paths = [
+        _write_avi(tmp_path / "a.avi", _video(pos, 30)),
+        _write_avi(tmp_path / "b.avi", _video({t: [(60, 40)] for t in range(9)}, 9)),
+    ]
+    ext = FaceTubeExtractor(detector=_grey_patch, detect_every=4, color=color).fit()
+    expected = ext.transform([read_video(p).frames for p in paths])
+    expected_records = ext.tubes_
+    got = ext.transform_files(paths)
+    assert len(got) == 2 and len(ext.tubes_) == 2
+    for tube, want, rec, want_rec in zip(got, expected, ext.tubes_, expected_records):
+        assert tube.dtype == np.uint8
+        np.testing.assert_array_equal(tube, want)
+        _same_record(rec, want_rec)
+    status = ext.tubes_[0].status
+    assert (status[:6] == "missing").all() and (status[5:8] != "tracked").all()
+    assert {"detected", "tracked"} <= set(status.tolist())
+    assert got[0].shape == ((30, 48, 48, 3) if color else (30, 48, 48))
+
+
+def test_transform_files_errors_stop_the_decoding_thread(tmp_path):
+    path = _write_avi(tmp_path / "a.avi", _video({t: [(50, 30)] for t in range(8)}, 8))
+    ext = FaceTubeExtractor(detector=bright_patch).fit()
+    with pytest.raises(FileNotFoundError):
+        ext.transform_files([tmp_path / "missing.avi"])
+    with pytest.raises(TypeError, match="list"):
+        ext.transform_files(str(path))
+    with pytest.raises(ValueError, match="empty"):
+        ext.transform_files([])
+
+    def broken(frame):
+        raise RuntimeError("detector failed")
+
+    with pytest.raises(RuntimeError, match="detector failed"):
+        FaceTubeExtractor(detector=broken).fit().transform_files([path])
+    assert not any(t.name == "skfer-decode" for t in threading.enumerate())
+
+
+def test_prefetch_forwards_errors_and_stops_when_closed():
+    def failing():
+        yield 1
+        yield 2
+        raise OSError("cannot decode")
+
+    it = _prefetch(failing())
+    assert [next(it), next(it)] == [1, 2]
+    with pytest.raises(OSError, match="cannot decode"):
+        next(it)
+
+    produced = []
+
+    def endless():
+        while True:
+            produced.append(len(produced))
+            time.sleep(0.001)
+            yield produced[-1]
+
+    it = _prefetch(endless())
+    assert next(it) == 0
+    it.close()  # joins the producer, which stops at its next item
+    n = len(produced)
+    time.sleep(0.02)
+    assert len(produced) == n
+
+
 # -- real videos ------------------------------------------------------------------------------
 
 
 def _read(path) -> np.ndarray:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    cap.release()
-    assert frames, f"could not decode {path}"
-    return np.stack(frames)
+    return read_video(path).frames
 
 
 @pytest.mark.shared_data
@@ -255,6 +345,18 @@ def test_single_face_is_followed(shared_data):
     every.transform([clip])
     iou = box_iou(rec.boxes, every.tubes_[0].boxes)
     assert iou.mean() > 0.8 and iou.min() > 0.6
+
+
+@pytest.mark.shared_data
+def test_transform_files_gives_the_in_memory_tube(shared_data):
+    # Grey frames decoded from the file equal the grey of the RGB clip, so the streamed
+    # tube is the one transform() makes from the decoded RGB clip, to the bit.
+    path = shared_data / "face_videos" / "single_face.mp4"
+    ext = FaceTubeExtractor().fit()
+    want = ext.transform([_read(path)])[0]
+    want_rec = ext.tubes_[0]
+    np.testing.assert_array_equal(ext.transform_files([path])[0], want)
+    _same_record(ext.tubes_[0], want_rec)
 
 
 @pytest.mark.shared_data
