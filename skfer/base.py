@@ -10,6 +10,7 @@ that scikit-learn's tabular checks are not run on them and skfer's own clip chec
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -54,15 +55,19 @@ class SequenceTransformerMixin:
         return tags
 
 
-class StatelessClipTransformer(ClipTransformerMixin, TransformerMixin, BaseEstimator):
+class StatelessClipTransformer(
+    ClipTransformerMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
+):
     """Base of clip-to-clip transformers that learn nothing (illumination, mouth crops).
 
     ``fit`` validates the parameters (``_check_params``, which subclasses define and also
     call in ``transform``) and the clips, and marks the estimator fitted (``fitted_``) so
-    that an unfitted ``transform`` fails like any scikit-learn estimator.
+    that an unfitted ``transform`` fails like any scikit-learn estimator. Abstract: not an
+    estimator of its own.
     """
 
-    def _check_params(self) -> None:  # pragma: no cover - overridden
+    @abstractmethod
+    def _check_params(self) -> None:
         """Validate the parameters; raise ValueError naming the bad one."""
 
     def fit(self, X, y=None):
