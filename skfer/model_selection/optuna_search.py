@@ -105,8 +105,9 @@ def tune(
     Each trial fits ``clone(estimator).set_params(**params)`` on every fold and reports the
     running mean fold score as an intermediate value after each fold (``trial.report(value,
     fold)``), so Optuna's pruners can stop a bad trial between folds: useful for network
-    estimators (skorch 1.4 ships no Optuna pruning callback; pruning between folds needs
-    none).
+    estimators, and it needs no callback inside them (skorch itself ships none; Optuna's
+    ``SkorchPruningCallback``, per epoch, lives in the separate ``optuna-integration``
+    package, which skfer does not depend on).
 
     Parameters
     ----------
