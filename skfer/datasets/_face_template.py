@@ -20,6 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from skfer.preprocessing.landmarks import flip_permutation
+
 __all__ = ["TEMPLATE_SIZE", "FLIP_PERMUTATION", "load_face_template", "main"]
 
 #: Side of the shipped square template crop, in pixels.
@@ -35,22 +37,8 @@ _CROP_X0, _CROP_Y0, _CROP_SIDE = 137, 40, 176
 _DLIB_FACE_RECT = (175, 76, 265, 166)  # dlib's own HOG detection on the portrait (left, top, right, bottom)
 
 
-def _flip_permutation() -> np.ndarray:
-    """Index map of the iBUG 68 points under a horizontal mirror (point i becomes point perm[i])."""
-    perm = np.arange(68)
-    pairs = [(i, 16 - i) for i in range(8)]  # jaw
-    pairs += [(17 + i, 26 - i) for i in range(5)]  # brows
-    pairs += [(31, 35), (32, 34)]  # nostrils
-    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
-    pairs += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58)]  # outer lip
-    pairs += [(60, 64), (61, 63), (65, 67)]  # inner lip
-    for a, b in pairs:
-        perm[a], perm[b] = b, a
-    return perm
-
-
 #: Permutation of the iBUG 68 landmark indices under a left-right mirror of the image.
-FLIP_PERMUTATION: np.ndarray = _flip_permutation()
+FLIP_PERMUTATION: np.ndarray = flip_permutation("68")
 
 
 def _data_dir() -> Path:
