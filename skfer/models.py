@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-__all__ = ["MODELS", "make_model"]
+__all__ = ["MODELS", "face_tube_step", "make_model"]
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,12 @@ def make_model(
         raise ValueError(f"faces must be 'given' or 'detect', got {faces!r}")
     steps = spec.steps(random_state)
     if faces == "detect":
-        from .preprocessing import FaceTubeExtractor
-
-        steps.insert(0, ("faces", FaceTubeExtractor(size=(48, 48))))
+        steps.insert(0, ("faces", face_tube_step()))
     return Pipeline(steps)
+
+
+def face_tube_step():
+    """The face-tube step of the named models: 48x48 grey tubes, a clip without face raises."""
+    from .preprocessing import FaceTubeExtractor
+
+    return FaceTubeExtractor(size=(48, 48))

@@ -63,6 +63,10 @@ def test_evaluate_embedded_default_data(tmp_path, capsys):
     assert "120 clips, 10 subjects" in out
     report = json.loads((tmp_path / "hog-svm_embedded.json").read_text())
     assert report["extra"]["faces"] == "detect"
+    # every frame of the 120 clips has a status, and the synthetic faces are all found
+    counts = report["extra"]["face_tube_frames"]
+    assert sum(counts.values()) > 120 * 8 and counts["missing"] == 0
+    assert "frames detected" in out
     # six expressions: chance is 1/6; the synthetic faces are learnable but not trivial
     assert 0.4 < report["accuracy_mean"] < 1.0
 
@@ -96,3 +100,13 @@ def test_default_folds_fall_back_to_one_per_subject(tmp_path, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "3 subjects, so 3 folds" in out and "3-fold GroupKFold" in out
+
+
+def test_a_clip_without_face_is_named_by_its_index():
+    from skfer.cli.evaluate import _extract_face_tubes
+    from skfer.datasets import make_expressions
+
+    faces = make_expressions(n_subjects=1, n_clips_per_expression=1, random_state=0).data
+    clips = [faces[0], faces[1], np.zeros((4, 120, 160), np.uint8)]
+    with pytest.raises(ValueError, match="clip 2: no face was found in any of its 4 frames"):
+        _extract_face_tubes(clips, progress=False)
