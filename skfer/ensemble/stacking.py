@@ -42,8 +42,8 @@ def fine_grid(best: float, step: float = 1.0) -> np.ndarray:
 
     The coarse grid's neighbours of ``best`` are ``best / 10`` and ``best * 10``, i.e.
     ``best * 2**(+-log2 10)``: the fine grid covers ``best * 2**e`` for ``e`` in
-    ``[-3, 3]`` in steps of ``step`` (``2**3.32 = 10``); since ``best`` is a power of 10 these
-    are non-integer powers of 2.
+    ``[-3, 3]`` in steps of ``step`` (``2**3.32 = 10``). Since ``best`` is a power of 10, these
+    are non-integer powers of 2 unless ``best`` is 1, where the grid is ``2**-3 .. 2**3``.
     """
     exponents = np.arange(-3.0, 3.0 + step / 2, step)
     return best * 2.0**exponents
@@ -64,7 +64,7 @@ class CoarseToFineSVC(ClassifierMixin, BaseEstimator):
     fine_step : float, default=1.0
         Step of the fine grid's exponents of 2 (see :func:`fine_grid`): ``best * 2**e`` for
         ``e`` in ``[-3, 3]``, 7 values per parameter (49 pairs) by default; 0.5 gives 169.
-        (The values are non-integer powers of 2 since ``best`` is a power of 10.)
+        (Non-integer powers of 2 unless the coarse best is 1.)
     inner_cv : int, default=3
         Stratified folds of the grid searches and of the calibration.
     scoring : str, default="accuracy"

@@ -6,7 +6,7 @@
   EmoNets 3.1.1);
 * time: :class:`FrameAggregator` (EmoNets 3.1.4), :class:`TemporalResampler` (DTAGN),
   :class:`FramePooling`;
-* mouths: :class:`MouthRegion` (EmoNets 3.1.5);
+* mouths: :class:`MouthRegion` (EmoNets 3.4, bag of mouths);
 * landmarks: :class:`LandmarkDetector`, :class:`LandmarkNormalizer` (DTAGN eq. 3-4).
 """
 

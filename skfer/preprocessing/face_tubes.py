@@ -245,7 +245,8 @@ def _histogram(img: np.ndarray, box: np.ndarray) -> np.ndarray | None:
 def histogram_search(
     img: np.ndarray, box: np.ndarray, reference: np.ndarray, radius: float
 ) -> tuple[np.ndarray, float]:
-    """Best same-size region near ``box`` by grey-histogram match (EmoNets section 3.1.3).
+    """Best same-size region near ``box`` by grey-histogram match (EmoNets section 3.1.3;
+    the paper matches colour-intensity histograms, skfer grey ones, as it tracks on grey).
 
     Shifts of the box on a grid of step ``max(1, side / 8)`` pixels, up to ``radius`` box
     sides in x and y, are scored by the Bhattacharyya distance between the region's

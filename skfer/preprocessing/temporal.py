@@ -330,6 +330,11 @@ class TemporalResampler(_StatelessSequenceTransformer):
     x[floor t + 1]`` with ``w = t - floor t``; ``kind="nearest"`` takes frame ``floor(t +
     0.5)``.
 
+    DTAN/DTGN cite the lipreading method of Zhou et al. for their time normalisation;
+    skfer uses plain interpolation instead (no learnt manifold), which keeps the first and
+    last frames and the order of the others. The default of 10 frames is skfer's; DTGN's
+    input size (49 points x 2 x 12) implies 12 frames there: set ``n_frames`` to match.
+
     Parameters
     ----------
     n_frames : int, default=10
@@ -443,8 +448,7 @@ class FramePooling(_StatelessSequenceTransformer):
     ``"last"`` takes the last frame, the apex of a CK+ sequence (which runs from neutral to
     the peak expression), the usual static-image protocol on CK+; ``"first"`` the first
     frame (neutral in CK+); ``"middle"`` frame ``(T - 1) // 2``; ``"mean"`` and ``"max"``
-    average and max pooling over the frames (EmoNets, section 3.5, averages the features of
-    all frames of a clip); ``"delta"`` the last frame minus the first, the change from
+    average and max pooling over the frames; ``"delta"`` the last frame minus the first, the change from
     onset to apex (zero for a one-frame clip).
 
     Parameters
