@@ -106,19 +106,15 @@ def _extract_face_tubes(clips, progress: bool) -> tuple[list, dict[str, int]]:
     from ..preprocessing import STATUSES
 
     start = time.perf_counter()
-    extractor = face_tube_step().fit()
-    items = clips
+    pairs = face_tube_step().fit().iter_transform(clips)
     if progress:
         from tqdm.auto import tqdm
 
-        items = tqdm(clips, desc="face tubes", unit="clip")
+        pairs = tqdm(pairs, total=len(clips), desc="face tubes", unit="clip")
     tubes, counts = [], dict.fromkeys(STATUSES, 0)
-    for i, clip in enumerate(items):
-        try:
-            tubes.append(extractor.transform([clip])[0])
-        except ValueError as exc:  # the step numbers the one clip it got as clip 0
-            raise ValueError(str(exc).replace("clip 0", f"clip {i}", 1)) from exc
-        for status in extractor.tubes_[0].status:
+    for tube, record in pairs:
+        tubes.append(tube)
+        for status in record.status:
             counts[str(status)] += 1
     print("face tubes: " + ", ".join(f"{n} frames {s}" for s, n in counts.items())
           + f" ({time.perf_counter() - start:.1f} s, once for all folds)")

@@ -508,16 +508,33 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         tubes : list of ndarray
         records : list of FaceTube
         """
+        out, records = [], []
+        for tube, rec in self.iter_transform(X):
+            out.append(tube)
+            records.append(rec)
+        return out, records
+
+    def iter_transform(self, X: Any) -> Iterator[tuple[np.ndarray, FaceTube]]:
+        """Yield ``(tube, record)`` clip by clip, e.g. to show progress on long data sets.
+
+        All clips are validated before the first is processed; errors name the clip by its
+        index in ``X``. ``tubes_`` is not set.
+
+        Parameters
+        ----------
+        X : list of clips or ndarray
+
+        Yields
+        ------
+        tube : ndarray
+        record : FaceTube
+        """
         check_is_fitted(self, "detector_")
         self._validate_params_()
         clips = check_clips(X, color=True if self.color else None)
         detect = as_detector(self.detector_)
-        out, records = [], []
         for i, clip in enumerate(clips):
-            tube, rec = self._extract(clip, i, detect)
-            out.append(tube)
-            records.append(rec)
-        return out, records
+            yield self._extract(clip, i, detect)
 
     def transform_files(self, paths: Iterable[str | os.PathLike]) -> list[np.ndarray]:
         """Extract one face tube per video file, streaming its frames; metadata goes to
