@@ -27,7 +27,6 @@ the outer folds.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -46,10 +45,9 @@ from skfer.ensemble import SVMStackingClassifier, WeightedAverageClassifier
 from skfer.ensemble.weighted_average import combine_proba
 from skfer.features import HOGFeatures, LBPFeatures, PixelFeatures
 from skfer.preprocessing import FramePooling
+from _shared_data import SHARED_DATA
 
-DEFAULT_DATA = Path(
-    os.environ.get("SKFER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-) / "ckplus48"
+DEFAULT_DATA = SHARED_DATA / "ckplus48"
 
 
 def members(seed: int = 0):

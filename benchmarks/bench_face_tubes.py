@@ -25,7 +25,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -37,10 +36,7 @@ import numpy as np
 from skfer.io import iter_frames, read_video
 from skfer.preprocessing.box_smoothing import box_iou
 from skfer.preprocessing.face_tubes import FaceTube, FaceTubeExtractor
-
-DEFAULT_DATA = Path(
-    os.environ.get("SKFER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+from _shared_data import SHARED_DATA
 
 
 def decode(path: Path) -> np.ndarray:
@@ -110,7 +106,7 @@ def bench_video(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=SHARED_DATA)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     paths = sorted((args.data / "face_videos").glob("*.*")) + sorted(

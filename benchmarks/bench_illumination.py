@@ -15,7 +15,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -23,10 +22,7 @@ import numpy as np
 
 from skfer.datasets import load_ckplus48
 from skfer.preprocessing import IsotropicSmoothing, MinMaxImageScaler
-
-DEFAULT_DATA = Path(
-    os.environ.get("SKFER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+from _shared_data import SHARED_DATA
 
 
 def ms_per_frame(est, clip: np.ndarray, repeat: int) -> float:
@@ -44,7 +40,7 @@ def mean_correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=SHARED_DATA)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     estimators = {"MinMaxImageScaler": MinMaxImageScaler(),

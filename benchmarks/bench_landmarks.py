@@ -34,8 +34,9 @@ import dlib
 import numpy as np
 
 from skfer.preprocessing.landmarks import LandmarkDetector
+from _shared_data import SHARED_DATA
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces_68pt"
+DEFAULT_DIR = SHARED_DATA / "faces_68pt"
 
 
 def read_faces(folder: Path) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:

@@ -14,15 +14,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 from skfer.datasets import load_ckplus48, load_fer2013
-
-DEFAULT_DATA = Path(
-    os.environ.get("SKFER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+from _shared_data import SHARED_DATA
 
 
 def best_time(load, repeat: int):
@@ -37,7 +33,7 @@ def best_time(load, repeat: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=SHARED_DATA)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     cases = [
