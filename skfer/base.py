@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from .clipset import ClipSet
 from .utils.validation import check_clips
 
 __all__ = [
@@ -93,12 +94,22 @@ class StatelessClipTransformer(
         return tags
 
 
-def same_container(X_in: Any, clips: list[np.ndarray]) -> Any:
-    """Return ``clips`` as an ndarray when ``X_in`` was one and shapes allow, else a list.
+def same_container(X_in: Any, clips: list[np.ndarray], **companions: Any) -> Any:
+    """Return ``clips`` in the container kind of ``X_in``.
 
-    Clip-to-clip transformers keep the container kind of their input, so that an
-    ``(n, T, H, W)`` array stays an array and a ragged list stays a list.
+    * a :class:`~skfer.ClipSet` stays a ClipSet: ``X_in.replace(data=clips, **companions)``
+      keeps its companions (a step that moves pixels or frames passes the updated ones, or
+      ``name=None`` to drop one);
+    * an ndarray stays an ndarray when the shapes allow (an ``(n, T, H, W)`` array stays an
+      array; ``(n, 1, H, W[, 3])`` from still images goes back to ``(n, H, W[, 3])``);
+    * anything else becomes a list. A step that produces companions from a plain input
+      returns a ClipSet carrying them: ``same_container(X, clips, status=...)``.
     """
+    if isinstance(X_in, ClipSet):
+        return X_in.replace(data=list(clips), **companions)
+    produced = {k: v for k, v in companions.items() if v is not None}
+    if produced:
+        return ClipSet(list(clips), **produced)
     if isinstance(X_in, np.ndarray) and X_in.dtype != object:
         shapes = {c.shape for c in clips}
         if len(shapes) == 1:

@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from ..clipset import ClipSet
+
 __all__ = [
     "check_clip",
     "check_clips",
     "check_sequence",
     "check_sequences",
-    "n_samples_of",
 ]
 
 
@@ -142,7 +143,7 @@ def check_clip(
 
 
 def _is_collection(X: Any) -> bool:
-    return isinstance(X, (list, tuple)) or (
+    return isinstance(X, (list, tuple, ClipSet)) or (
         isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
     )
 
@@ -159,8 +160,9 @@ def check_clips(
 
     Parameters
     ----------
-    X : list of array-like or ndarray
-        A list of clips (see :func:`check_clip`), or an ndarray whose first axis indexes
+    X : list of array-like, ClipSet or ndarray
+        A list of clips (see :func:`check_clip`), a :class:`~skfer.ClipSet` (its clips are
+        checked, its ``source`` companion names the files in errors), or an ndarray whose first axis indexes
         samples: ``(n, H, W)`` grey images, ``(n, H, W, 3)`` colour images,
         ``(n, T, H, W)`` grey clips, ``(n, T, H, W, 3)`` colour clips.
     allow_nan, color, min_frames
@@ -172,6 +174,10 @@ def check_clips(
     -------
     clips : list of ndarray
     """
+    if isinstance(X, ClipSet):
+        # Companions are the steps' business; the file names make errors name the file.
+        sources = X.get("source") if sources is None else sources
+        X = X.data
     if isinstance(X, np.ndarray) and X.dtype != object:
         if X.ndim == 3 or (X.ndim == 4 and X.shape[-1] == 3):
             X = X[:, np.newaxis]  # n still images -> n clips of one frame
@@ -253,7 +259,7 @@ def check_sequences(
     Parameters
     ----------
     X : list of array-like or ndarray
-        A list of ``(T_i, F)`` sequences, a 2-D array ``(n, F)`` read as ``n`` sequences of
+        A list of ``(T_i, F)`` sequences (or a :class:`~skfer.ClipSet` of them), a 2-D array ``(n, F)`` read as ``n`` sequences of
         one frame (so per-image features are sequences too), or a 3-D array ``(n, T, F)``.
     n_features : int, optional
         Required number of features per frame.
@@ -264,6 +270,8 @@ def check_sequences(
     -------
     sequences : list of ndarray of shape (T_i, F)
     """
+    if isinstance(X, ClipSet):
+        X = X.data
     if isinstance(X, np.ndarray) and X.dtype != object:
         if X.ndim == 2:
             X = X[:, np.newaxis, :]
@@ -294,8 +302,3 @@ def check_sequences(
             f"sequence {bad} has {seqs[bad].shape[1]}"
         )
     return seqs
-
-
-def n_samples_of(X: Any) -> int:
-    """Number of samples in a clip or sequence collection (list or ndarray)."""
-    return len(X)
