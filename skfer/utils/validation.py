@@ -15,7 +15,7 @@ sample index, and where known the source file, and the problem.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -148,6 +148,41 @@ def _is_collection(X: Any) -> bool:
     )
 
 
+def _sample_list(X: Any, what: str, of_array: Callable[[np.ndarray], list]) -> list:
+    """The samples of ``X`` (a ClipSet, list, tuple or ndarray) as a non-empty list."""
+    if isinstance(X, ClipSet):
+        X = X.data
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        X = of_array(X)
+    elif not _is_collection(X):
+        raise TypeError(f"X must be a list of {what}s or an ndarray, got {type(X).__name__}")
+    if len(X) == 0:
+        raise ValueError(f"X is empty: at least one {what} is needed")
+    return list(X)
+
+
+def _clip_list_of_array(X: np.ndarray) -> list:
+    if X.ndim == 3 or (X.ndim == 4 and X.shape[-1] == 3):
+        return list(X[:, np.newaxis])  # n still images -> n clips of one frame
+    if X.ndim not in (4, 5):
+        raise ValueError(
+            "X must be a list of clips or an array of shape (n, H, W), (n, H, W, 3), "
+            f"(n, T, H, W) or (n, T, H, W, 3); got shape {X.shape}"
+        )
+    return list(X)
+
+
+def _sequence_list_of_array(X: np.ndarray) -> list:
+    if X.ndim == 2:
+        return list(X[:, np.newaxis, :])
+    if X.ndim != 3:
+        raise ValueError(
+            "X must be a list of (T, F) sequences or an array of shape (n, F) or "
+            f"(n, T, F); got shape {X.shape}"
+        )
+    return list(X)
+
+
 def check_clips(
     X: Any,
     *,
@@ -162,8 +197,8 @@ def check_clips(
     ----------
     X : list of array-like, ClipSet or ndarray
         A list of clips (see :func:`check_clip`), a :class:`~skfer.ClipSet` (its clips are
-        checked, its ``source`` companion names the files in errors), or an ndarray whose first axis indexes
-        samples: ``(n, H, W)`` grey images, ``(n, H, W, 3)`` colour images,
+        checked, its ``source`` companion names the files in errors), or an ndarray whose
+        first axis indexes samples: ``(n, H, W)`` grey images, ``(n, H, W, 3)`` colour images,
         ``(n, T, H, W)`` grey clips, ``(n, T, H, W, 3)`` colour clips.
     allow_nan, color, min_frames
         See :func:`check_clip`.
@@ -177,22 +212,7 @@ def check_clips(
     if isinstance(X, ClipSet):
         # Companions are the steps' business; the file names make errors name the file.
         sources = X.get("source") if sources is None else sources
-        X = X.data
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        if X.ndim == 3 or (X.ndim == 4 and X.shape[-1] == 3):
-            X = X[:, np.newaxis]  # n still images -> n clips of one frame
-        elif X.ndim not in (4, 5):
-            raise ValueError(
-                "X must be a list of clips or an array of shape (n, H, W), (n, H, W, 3), "
-                f"(n, T, H, W) or (n, T, H, W, 3); got shape {X.shape}"
-            )
-        X = list(X)
-    elif not _is_collection(X):
-        raise TypeError(
-            f"X must be a list of clips or an ndarray, got {type(X).__name__}"
-        )
-    if len(X) == 0:
-        raise ValueError("X is empty: at least one clip is needed")
+    X = _sample_list(X, "clip", _clip_list_of_array)
     return [
         check_clip(
             clip,
@@ -259,8 +279,9 @@ def check_sequences(
     Parameters
     ----------
     X : list of array-like or ndarray
-        A list of ``(T_i, F)`` sequences (or a :class:`~skfer.ClipSet` of them), a 2-D array ``(n, F)`` read as ``n`` sequences of
-        one frame (so per-image features are sequences too), or a 3-D array ``(n, T, F)``.
+        A list of ``(T_i, F)`` sequences (or a :class:`~skfer.ClipSet` of them), a 2-D array
+        ``(n, F)`` read as ``n`` sequences of one frame (so per-image features are sequences
+        too), or a 3-D array ``(n, T, F)``.
     n_features : int, optional
         Required number of features per frame.
     allow_nan : bool, default=False
@@ -270,23 +291,7 @@ def check_sequences(
     -------
     sequences : list of ndarray of shape (T_i, F)
     """
-    if isinstance(X, ClipSet):
-        X = X.data
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        if X.ndim == 2:
-            X = X[:, np.newaxis, :]
-        elif X.ndim != 3:
-            raise ValueError(
-                "X must be a list of (T, F) sequences or an array of shape (n, F) or "
-                f"(n, T, F); got shape {X.shape}"
-            )
-        X = list(X)
-    elif not _is_collection(X):
-        raise TypeError(
-            f"X must be a list of sequences or an ndarray, got {type(X).__name__}"
-        )
-    if len(X) == 0:
-        raise ValueError("X is empty: at least one sequence is needed")
+    X = _sample_list(X, "sequence", _sequence_list_of_array)
     seqs = [
         check_sequence(
             s, index=i, n_features=n_features, allow_nan=allow_nan, min_frames=min_frames
