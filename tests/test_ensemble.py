@@ -13,7 +13,13 @@ from sklearn.preprocessing import FunctionTransformer
 
 from skfer.ensemble import CoarseToFineSVC, SVMStackingClassifier, WeightedAverageClassifier
 from skfer.ensemble.stacking import coarse_grid, fine_grid
-from skfer.ensemble.weighted_average import _Search, combine_proba, round_simplex
+from skfer.ensemble.weighted_average import (
+    EXHAUSTIVE_SUBSETS_MAX_MEMBERS,
+    _Search,
+    combine_proba,
+    member_subsets,
+    round_simplex,
+)
 
 
 @pytest.fixture
@@ -123,6 +129,63 @@ def test_subset_search_candidates_drop_whole_members():
     assert (~used).any()  # some candidates leave members out
     assert np.array_equal(used, masks[:, :, 0] > 0)
     assert np.allclose(weights.sum(axis=1), 1.0)
+
+
+def test_search_history_records_every_candidate_in_order(data):
+    # (what the Optuna-study variant of the search recorded per trial, now one code path)
+    X, y, groups = data
+    members = [("lr", LogisticRegression(max_iter=200)), ("nb", GaussianNB())]
+    clf = WeightedAverageClassifier(members, n_iter=10, n_local_iter=10,
+                                    random_state=0).fit(X, y, groups)
+    h = clf.search_history_
+    assert h["phase"].tolist() == ["uniform"] * 10 + ["local"] * 10
+    assert h["weights"].shape == (20, 2, 4)
+    assert np.allclose(h["weights"][0], 0.5)  # the first uniform candidate: plain average
+    assert np.isclose(clf.best_score_, h["accuracy"].max())
+    best = np.flatnonzero(h["accuracy"] == h["accuracy"].max())
+    assert any(np.array_equal(h["weights"][i], clf.weights_) for i in best)
+    # a larger local budget starts from the same uniform phase and can only do better
+    more = WeightedAverageClassifier(members, n_iter=10, n_local_iter=15,
+                                     random_state=0).fit(X, y, groups)
+    assert np.array_equal(more.search_history_["accuracy"][:10], h["accuracy"][:10])
+    assert more.best_score_ >= clf.best_score_
+
+
+def test_member_subsets_are_all_non_empty_subsets_whole_set_first():
+    subsets = member_subsets(5)
+    assert subsets.shape == (31, 5)  # section 4.1: 31 combinations of 5 models
+    assert len({tuple(r) for r in subsets}) == 31 and subsets.sum(axis=1).min() == 1
+    assert subsets[0].tolist() == [1.0] * 5
+    assert np.all(np.diff(subsets.sum(axis=1)) <= 0)
+
+
+def test_subset_search_is_exhaustive_up_to_five_members():
+    proba = np.random.RandomState(0).dirichlet(np.ones(3), size=(30, 4))
+    search = _Search(proba, np.arange(30) % 3, np.random.RandomState(0), n_iter=40,
+                     n_local_iter=0, local_scale=0.1, search_subsets=True, decimals=2)
+    weights, masks = search.uniform_candidates()
+    # the first 15 candidates are the plain averages of the 15 subsets of 4 members
+    assert np.array_equal(masks[:15, :, 0], member_subsets(4))
+    for w, m in zip(weights[:15], masks[:15, :, 0]):
+        assert np.allclose(w, round_simplex(np.repeat(m[:, None], 3, 1) / m.sum()))
+    # then uniform weights, cycling through the subsets again
+    assert np.array_equal(masks[15:30, :, 0], member_subsets(4))
+    assert not np.allclose(weights[15], weights[0])
+    # more members than that: random subsets
+    proba6 = np.random.RandomState(0).dirichlet(np.ones(3), size=(30, 6))
+    search6 = _Search(proba6, np.arange(30) % 3, np.random.RandomState(0), n_iter=63,
+                      n_local_iter=0, local_scale=0.1, search_subsets=True, decimals=2)
+    _, masks6 = search6.uniform_candidates()
+    assert EXHAUSTIVE_SUBSETS_MAX_MEMBERS == 5
+    assert len({tuple(m) for m in masks6[:, :, 0]}) < 63
+
+
+def test_exhaustive_subset_search_needs_the_budget(data):
+    X, y, groups = data
+    with pytest.raises(ValueError, match="n_iter=5 cannot try the 7 subsets of 3 members"):
+        _fast().set_params(search_subsets=True, n_iter=5).fit(X, y, groups)
+    clf = _fast().set_params(search_subsets=True, n_iter=7, n_local_iter=5).fit(X, y, groups)
+    assert clf.best_score_ >= clf.search_history_["accuracy"][:7].max()
 
 
 def test_bagging_averages_searches(data):
@@ -355,3 +418,100 @@ def test_groups_reach_the_inner_cross_fitting_through_metadata_routing(data, mak
     assert len(seen) == 3 and all(g is not None for g in seen)
     # each inner call saw the groups of one outer training fold: two thirds of the subjects
     assert all(len(np.unique(g)) == 20 for g in seen)
+
+
+# --- compositions: members are parameters, metadata reaches them ----------------------------
+
+
+ENSEMBLES = [
+    pytest.param(lambda members, **kw: WeightedAverageClassifier(
+        members, n_iter=5, n_local_iter=5, random_state=0, **kw), id="weighted"),
+    pytest.param(lambda members, **kw: SVMStackingClassifier(
+        members, final_estimator=LogisticRegression(), **kw), id="stacking"),
+]
+
+
+@pytest.mark.parametrize("make", ENSEMBLES)
+def test_members_are_parameters(data, make):
+    X, y, groups = data
+    clf = make(_members(), cv=3)
+    params = clf.get_params(deep=True)
+    assert params["lr"] is clf.estimators[0][1] and params["lr__C"] == 1.0
+    assert params["lr_weak__C"] == 1e-3 and "nb__var_smoothing" in params
+    assert clf.set_params(lr__C=3.0) is clf
+    assert clf.estimators[0][1].C == 3.0 and clf.named_estimators.lr.C == 3.0
+    clf.set_params(nb="drop").fit(X, y, groups)
+    assert list(clf.named_estimators_) == ["lr", "lr_weak"]
+    assert clf.oof_proba_.shape == (240, 2, 4) and clf.estimators_[0].C == 3.0
+    with pytest.raises(ValueError, match="All estimators are dropped"):
+        make([("nb", "drop")]).fit(X, y)
+    with pytest.raises(ValueError, match="conflict with constructor arguments"):
+        make([("cv", GaussianNB())]).fit(X, y)
+
+
+class _MetadataRecorder(GaussianNB):
+    """A member recording the groups and sample weights its fit receives (class attribute:
+    the ensembles clone their members)."""
+
+    calls: list = []
+
+    def fit(self, X, y, sample_weight=None, groups=None):
+        _MetadataRecorder.calls.append((len(y), groups, sample_weight))
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("make", ENSEMBLES)
+def test_members_receive_routed_groups_and_weights_in_cross_fit_and_refit(data, make):
+    import sklearn
+
+    X, y, groups = data
+    weights = np.linspace(0.5, 1.5, len(y))
+    with sklearn.config_context(enable_metadata_routing=True):
+        member = _MetadataRecorder().set_fit_request(groups=True, sample_weight=True)
+        lr = LogisticRegression(max_iter=300).set_fit_request(sample_weight=False)
+        ensemble = make([("rec", member), ("lr", lr)], cv=3)
+        if isinstance(ensemble, SVMStackingClassifier):
+            ensemble.final_estimator.set_fit_request(sample_weight=False)
+        _MetadataRecorder.calls = []
+        ensemble.fit(X, y, groups, sample_weight=weights)
+    calls = _MetadataRecorder.calls
+    assert len(calls) == 4  # 3 cross-fitting folds, then the refit on all data
+    for n, g, w in calls[:3]:  # a training fold's own groups: two thirds of the subjects
+        assert n == 160 and len(g) == 160 and len(np.unique(g)) == 20 and len(w) == 160
+    n, g, w = calls[3]
+    assert n == 240 and np.array_equal(g, groups) and np.array_equal(w, weights)
+    # the folds the members were cross-fitted on never split a subject
+    for _, g, _ in calls[:3]:
+        held_out = set(groups) - set(g)
+        assert held_out and not held_out & set(g)
+
+
+@pytest.mark.parametrize("make", ENSEMBLES)
+def test_without_routing_groups_shape_folds_only_and_weights_reach_members(data, make):
+    X, y, groups = data
+    weights = np.linspace(0.5, 1.5, len(y))
+    _MetadataRecorder.calls = []
+    make([("rec", _MetadataRecorder()), ("nb", GaussianNB())], cv=3).fit(
+        X, y, groups, sample_weight=weights)
+    calls = _MetadataRecorder.calls
+    assert len(calls) == 4 and all(g is None for _, g, _ in calls)
+    assert [len(w) for _, _, w in calls] == [160, 160, 160, 240]
+    with pytest.raises(ValueError, match="only supported if enable_metadata_routing=True"):
+        make(_members(), cv=3).fit(X, y, groups, foo=1)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_stacking_matches_sklearn_stacking_classifier(n_classes):
+    from sklearn.ensemble import StackingClassifier
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = make_classification(150, n_features=6, n_informative=4, n_classes=n_classes,
+                               random_state=1)
+    splits = list(StratifiedKFold(3).split(X, y))
+    members = [("lr", LogisticRegression(max_iter=300)), ("nb", GaussianNB())]
+    ours = SVMStackingClassifier(members, cv=splits,
+                                 final_estimator=LogisticRegression()).fit(X, y)
+    ref = StackingClassifier(members, final_estimator=LogisticRegression(), cv=splits,
+                             stack_method="predict_proba").fit(X, y)
+    assert np.allclose(ours.predict_proba(X), ref.predict_proba(X))
+    assert np.array_equal(ours.predict(X), ref.predict(X))

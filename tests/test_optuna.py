@@ -1,4 +1,4 @@
-"""Tests of skfer.model_selection.tune and of the Optuna-backed weight search."""
+"""Tests of skfer.model_selection.tune: storage, resuming, pruning, tuning an ensemble."""
 
 from __future__ import annotations
 
@@ -131,24 +131,63 @@ def test_sqlite_study_resumes(tmp_path, data):
     assert len(study.trials) == 5
 
 
-def test_weighted_average_search_through_optuna_resumes(tmp_path, data):
+class _GroupsMember(GaussianNB):
+    """An ensemble member recording the groups its fit receives (class attribute: cloned)."""
+
+    seen: list = []
+
+    def fit(self, X, y, groups=None):
+        _GroupsMember.seen.append(groups)
+        return super().fit(X, y)
+
+
+def test_tune_tunes_an_ensemble_member_whose_members_get_routed_groups(tmp_path, data):
+    import sklearn
+
     X, y, groups = data
-    members = [("lr", LogisticRegression(max_iter=200)), ("nb", GaussianNB())]
     storage = sqlite_storage(tmp_path / "w.db")
-    kw = dict(n_iter=10, n_local_iter=10, optuna=True, storage=storage, study_name="w",
-              random_state=0)
-    first = WeightedAverageClassifier(members, **kw).fit(X, y, groups)
-    study = first.studies_[0]
-    assert len(study.trials) == 20
-    phases = [t.user_attrs["phase"] for t in study.trials]
-    assert phases == ["uniform"] * 10 + ["local"] * 10
-    # the first uniform trial is the plain average
-    assert np.allclose(study.trials[0].user_attrs["weights"], 0.5)
-    assert np.isclose(first.best_score_, study.best_value)
-    # a second fit with larger budgets only runs the missing trials
-    again = WeightedAverageClassifier(members, **{**kw, "n_local_iter": 15}).fit(X, y, groups)
-    assert len(again.studies_[0].trials) == 25
-    assert again.best_score_ >= first.best_score_
+    space = {"lr__C": FloatDistribution(1e-3, 1e2, log=True)}
+    _GroupsMember.seen = []
+    with sklearn.config_context(enable_metadata_routing=True):
+        members = [("lr", LogisticRegression(max_iter=200)),
+                   ("rec", _GroupsMember().set_fit_request(groups=True))]
+        ensemble = WeightedAverageClassifier(
+            members, cv=2, n_iter=10, n_local_iter=10, random_state=0
+        ).set_fit_request(groups=True)
+        first = tune(ensemble, space, X, y, groups, cv=3, n_trials=3, storage=storage,
+                     study_name="w", random_state=0)
+        # each member fit (2 cross-fitting folds + 1 refit, per outer fold and trial) got the
+        # groups of its own training rows: whole subjects, never a held-out one
+        assert len(_GroupsMember.seen) == 3 * 3 * 3
+        assert all(g is not None and len(g) < len(y) for g in _GroupsMember.seen)
+        n_first, best_first = len(first.trials), first.best_value
+        # the study is stored: a second call resumes it with more trials
+        again = tune(ensemble, space, X, y, groups, cv=3, n_trials=2, storage=storage,
+                     study_name="w", random_state=1)
+    assert n_first == 3 and len(again.trials) == 5
+    assert again.best_value >= best_first
+    cs = [t.params["lr__C"] for t in again.trials]
+    assert len(set(cs)) == 5 and all(1e-3 <= c <= 1e2 for c in cs)
+    # the best C refits: set_params on the member, as tune itself did per trial
+    best = ensemble.set_params(**again.best_params)
+    assert best.named_estimators["lr"].C == again.best_params["lr__C"]
+
+
+def test_tune_asks_with_the_distributions(data):
+    X, y, groups = data
+    space = {"var_smoothing": FloatDistribution(1e-9, 1e-3, log=True)}
+    study = tune(GaussianNB(), space, X, y, groups, cv=3, n_trials=3, storage=None,
+                 random_state=0)
+    for t in study.trials:  # define-and-run: the trial carries the space's distribution
+        assert t.distributions == space and t.state == TrialState.COMPLETE
+
+
+def test_tune_without_routing_does_not_pass_groups_to_fit(data):
+    X, y, groups = data
+    _GroupsMember.seen = []
+    tune(_GroupsMember(), {"var_smoothing": FloatDistribution(1e-9, 1e-3, log=True)}, X, y,
+         groups, cv=3, n_trials=1, storage=None, random_state=0)
+    assert _GroupsMember.seen == [None] * 3
 
 
 def _pg_bin() -> Path | None:

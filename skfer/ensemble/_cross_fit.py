@@ -7,87 +7,21 @@ samples the members did not see: the paper's "swapped predictions" (section 4.4.
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection import GroupKFold, check_cv, cross_val_predict
-from sklearn.utils import get_tags
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import column_or_1d
+from sklearn.model_selection import cross_val_predict
 
-__all__ = ["check_members", "cross_fit_proba", "make_splits"]
+__all__ = ["cross_fit_proba"]
 
 #: Tolerance on ``sum(predict_proba) == 1`` per row.
 PROBA_ATOL = 1e-6
 
 
-def check_members(estimators) -> tuple[list[str], list]:
-    """Validate a ``[(name, estimator), ...]`` member list.
-
-    Returns
-    -------
-    names, estimators : list of str, list of estimators
-
-    Raises
-    ------
-    ValueError
-        If the list is empty, not made of ``(name, estimator)`` pairs, has duplicated names,
-        or a member has no ``predict_proba``.
-    """
-    if estimators is None or len(estimators) == 0:
-        raise ValueError("estimators must be a non-empty list of (name, estimator) pairs.")
-    names, ests = [], []
-    for i, pair in enumerate(estimators):
-        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)):
-            raise ValueError(f"estimators[{i}] must be a (name, estimator) tuple, got {pair!r}.")
-        name, est = pair
-        if not hasattr(est, "predict_proba"):
-            raise ValueError(
-                f"Member {name!r} (estimators[{i}]) has no predict_proba: the ensemble combines "
-                "class probabilities (wrap it, e.g. in CalibratedClassifierCV)."
-            )
-        names.append(name)
-        ests.append(est)
-    if len(set(names)) != len(names):
-        raise ValueError(f"Member names must be unique, got {names}.")
-    return names, ests
-
-
-def _check_target(y) -> np.ndarray:
-    """1-D classification target (a column vector is raveled with a warning)."""
-    if y is None:
-        raise ValueError("The ensemble requires y to be passed, but the target y is None.")
-    y = column_or_1d(y, warn=True)
-    check_classification_targets(y)
-    return y
-
-
-def _member_tags(ensemble, tags):
-    """An ensemble accepts sparse / NaN input only when every member does (X goes to all)."""
-    members = [est for _, est in (ensemble.estimators or [])]
-    if members:
-        member_tags = [get_tags(est).input_tags for est in members]
-        tags.input_tags.sparse = all(t.sparse for t in member_tags)
-        tags.input_tags.allow_nan = all(t.allow_nan for t in member_tags)
-    return tags
-
-
-def make_splits(cv, X, y, groups=None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Materialise the folds once so that every member sees the same splits.
-
-    An integer ``cv`` means :class:`~sklearn.model_selection.GroupKFold` when ``groups`` is
-    given (subject-independent folds) and :class:`~sklearn.model_selection.StratifiedKFold`
-    otherwise; ``cv=2`` is the paper's swapped predictions (section 4.4.1).
-    """
-    if isinstance(cv, numbers.Integral) and groups is not None:
-        cv = GroupKFold(n_splits=int(cv))
-    cv = check_cv(cv, y, classifier=True)
-    return list(cv.split(X, y, groups))
-
-
-def cross_fit_proba(names, estimators, X, y_enc, splits, n_classes, *, n_jobs=None) -> np.ndarray:
+def cross_fit_proba(
+    names, estimators, X, y_enc, splits, n_classes, *, n_jobs=None, params=None
+) -> np.ndarray:
     """Out-of-fold ``predict_proba`` of every member.
 
     Parameters
@@ -102,6 +36,10 @@ def cross_fit_proba(names, estimators, X, y_enc, splits, n_classes, *, n_jobs=No
         Must partition the samples (every sample in exactly one test fold).
     n_classes : int
     n_jobs : int, default=None
+    params : dict of {str: dict} or None, default=None
+        Metadata for each member's ``fit`` by name (e.g. routed ``groups`` or
+        ``sample_weight``), indexed by every training fold as
+        :func:`~sklearn.model_selection.cross_val_predict` does.
 
     Returns
     -------
@@ -127,7 +65,8 @@ def cross_fit_proba(names, estimators, X, y_enc, splits, n_classes, *, n_jobs=No
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             proba = cross_val_predict(
-                clone(est), X, y_enc, cv=splits, method="predict_proba", n_jobs=n_jobs
+                clone(est), X, y_enc, cv=splits, method="predict_proba", n_jobs=n_jobs,
+                params=(params or {}).get(name),
             )
         for w in caught:
             if "Number of classes in training fold" in str(w.message):

@@ -5,12 +5,11 @@ Kahou et al. concatenate the class probabilities of their models and learn an RB
 powers of 2 within the reduced region of space" over ``C`` and ``gamma`` (section 4.2). Section
 4.4.1 trains it on swapped (cross-fitted) predictions.
 
-:class:`SVMStackingClassifier` reuses scikit-learn's
-:class:`~sklearn.ensemble.StackingClassifier` (cross-fitted ``predict_proba`` features, member
-refit on all data) with :class:`CoarseToFineSVC` as final estimator. StackingClassifier's
-``fit`` has no ``groups``: we pass it the folds themselves (``cv`` as a list of
-``(train, test)`` splits computed from ``groups``), which it accepts without metadata
-routing, so subject-grouped stacking needs no subclass of its internals.
+:class:`SVMStackingClassifier` is a composition like scikit-learn's
+:class:`~sklearn.ensemble.StackingClassifier` (``stack_method="predict_proba"``), on the same
+cross-fitting as :class:`~skfer.ensemble.WeightedAverageClassifier`: subject-grouped folds
+from ``groups``, members' metadata routed in the cross-fit and the refit, and
+:class:`CoarseToFineSVC` as default final estimator.
 """
 
 from __future__ import annotations
@@ -18,16 +17,16 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import StackingClassifier
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.svm import SVC
 from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.metadata_routing import MethodMapping
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._cross_fit import _check_target, _member_tags, check_members, make_splits
+from ._base import _BaseCrossFitEnsemble
 
 __all__ = ["CoarseToFineSVC", "SVMStackingClassifier", "coarse_grid", "fine_grid"]
 
@@ -67,7 +66,8 @@ class CoarseToFineSVC(ClassifierMixin, BaseEstimator):
         (Non-integer powers of 2 unless the coarse best is 1.)
     inner_cv : int, default=3
         Stratified folds of the grid searches and of the calibration.
-    scoring : str, default="accuracy"
+    scoring : str or callable, default="accuracy"
+        Score of the grid searches (scikit-learn's scorer names or a scorer).
     random_state : int, RandomState instance or None, default=None
         Shuffles the inner stratified folds.
 
@@ -86,11 +86,11 @@ class CoarseToFineSVC(ClassifierMixin, BaseEstimator):
         "coarse_high": [numbers.Integral],
         "fine_step": [Interval(numbers.Real, 0, None, closed="neither")],
         "inner_cv": [Interval(numbers.Integral, 2, None, closed="left")],
-        "scoring": [str],
+        "scoring": [str, callable],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, coarse_low=-3, coarse_high=3, fine_step=1.0, inner_cv=3,
+    def __init__(self, *, coarse_low=-3, coarse_high=3, fine_step=1.0, inner_cv=3,
                  scoring="accuracy", random_state=None):
         self.coarse_low = coarse_low
         self.coarse_high = coarse_high
@@ -99,6 +99,7 @@ class CoarseToFineSVC(ClassifierMixin, BaseEstimator):
         self.scoring = scoring
         self.random_state = random_state
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Coarse grid, fine grid around its best, then a calibrated SVC on all of ``X``.
 
@@ -111,9 +112,10 @@ class CoarseToFineSVC(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        self._validate_params()
         if self.coarse_low > self.coarse_high:
-            raise ValueError(f"coarse_low={self.coarse_low} > coarse_high={self.coarse_high}.")
+            raise ValueError(
+                f"coarse_low={self.coarse_low} must be <= coarse_high={self.coarse_high}."
+            )
         X, y = validate_data(self, X, y)
         check_classification_targets(y)
         self.classes_, counts = np.unique(y, return_counts=True)
@@ -152,37 +154,43 @@ class CoarseToFineSVC(ClassifierMixin, BaseEstimator):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
-class SVMStackingClassifier(ClassifierMixin, BaseEstimator):
+class SVMStackingClassifier(_BaseCrossFitEnsemble):
     """Stack member probabilities into a coarse-to-fine RBF SVM, with subject-grouped folds.
 
     Kahou et al. (EmoNets), sections 4.2 and 4.4.1: the members' class probabilities are
     concatenated and an RBF SVM (:class:`CoarseToFineSVC`) is learnt on their cross-fitted
-    (swapped) values; members are then refitted on all data. This wraps
-    :class:`~sklearn.ensemble.StackingClassifier` with ``stack_method="predict_proba"``; the
-    wrapper exists to accept ``groups`` in ``fit`` (turned into explicit folds, see the module
-    docstring). Like VotingClassifier, ``X`` goes unchanged to every member (it may be a list
-    of clips).
+    (swapped) values; members are then refitted on all data. Like scikit-learn's
+    :class:`~sklearn.ensemble.StackingClassifier` with ``stack_method="predict_proba"``
+    (whose feature layout it keeps: for two classes only the second class's column of each
+    member), plus ``groups`` in ``fit`` for subject-grouped cross-fitting. Like
+    VotingClassifier, ``X`` goes unchanged to every member (it may be a list of clips).
+    The members are parameters (``set_params(lr__C=3)``, ``set_params(lr="drop")``).
 
     Parameters
     ----------
     estimators : list of (str, estimator)
-        Members with ``predict_proba``.
-    cv : int or cross-validation generator or iterable, default=5
-        Cross-fitting folds; an int means GroupKFold when ``groups`` are given to ``fit``,
-        StratifiedKFold otherwise (``cv=2``: the paper's swapped predictions).
+        Members with ``predict_proba`` (or ``"drop"``).
+    cv : int, cross-validation generator or iterable, default=5
+        Cross-fitting folds, resolved by :func:`~skfer.model_selection.check_group_cv`: an
+        int means GroupKFold when ``groups`` are given to ``fit``, StratifiedKFold
+        otherwise (``cv=2``: the paper's swapped predictions).
     final_estimator : estimator or None, default=None
         None means ``CoarseToFineSVC(random_state=random_state)``.
     n_jobs : int, default=None
+        Parallel fold fits in :func:`~sklearn.model_selection.cross_val_predict`.
     random_state : int, RandomState instance or None, default=None
+        Seed of the default final estimator.
 
     Attributes
     ----------
-    stacking_ : StackingClassifier
-        The fitted scikit-learn stack.
     classes_ : ndarray
+    oof_proba_ : ndarray, shape (n_samples, n_members, n_classes)
+        Cross-fitted member probabilities the final estimator was fitted on.
     estimators_ : list of estimators
         Members refitted on all data.
+    named_estimators_ : Bunch
     final_estimator_ : estimator
+        Fitted on the cross-fitted probabilities, with labels encoded ``0 .. n_classes - 1``.
     """
 
     _parameter_constraints: dict = {
@@ -195,13 +203,27 @@ class SVMStackingClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, estimators, *, cv=5, final_estimator=None, n_jobs=None,
                  random_state=None):
-        self.estimators = estimators
+        super().__init__(estimators)
         self.cv = cv
         self.final_estimator = final_estimator
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def fit(self, X, y, groups=None):
+    def _final(self):
+        if self.final_estimator is None:
+            return CoarseToFineSVC(random_state=self.random_state)
+        return self.final_estimator
+
+    @staticmethod
+    def _stack(proba: np.ndarray) -> np.ndarray:
+        """(n_samples, n_members, n_classes) -> StackingClassifier's meta-features."""
+        if proba.shape[2] == 2:  # the first column is 1 - the second: StackingClassifier drops it
+            proba = proba[:, :, 1:]
+        return proba.reshape(len(proba), -1)
+
+    # Members and the final estimator are validated by their own fit.
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, groups=None, **fit_params):
         """Cross-fit the members, fit the final SVM on their probabilities, refit members.
 
         Parameters
@@ -209,43 +231,61 @@ class SVMStackingClassifier(ClassifierMixin, BaseEstimator):
         X : array-like or list of clips
         y : array-like, shape (n_samples,)
         groups : array-like, shape (n_samples,), default=None
-            Subject ids for the cross-fitting folds.
+            Subject ids for the cross-fitting folds; with metadata routing enabled they also
+            reach the members that request them.
+        **fit_params : dict
+            ``sample_weight`` (to every member and the final estimator without metadata
+            routing); with routing, any metadata the members or the final estimator request.
 
         Returns
         -------
         self
         """
-        self._validate_params()
-        check_members(self.estimators)
-        y = _check_target(y)
-        final = self.final_estimator
-        if final is None:
-            final = CoarseToFineSVC(random_state=self.random_state)
-        splits = make_splits(self.cv, X, y, groups)
-        self.stacking_ = StackingClassifier(
-            self.estimators, final_estimator=clone(final), cv=splits,
-            stack_method="predict_proba", n_jobs=self.n_jobs,
-        ).fit(X, y)
-        self.classes_ = self.stacking_.classes_
-        self.estimators_ = self.stacking_.estimators_
-        self.final_estimator_ = self.stacking_.final_estimator_
+        y_enc, routed = self._fit_members(X, y, groups, fit_params)
+        final_params = dict(routed["final_estimator"].fit) if routed else dict(fit_params)
+        self.final_estimator_ = clone(self._final()).fit(
+            self._stack(self.oof_proba_), y_enc, **final_params
+        )
         return self
 
     def predict_proba(self, X):
-        """Final estimator's probabilities on the members' probabilities."""
-        check_is_fitted(self)
-        return self.stacking_.predict_proba(X)
+        """Final estimator's probabilities on the members' probabilities.
+
+        Parameters
+        ----------
+        X : array-like or list of clips
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_classes)
+        """
+        meta = self._stack(self._members_proba(X))  # checks that the ensemble is fitted
+        return self.final_estimator_.predict_proba(meta)
 
     def predict(self, X):
-        """Final estimator's class on the members' probabilities."""
-        check_is_fitted(self)
-        return self.stacking_.predict(X)
+        """Final estimator's class on the members' probabilities.
 
-    @property
-    def n_features_in_(self):
-        """Number of features of the first member (when it records one)."""
-        check_is_fitted(self)
-        return self.stacking_.n_features_in_
+        Parameters
+        ----------
+        X : array-like or list of clips
 
-    def __sklearn_tags__(self):
-        return _member_tags(self, super().__sklearn_tags__())
+        Returns
+        -------
+        ndarray, shape (n_samples,)
+        """
+        meta = self._stack(self._members_proba(X))
+        return self.classes_[np.asarray(self.final_estimator_.predict(meta), dtype=int)]
+
+    def get_metadata_routing(self):
+        """Metadata routing of the members (see the base) and of the final estimator's fit.
+
+        Returns
+        -------
+        MetadataRouter
+        """
+        router = super().get_metadata_routing()
+        router.add(
+            final_estimator=self._final(),
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
+        return router

@@ -14,18 +14,17 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.preprocessing import LabelEncoder
+from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
 
-from ._cross_fit import (
-    _check_target, _member_tags, check_members, cross_fit_proba, make_splits,
-)
+from ._base import _BaseCrossFitEnsemble
 
-__all__ = ["WeightedAverageClassifier", "round_simplex", "combine_proba"]
+__all__ = ["WeightedAverageClassifier", "combine_proba", "member_subsets", "round_simplex"]
+
+#: Up to this many members, ``search_subsets=True`` tries every non-empty subset (section
+#: 4.1: 31 for 5 models); beyond it, random subsets.
+EXHAUSTIVE_SUBSETS_MAX_MEMBERS = 5
 
 
 def round_simplex(weights: np.ndarray, decimals: int = 2) -> np.ndarray:
@@ -75,6 +74,28 @@ def combine_proba(proba: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.divide(mixed, total, out=np.full_like(mixed, 1.0 / mixed.shape[-1]), where=total > 0)
 
 
+def member_subsets(n_members: int) -> np.ndarray:
+    """Every non-empty subset of ``n_members`` members as 0/1 masks, the whole set first.
+
+    Returns
+    -------
+    ndarray, shape (2**n_members - 1, n_members)
+        Rows in decreasing order of size (then of the binary number they spell), so row 0
+        is the plain average of all members (section 4.1 tries all 31 subsets of 5 models).
+
+    Examples
+    --------
+    >>> member_subsets(2)
+    array([[1., 1.],
+           [1., 0.],
+           [0., 1.]])
+    """
+    codes = np.arange(1, 2**n_members)
+    bits = (codes[:, None] >> np.arange(n_members - 1, -1, -1)) & 1
+    order = np.lexsort((-codes, -bits.sum(axis=1)))
+    return bits[order].astype(float)
+
+
 def _scores(proba, y, weights) -> tuple[np.ndarray, np.ndarray]:
     """Accuracy and log-loss of each candidate weighting on held-out probabilities."""
     mixed = combine_proba(proba, weights)
@@ -107,17 +128,28 @@ class _Search:
         self.n_iter, self.n_local_iter = n_iter, n_local_iter
         self.local_scale, self.search_subsets, self.decimals = local_scale, search_subsets, decimals
         _, self.n_members, self.n_classes = proba.shape
-        self.history: list[tuple[str, float, float]] = []
+        self.history: list[tuple[str, float, float, np.ndarray]] = []
         self.best = None
         self.best_key = (-np.inf, -np.inf)
         self.best_mask = np.ones((self.n_members, 1))
 
     def uniform_candidates(self) -> tuple[np.ndarray, np.ndarray]:
-        """The plain average then ``n_iter - 1`` uniform draws (and their member masks)."""
+        """The plain average then ``n_iter - 1`` uniform draws (and their member masks).
+
+        With ``search_subsets``, up to :data:`EXHAUSTIVE_SUBSETS_MAX_MEMBERS` members every
+        non-empty subset is tried (section 4.1): candidate ``i`` uses subset
+        ``i mod (2**M - 1)`` (the whole set first), with equal weights in the first round
+        (the plain average of every subset) and uniform draws after; with more members each
+        candidate draws a random non-empty subset.
+        """
         M, K = self.n_members, self.n_classes
         raw = self.rng.uniform(size=(self.n_iter, M, K))
         masks = np.ones((self.n_iter, M, 1))
-        if self.search_subsets:  # a random non-empty subset of members per candidate
+        if self.search_subsets and M <= EXHAUSTIVE_SUBSETS_MAX_MEMBERS:
+            subsets = member_subsets(M)
+            masks = subsets[np.arange(self.n_iter) % len(subsets), :, None]
+            raw[: len(subsets)] = 1.0
+        elif self.search_subsets:  # a random non-empty subset of members per candidate
             masks = (self.rng.uniform(size=(self.n_iter, M, 1)) < 0.5).astype(float)
             empty = masks.sum(axis=1)[:, 0] == 0
             masks[empty, self.rng.randint(M, size=int(empty.sum()))] = 1.0
@@ -135,7 +167,7 @@ class _Search:
         """Score candidates ``(B, M, K)``, keep the best, record the history."""
         acc, ll = _scores(self.proba, self.y, weights)
         for b in range(len(weights)):
-            self.history.append((phase, float(acc[b]), float(ll[b])))
+            self.history.append((phase, float(acc[b]), float(ll[b]), weights[b]))
             key = (acc[b], -ll[b])
             if key > self.best_key:
                 self.best_key, self.best = key, weights[b]
@@ -151,68 +183,13 @@ class _Search:
         return self.best
 
 
-def _run_search_in_study(search: _Search, storage, study_name, seed):
-    """Run ``search`` as an Optuna study (ask/tell), resuming COMPLETE trials it already has.
-
-    Uniform-phase candidates are sampled by :class:`optuna.samplers.RandomSampler` (params
-    ``w_{member}_{class}`` in [0, 1], and ``use_{member}`` < 0.5 dropping a member when
-    ``search_subsets``); the first is the enqueued plain average. Local-phase candidates are
-    drawn by the search's own Gaussian generator (Optuna has no Gaussian sampler) and logged as
-    trials without params. Every trial stores its phase, log-loss and rounded weights as user
-    attributes, from which a resumed search restores its best candidate.
-    """
-    import optuna
-    from optuna.distributions import FloatDistribution
-    from optuna.trial import TrialState
-
-    study = optuna.create_study(
-        storage=storage, study_name=study_name, load_if_exists=True, direction="maximize",
-        sampler=optuna.samplers.RandomSampler(seed=seed),
-    )
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    for t in done:  # resume: the best so far and the budgets already spent
-        weights = np.asarray(t.user_attrs["weights"])
-        mask = (weights.sum(axis=1, keepdims=True) > 0).astype(float)
-        key = (t.value, -t.user_attrs["log_loss"])
-        if key > search.best_key:
-            search.best_key, search.best, search.best_mask = key, weights, mask
-    n_uniform = sum(t.user_attrs.get("phase") == "uniform" for t in done)
-    n_local = sum(t.user_attrs.get("phase") == "local" for t in done)
-
-    M, K = search.n_members, search.n_classes
-    dists = {f"w_{m}_{k}": FloatDistribution(0.0, 1.0) for m in range(M) for k in range(K)}
-    if search.search_subsets:
-        dists |= {f"use_{m}": FloatDistribution(0.0, 1.0) for m in range(M)}
-
-    def tell(trial, weights, phase, mask=None):
-        acc, ll = search.offer(weights[None], phase, None if mask is None else mask[None])
-        trial.set_user_attr("phase", phase)
-        trial.set_user_attr("log_loss", float(ll[0]))
-        trial.set_user_attr("weights", weights.tolist())
-        study.tell(trial, float(acc[0]))
-
-    for i in range(n_uniform, search.n_iter):
-        if i == 0:
-            study.enqueue_trial({name: 1.0 for name in dists})  # the plain average
-        trial = study.ask(dists)
-        raw = np.array([[trial.params[f"w_{m}_{k}"] for k in range(K)] for m in range(M)])
-        mask = np.ones((M, 1))
-        if search.search_subsets and i > 0:
-            mask = np.array([[trial.params[f"use_{m}"] >= 0.5] for m in range(M)], float)
-            if not mask.any():
-                mask[int(np.argmax([trial.params[f"use_{m}"] for m in range(M)]))] = 1.0
-        tell(trial, round_simplex(_normalise(raw * mask), search.decimals), "uniform", mask)
-    for _ in range(n_local, search.n_local_iter):
-        tell(study.ask(), search.local_candidate(), "local")
-    return search.best, study
-
-
-class WeightedAverageClassifier(ClassifierMixin, BaseEstimator):
+class WeightedAverageClassifier(_BaseCrossFitEnsemble):
     """Per-class weighted average of member probabilities, weights by random search.
 
-    Implements the combination of Kahou et al. (EmoNets), sections 4.1 (averaging), 4.3
-    (uniform then local random search over per-class simplexes, weights rounded to 2 decimals)
-    and 4.4.2 (search on swapped = cross-fitted predictions; bagging of searches).
+    Implements the combination of Kahou et al. (EmoNets), sections 4.1 (averaging, all member
+    subsets), 4.3 (uniform then local random search over per-class simplexes, weights rounded
+    to 2 decimals) and 4.4.2 (search on swapped = cross-fitted predictions; bagging of
+    searches).
 
     ``fit`` computes out-of-fold probabilities of every member with one (group) k-fold shared
     by all members (the paper's swapped predictions are ``cv=2``), searches the weights on
@@ -221,15 +198,22 @@ class WeightedAverageClassifier(ClassifierMixin, BaseEstimator):
     pipelines reading different modalities/columns of the same ``X`` and ``X`` may be a list
     of clips: the ensemble does not validate ``X``, its members do.
 
+    The members are parameters: ``get_params(deep=True)`` lists them and their parameters,
+    ``set_params(lr__C=3)`` sets one and ``set_params(lr="drop")`` leaves a member out, so
+    :func:`~skfer.model_selection.tune` can tune them. To keep a search in an Optuna
+    study (storage, resuming), tune the ensemble with :func:`~skfer.model_selection.tune`;
+    the weight search itself is one code path, so the same ``random_state`` gives the same
+    weights however the ensemble is driven.
+
     Parameters
     ----------
     estimators : list of (str, estimator)
-        Members; each needs ``predict_proba``. They are fitted on labels encoded as
-        ``0 .. n_classes - 1`` (as VotingClassifier does).
-    cv : int or cross-validation generator or iterable, default=5
-        Cross-fitting folds. An int means :class:`~sklearn.model_selection.GroupKFold` when
-        ``groups`` are passed to ``fit``, :class:`~sklearn.model_selection.StratifiedKFold`
-        otherwise.
+        Members; each needs ``predict_proba`` (or is ``"drop"``). They are fitted on labels
+        encoded as ``0 .. n_classes - 1`` (as VotingClassifier does).
+    cv : int, cross-validation generator or iterable, default=5
+        Cross-fitting folds, resolved by :func:`~skfer.model_selection.check_group_cv`: an
+        int means :class:`~sklearn.model_selection.GroupKFold` when ``groups`` are passed to
+        ``fit``, :class:`~sklearn.model_selection.StratifiedKFold` otherwise.
     weights_search : {"random", "average"}, default="random"
         ``"average"``: equal weights (section 4.1), no search (the members are still
         cross-fitted, so ``oof_proba_`` and ``best_score_`` compare with the search).
@@ -238,10 +222,13 @@ class WeightedAverageClassifier(ClassifierMixin, BaseEstimator):
     n_local_iter : int, default=500
         Local-phase budget (>= 0).
     local_scale : float, default=0.05
-        Standard deviation of the Gaussian perturbations of the local phase.
+        Standard deviation σ of the Gaussian perturbations of the local phase (see Notes).
     search_subsets : bool, default=False
-        Uniform candidates use a random non-empty subset of members (the subsets of section
-        4.1); the local phase keeps the best candidate's subset.
+        Uniform candidates leave members out (the subsets of section 4.1): with at most
+        :data:`EXHAUSTIVE_SUBSETS_MAX_MEMBERS` (5) members every non-empty subset is tried,
+        first as the plain average of the subset, then with uniform weights in turn (so
+        ``n_iter`` must be at least ``2**n_members - 1``); with more members each candidate
+        draws a random non-empty subset. The local phase keeps the best candidate's subset.
     n_bags : int, default=1
         Number of independent searches whose weights are averaged (then re-rounded), as in
         the bagged submission of section 4.4.2. With ``n_bags > 1`` each search runs on a
@@ -249,18 +236,6 @@ class WeightedAverageClassifier(ClassifierMixin, BaseEstimator):
         their seed.
     decimals : int, default=2
         Rounding of the weights (section 4.3).
-    optuna : bool, default=False
-        Run the search as an Optuna study (ask/tell with
-        :class:`optuna.samplers.RandomSampler` seeded from ``random_state``): every candidate
-        is a trial with its accuracy as value, its phase, log-loss and rounded weights as user
-        attributes, so the search is visible in Optuna's tools and resumable: trials already
-        COMPLETE in a loaded study count against the budgets and their best is the
-        starting point. ``n_bags > 1`` uses one study per bag (``{study_name}-bag{b}``).
-    storage : str or None, default=None
-        Optuna storage URL (``sqlite:///file.db``, a PostgreSQL URL for many processes);
-        None keeps the study in memory. Only used with ``optuna=True``.
-    study_name : str or None, default=None
-        Optuna study name (loaded if it exists). Only used with ``optuna=True``.
     n_jobs : int, default=None
         Parallel fold fits in :func:`~sklearn.model_selection.cross_val_predict`.
     random_state : int, RandomState instance or None, default=None
@@ -270,24 +245,40 @@ class WeightedAverageClassifier(ClassifierMixin, BaseEstimator):
     classes_ : ndarray, shape (n_classes,)
     weights_ : ndarray, shape (n_members, n_classes)
         Each column is a simplex (non-negative, sums to 1), multiples of ``10**-decimals``.
+        Rows follow the members not dropped, in order.
     oof_proba_ : ndarray, shape (n_samples, n_members, n_classes)
         Cross-fitted member probabilities the weights were searched on.
     best_score_ : float
         Accuracy of ``weights_`` on ``oof_proba_``.
     search_history_ : dict of ndarray
         One entry per candidate (all bags): ``"bag"``, ``"phase"`` ("average", "uniform",
-        "local"), ``"accuracy"``, ``"log_loss"`` (of the rows that bag searched on).
+        "local"), ``"accuracy"``, ``"log_loss"`` (of the rows that bag searched on) and
+        ``"weights"`` (n_candidates, n_members, n_classes).
     estimators_ : list of estimators
         Members refitted on all the data.
-    named_estimators_ : dict
-    studies_ : list of optuna.Study
-        Only with ``optuna=True``.
+    named_estimators_ : Bunch
+        Refitted members by name.
+
+    See Also
+    --------
+    sklearn.ensemble.VotingClassifier : ``voting="soft"`` is the equal-weight case (one
+        weight per member for all classes); DTAGN's eq. 7 (α = 0.5) is that soft vote.
+    SVMStackingClassifier : an RBF SVM learnt on the same cross-fitted probabilities.
 
     Notes
     -----
     Score of a candidate: accuracy of the arg-max of the weighted average on the cross-fitted
     predictions, ties broken by the lower log-loss of the renormalised average (with ~300
     samples many weightings tie on accuracy; log-loss prefers the more confident-correct one).
+
+    Search budget: the paper ran its uniform search "for a number of hours" and its local
+    search for a "short" then a "longer" duration, without giving counts; skfer defaults to
+    500 uniform + 500 local candidates (1000 draws; about 0.1 s on 300 samples, 4 members and
+    7 classes), which on CK+ reaches its best cross-fitted accuracy well before the end
+    (``search_history_`` shows the curve); raise ``n_iter``/``n_local_iter`` for more. The
+    paper does not give the standard deviation σ of its Gaussian local search either:
+    ``local_scale=0.05`` moves a weight by about 5 of the 2-decimal steps, enough to leave a
+    rounded optimum and small next to the simplex's extent.
 
     A class missing from a training fold (rare class, few subjects) gets probability 0 from
     that fold's model, with a RuntimeWarning naming the member (scikit-learn's
@@ -304,6 +295,8 @@ class WeightedAverageClassifier(ClassifierMixin, BaseEstimator):
     ...     random_state=0).fit(X, y)
     >>> clf.weights_.shape
     (2, 3)
+    >>> clf.set_params(lr__C=3.0).get_params()["lr__C"]
+    3.0
     """
 
     _parameter_constraints: dict = {
@@ -316,9 +309,6 @@ class WeightedAverageClassifier(ClassifierMixin, BaseEstimator):
         "search_subsets": ["boolean"],
         "n_bags": [Interval(numbers.Integral, 1, None, closed="left")],
         "decimals": [Interval(numbers.Integral, 0, None, closed="left")],
-        "optuna": ["boolean"],
-        "storage": [str, None],
-        "study_name": [str, None],
         "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
     }
@@ -335,13 +325,10 @@ class WeightedAverageClassifier(ClassifierMixin, BaseEstimator):
         search_subsets=False,
         n_bags=1,
         decimals=2,
-        optuna=False,
-        storage=None,
-        study_name=None,
         n_jobs=None,
         random_state=None,
     ):
-        self.estimators = estimators
+        super().__init__(estimators)
         self.cv = cv
         self.weights_search = weights_search
         self.n_iter = n_iter
@@ -350,13 +337,12 @@ class WeightedAverageClassifier(ClassifierMixin, BaseEstimator):
         self.search_subsets = search_subsets
         self.n_bags = n_bags
         self.decimals = decimals
-        self.optuna = optuna
-        self.storage = storage
-        self.study_name = study_name
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def fit(self, X, y, groups=None):
+    # Members are estimators whose parameters are validated by their own fit.
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, groups=None, **fit_params):
         """Cross-fit the members, search the weights, refit the members on all data.
 
         Parameters
@@ -365,40 +351,32 @@ class WeightedAverageClassifier(ClassifierMixin, BaseEstimator):
             Passed unchanged to every member.
         y : array-like, shape (n_samples,)
         groups : array-like, shape (n_samples,), default=None
-            Subject ids: the cross-fitting folds then never split a subject.
+            Subject ids: the cross-fitting folds then never split a subject. With metadata
+            routing enabled they also reach the members that request them.
+        **fit_params : dict
+            ``sample_weight`` (to every member without metadata routing); with routing, any
+            metadata the members request.
 
         Returns
         -------
         self
         """
-        self._validate_params()
-        names, members = check_members(self.estimators)
-        y = _check_target(y)
-        le = LabelEncoder().fit(y)
-        self._le, self.classes_ = le, le.classes_
-        y_enc = le.transform(y)
-        n_classes = len(self.classes_)
-
-        splits = make_splits(self.cv, X, y_enc, groups)
-        self.oof_proba_ = cross_fit_proba(
-            names, members, X, y_enc, splits, n_classes, n_jobs=self.n_jobs
-        )
-        self.weights_, history, self.studies_ = self._search(y_enc)
+        n_members = len(self._check_members()[0])
+        if (self.search_subsets and self.weights_search == "random"
+                and n_members <= EXHAUSTIVE_SUBSETS_MAX_MEMBERS
+                and self.n_iter < 2**n_members - 1):
+            raise ValueError(
+                f"n_iter={self.n_iter} cannot try the {2**n_members - 1} subsets of "
+                f"{n_members} members that search_subsets=True tries exhaustively; use "
+                f"n_iter >= {2**n_members - 1}."
+            )
+        y_enc, _ = self._fit_members(X, y, groups, fit_params)
+        self.weights_, history = self._search(y_enc)
         self.search_history_ = {
             key: np.asarray([h[i] for h in history]) for i, key in
-            enumerate(("bag", "phase", "accuracy", "log_loss"))
+            enumerate(("bag", "phase", "accuracy", "log_loss", "weights"))
         }
         self.best_score_ = float(_scores(self.oof_proba_, y_enc, self.weights_[None])[0][0])
-
-        self.estimators_ = [clone(est).fit(X, y_enc) for est in members]
-        for name, est in zip(names, self.estimators_):
-            if not np.array_equal(getattr(est, "classes_", None), np.arange(n_classes)):
-                raise ValueError(
-                    f"Member {name!r} has classes_ {getattr(est, 'classes_', None)} after "
-                    f"fitting on encoded labels 0..{n_classes - 1}; all members must predict "
-                    "the same classes."
-                )
-        self.named_estimators_ = dict(zip(names, self.estimators_))
         return self
 
     def _search(self, y_enc):
@@ -407,12 +385,11 @@ class WeightedAverageClassifier(ClassifierMixin, BaseEstimator):
         if self.weights_search == "average":
             w = round_simplex(np.full((n_members, n_classes), 1.0 / n_members), self.decimals)
             acc, ll = _scores(self.oof_proba_, y_enc, w[None])
-            return w, [(0, "average", float(acc[0]), float(ll[0]))], None
+            return w, [(0, "average", float(acc[0]), float(ll[0]), w)]
         rng = check_random_state(self.random_state)
-        weights, history, studies = [], [], []
+        weights, history = [], []
         for bag in range(self.n_bags):
-            seed = rng.randint(np.iinfo(np.int32).max)
-            bag_rng = np.random.RandomState(seed)
+            bag_rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
             rows = np.arange(n_samples)
             if self.n_bags > 1:
                 rows = bag_rng.randint(n_samples, size=n_samples)
@@ -421,18 +398,9 @@ class WeightedAverageClassifier(ClassifierMixin, BaseEstimator):
                 n_local_iter=self.n_local_iter, local_scale=self.local_scale,
                 search_subsets=self.search_subsets, decimals=self.decimals,
             )
-            if self.optuna:
-                name = self.study_name
-                if name is not None and self.n_bags > 1:
-                    name = f"{name}-bag{bag}"
-                best, study = _run_search_in_study(search, self.storage, name, seed)
-                studies.append(study)
-            else:
-                best = search.run()
-            weights.append(best)
+            weights.append(search.run())
             history += [(bag, *h) for h in search.history]
-        mean = np.mean(weights, axis=0)
-        return round_simplex(mean, self.decimals), history, (studies if self.optuna else None)
+        return round_simplex(np.mean(weights, axis=0), self.decimals), history
 
     def predict_proba(self, X):
         """Per-class weighted average of the refitted members' probabilities.
@@ -445,37 +413,4 @@ class WeightedAverageClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray, shape (n_samples, n_classes)
         """
-        check_is_fitted(self)
-        proba = np.stack([est.predict_proba(X) for est in self.estimators_], axis=1)
-        return combine_proba(proba, self.weights_)
-
-    def predict(self, X):
-        """Class with the highest weighted-average probability.
-
-        Parameters
-        ----------
-        X : array-like or list of clips
-
-        Returns
-        -------
-        ndarray, shape (n_samples,)
-        """
-        check_is_fitted(self)
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
-    def score(self, X, y, sample_weight=None):
-        """Accuracy; labels unseen in ``fit`` raise a ValueError naming them."""
-        check_is_fitted(self)
-        unknown = np.setdiff1d(np.asarray(y), self.classes_)
-        if unknown.size:
-            raise ValueError(f"y contains labels unseen in fit: {unknown.tolist()}.")
-        return super().score(X, y, sample_weight=sample_weight)
-
-    @property
-    def n_features_in_(self):
-        """Number of features of the first member (when it records one)."""
-        check_is_fitted(self)
-        return self.estimators_[0].n_features_in_
-
-    def __sklearn_tags__(self):
-        return _member_tags(self, super().__sklearn_tags__())
+        return combine_proba(self._members_proba(X), self.weights_)

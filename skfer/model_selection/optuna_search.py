@@ -19,11 +19,14 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import check_scoring
-from sklearn.model_selection import GroupKFold, check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils._indexing import _safe_indexing
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, _routing_enabled
+from sklearn.utils.validation import _check_method_params
 
-__all__ = ["DEFAULT_STORAGE", "grouped_cv", "sqlite_storage", "tune"]
+from ._split import check_group_cv
+
+__all__ = ["DEFAULT_STORAGE", "sqlite_storage", "tune"]
 
 #: Where :func:`tune` keeps its studies unless told otherwise: an SQLite file in the
 #: current directory, so a study outlives the process and can be resumed or inspected
@@ -40,45 +43,49 @@ def sqlite_storage(path) -> str:
     return f"sqlite:///{path}"
 
 
-def grouped_cv(cv, y, groups):
-    """Resolve ``cv``: an int (or None, meaning 5) is GroupKFold when ``groups`` is given.
-
-    Without groups an int becomes StratifiedKFold for classifiers' targets
-    (:func:`~sklearn.model_selection.check_cv`).
-    """
-    if cv is None:
-        cv = 5
-    if isinstance(cv, numbers.Integral) and groups is not None:
-        return GroupKFold(n_splits=int(cv))
-    return check_cv(cv, y, classifier=True)
-
-
-def _suggest(trial, space) -> dict:
-    """Parameters of one trial from a distribution mapping or a ``space(trial)`` callable."""
+def _check_space(space) -> None:
+    """``space`` is a mapping of Optuna distributions or a callable(trial)."""
     if callable(space):
-        params = space(trial)
-        if not isinstance(params, Mapping):
-            raise TypeError(f"space(trial) must return a dict of parameters, got {type(params)}.")
-        return dict(params)
-    from optuna.distributions import (
-        CategoricalDistribution, FloatDistribution, IntDistribution,
-    )
+        return
+    if not isinstance(space, Mapping):
+        raise TypeError("space must be a dict of Optuna distributions or a callable(trial).")
+    from optuna.distributions import BaseDistribution
 
-    params = {}
     for name, dist in space.items():
-        if isinstance(dist, FloatDistribution):
-            params[name] = trial.suggest_float(
-                name, dist.low, dist.high, log=dist.log, step=dist.step
-            )
-        elif isinstance(dist, IntDistribution):
-            params[name] = trial.suggest_int(
-                name, dist.low, dist.high, log=dist.log, step=dist.step
-            )
-        elif isinstance(dist, CategoricalDistribution):
-            params[name] = trial.suggest_categorical(name, dist.choices)
-        else:
+        if not isinstance(dist, BaseDistribution):
             raise TypeError(f"space[{name!r}] must be an Optuna distribution, got {dist!r}.")
-    return params
+
+
+def _ask(study, space) -> tuple[object, dict]:
+    """A new trial and its parameters: define-and-run with distributions, else ``space(trial)``."""
+    if not callable(space):
+        trial = study.ask(dict(space))
+        return trial, dict(trial.params)
+    from optuna.trial import TrialState
+
+    trial = study.ask()
+    params = space(trial)
+    if not isinstance(params, Mapping):
+        study.tell(trial, state=TrialState.FAIL)
+        raise TypeError(f"space(trial) must return a dict of parameters, got {type(params)}.")
+    return trial, dict(params)
+
+
+def _routed_fit_params(estimator, groups) -> dict:
+    """``{"groups": groups}`` for an estimator whose ``fit`` requests them (metadata routing).
+
+    As ``cross_validate(params={"groups": groups})`` does: only with
+    ``sklearn.set_config(enable_metadata_routing=True)`` and an estimator that requested
+    them (``set_fit_request(groups=True)``, e.g. an ensemble whose inner cross-fitting must
+    be subject-grouped too); an estimator whose ``fit`` takes ``groups`` without a request
+    raises scikit-learn's error asking for one.
+    """
+    if groups is None or not _routing_enabled():
+        return {}
+    router = MetadataRouter(owner="tune").add(
+        estimator=estimator, method_mapping=MethodMapping().add(caller="fit", callee="fit")
+    )
+    return dict(router.route_params(params={"groups": groups}, caller="fit").estimator.fit)
 
 
 def tune(
@@ -115,13 +122,21 @@ def tune(
         Any scikit-learn compatible estimator or skfer pipeline.
     space : dict of {str: optuna.distributions.BaseDistribution} or callable
         Either distributions per parameter name (``"svc__C": FloatDistribution(1e-3, 1e3,
-        log=True)``), or ``space(trial) -> dict`` using ``trial.suggest_*``.
+        log=True)``; an ensemble member's parameter is ``"member__param"``), asked
+        define-and-run (``study.ask(space)``), or ``space(trial) -> dict`` using
+        ``trial.suggest_*`` (define-by-run).
     X : array-like or list of clips
     y : array-like, shape (n_samples,)
     groups : array-like, shape (n_samples,), default=None
         Subject ids, passed to ``cv.split``; with an int ``cv`` they select GroupKFold.
+        With ``sklearn.set_config(enable_metadata_routing=True)`` they also reach the
+        ``fit`` of an estimator that requests them (``set_fit_request(groups=True)``, e.g.
+        an ensemble, whose inner cross-fitting is then subject-grouped too), each fold
+        receiving its training samples' groups.
     cv : int, cross-validation generator or iterable, default=None
-        None means 5 folds (GroupKFold with groups, StratifiedKFold without).
+        None means 5 folds (GroupKFold with groups, StratifiedKFold without), resolved by
+        :func:`~skfer.model_selection.check_group_cv`; e.g.
+        :class:`~skfer.model_selection.AscendingSubjectKFold` for the papers' CK+ folds.
     n_trials : int, default=20
         Trials this call runs (a shared study gets ``n_trials`` from every worker).
     storage : str or None, default=DEFAULT_STORAGE
@@ -153,16 +168,17 @@ def tune(
         ``"fold_scores"``.
     """
     import optuna
+    from optuna.trial import TrialState
 
     if not isinstance(n_trials, numbers.Integral) or n_trials < 1:
         raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}.")
     if direction not in ("maximize", "minimize"):
         raise ValueError(f"direction must be 'maximize' or 'minimize', got {direction!r}.")
-    if not (callable(space) or isinstance(space, Mapping)):
-        raise TypeError("space must be a dict of Optuna distributions or a callable(trial).")
+    _check_space(space)
     y = np.asarray(y)
-    splits = list(grouped_cv(cv, y, groups).split(X, y, groups))
+    splits = list(check_group_cv(cv, y, groups).split(X, y, groups))
     scorer = check_scoring(estimator, scoring=scoring)
+    fit_params = _routed_fit_params(estimator, groups)
     if sampler is None:
         seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
         sampler = optuna.samplers.RandomSampler(seed=int(seed))
@@ -176,23 +192,44 @@ def tune(
         storage=storage, study_name=study_name, direction=direction, sampler=sampler,
         pruner=pruner, load_if_exists=load_if_exists,
     )
-
-    def objective(trial):
-        est = clone(estimator).set_params(**_suggest(trial, space))
-        scores = []
-        for fold, (train, test) in enumerate(splits):
-            try:
-                est_f = clone(est).fit(_safe_indexing(X, train), y[train])
-                scores.append(float(scorer(est_f, _safe_indexing(X, test), y[test])))
-            except Exception:
-                if error_score == "raise":
-                    raise
-                scores.append(float(error_score))
-            trial.report(float(np.mean(scores)), fold)
-            trial.set_user_attr("fold_scores", scores)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned after fold {fold}")
-        return float(np.mean(scores))
-
-    study.optimize(objective, n_trials=n_trials)
+    for _ in range(n_trials):
+        trial, params = _ask(study, space)
+        try:
+            value = _run_trial(
+                trial, clone(estimator).set_params(**params), X, y, splits, scorer,
+                fit_params, error_score,
+            )
+        except optuna.TrialPruned:
+            study.tell(trial, state=TrialState.PRUNED)
+            continue
+        except BaseException:
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        if np.isfinite(value):
+            study.tell(trial, value)
+        else:  # every fold failed under error_score=nan: Optuna's FAIL, as optimize does
+            study.tell(trial, state=TrialState.FAIL)
     return study
+
+
+def _run_trial(trial, est, X, y, splits, scorer, fit_params, error_score) -> float:
+    """Mean fold score of ``est``, reported after each fold so a pruner can stop it."""
+    import optuna
+
+    scores = []
+    for fold, (train, test) in enumerate(splits):
+        try:
+            est_f = clone(est).fit(
+                _safe_indexing(X, train), y[train],
+                **_check_method_params(X, params=fit_params, indices=train),
+            )
+            scores.append(float(scorer(est_f, _safe_indexing(X, test), y[test])))
+        except Exception:
+            if error_score == "raise":
+                raise
+            scores.append(float(error_score))
+        trial.report(float(np.mean(scores)), fold)
+        trial.set_user_attr("fold_scores", scores)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned after fold {fold}")
+    return float(np.mean(scores))
