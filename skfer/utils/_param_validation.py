@@ -8,15 +8,18 @@ machinery as scikit-learn's own ``Interval`` and ``StrOptions`` do.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
-from sklearn.utils._param_validation import _Constraint
+from sklearn.utils._param_validation import Options
 
-__all__ = ["FrameSize"]
+__all__ = ["FrameSize", "RealTuple"]
 
 
-class FrameSize(_Constraint):
+# An Options subclass, not a bare _Constraint: scikit-learn's make_constraint passes only
+# its own constraint classes (Interval, StrOptions, Options, HasMethods, ...) through.
+class FrameSize(Options):
     """A frame size: a ``(height, width)`` pair (tuple or list) of positive integers.
 
     Examples
@@ -26,6 +29,9 @@ class FrameSize(_Constraint):
     >>> str(FrameSize())
     'a (height, width) pair of positive ints'
     """
+
+    def __init__(self) -> None:
+        super().__init__(tuple, set())
 
     def is_satisfied_by(self, val: Any) -> bool:
         return (
@@ -39,3 +45,35 @@ class FrameSize(_Constraint):
 
     def __str__(self) -> str:
         return "a (height, width) pair of positive ints"
+
+
+class RealTuple(Options):
+    """A tuple or list of ``length`` finite real numbers (a range, a fractional box).
+
+    Relations between the numbers (``min < max``) are the estimator's own explicit check.
+
+    Examples
+    --------
+    >>> RealTuple(2).is_satisfied_by((-1, 1)), RealTuple(2).is_satisfied_by(3)
+    (True, False)
+    >>> str(RealTuple(2))
+    'a pair (tuple or list) of finite real numbers'
+    """
+
+    def __init__(self, length: int) -> None:
+        super().__init__(tuple, set())
+        self.length = length
+
+    def is_satisfied_by(self, val: Any) -> bool:
+        return (
+            isinstance(val, (tuple, list))
+            and len(val) == self.length
+            and all(
+                isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+                for v in val
+            )
+        )
+
+    def __str__(self) -> str:
+        what = {2: "a pair"}.get(self.length, f"a sequence of {self.length}")
+        return f"{what} (tuple or list) of finite real numbers"
