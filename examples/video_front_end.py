@@ -26,19 +26,20 @@ print(f"{len(videos.data)} clips: " + ", ".join(
     f"{label} ({len(clip)} frames)" for label, clip in zip(videos.target, videos.data)))
 
 # 1. Face tubes: Viola-Jones every 8th frame, tracking between, smoothed boxes, 96x96 crops.
-tubes_step = FaceTubeExtractor(size=(96, 96))
-tubes = tubes_step.fit_transform(videos.data)
-for label, record in zip(videos.target, tubes_step.tubes_):
-    counts = {str(s): int(np.sum(record.status == s)) for s in np.unique(record.status)}
+#    The tubes come in a ClipSet whose per-frame "status" companion travels to the
+#    FrameAggregator below, which leaves the frames without a face out (EmoNets 3.1.4).
+tubes = FaceTubeExtractor(frame_size=(96, 96)).fit_transform(videos.data)
+for label, status in zip(videos.target, tubes.get("status")):
+    counts = {str(s): int(np.sum(status == s)) for s in np.unique(status)}
     print(f"  {label:<10} frame status: {counts}")
 
 # 2. Mouths (fixed fractional box of the tube, as EmoNets did) and a whole-face descriptor:
 #    IS lighting normalisation -> HOG per frame -> 10-frame fixed-length vector.
-mouths = MouthRegion(size=(32, 48)).fit_transform(tubes)
+mouths = MouthRegion(frame_size=(32, 48)).fit_transform(tubes)
 print(f"mouth crops: {mouths[0].shape} per clip (frames, height, width)")
 descriptor = Pipeline([
     ("light", IsotropicSmoothing(normalize=True)),
-    ("hog", HOGFeatures(image_size=(48, 48))),
+    ("hog", HOGFeatures(frame_size=(48, 48))),
     ("time", FrameAggregator(n_frames=10)),
 ])
 X = descriptor.fit_transform(tubes)

@@ -14,7 +14,8 @@ from abc import ABCMeta, abstractmethod
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils.validation import check_is_fitted
 
 from .clipset import ClipSet
 from .utils.validation import check_clips
@@ -61,32 +62,47 @@ class StatelessClipTransformer(
 ):
     """Base of clip-to-clip transformers that learn nothing (illumination, mouth crops).
 
-    ``fit`` validates the parameters (``_check_params``, which subclasses define and also
-    call in ``transform``) and the clips, and marks the estimator fitted (``fitted_``) so
-    that an unfitted ``transform`` fails like any scikit-learn estimator. Abstract: not an
-    estimator of its own.
+    ``fit`` validates the parameters (``_parameter_constraints``, through
+    :func:`sklearn.base._fit_context`, then :meth:`_check_param_relations` for checks across
+    parameters) and the clips, and marks the estimator fitted (``fitted_``) so that an
+    unfitted ``transform`` fails like any scikit-learn estimator. Subclasses implement
+    ``transform`` and start it with :meth:`_check_ready`, which validates the parameters
+    again (they may have been set after ``fit``) without changing the estimator. Abstract:
+    not an estimator of its own.
     """
 
-    @abstractmethod
-    def _check_params(self) -> None:
-        """Validate the parameters; raise ValueError naming the bad one."""
+    _parameter_constraints: dict = {}
 
+    def _check_param_relations(self) -> None:
+        """Checks across parameters that constraints cannot express (raise ValueError)."""
+
+    def _check_ready(self) -> None:
+        """For ``transform``: fitted, and the parameters (set after fit or not) valid."""
+        check_is_fitted(self, "fitted_")
+        self._validate_params()
+        self._check_param_relations()
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Validate the parameters and the clips; nothing is learnt from the data.
 
         Parameters
         ----------
-        X : list of clips (T, H, W[, 3]) or ndarray of them
+        X : list of clips (T, H, W[, 3]), ndarray of them, or :class:`~skfer.ClipSet`
         y : ignored
 
         Returns
         -------
         self
         """
-        self._check_params()
+        self._check_param_relations()
         check_clips(X)
         self.fitted_ = True
         return self
+
+    @abstractmethod
+    def transform(self, X):
+        """Transform every clip; the output keeps ``X``'s container kind."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from skfer import ClipSet
 from skfer.preprocessing.illumination import (
     IsotropicSmoothing,
     MinMaxImageScaler,
@@ -176,10 +177,13 @@ def test_normalize_and_colour_and_params():
     assert out.shape == colour.shape
     for c in range(3):  # each channel processed on its own, then scaled to [0, 255]
         assert out[0, ..., c].min() == 0.0 and out[0, ..., c].max() == pytest.approx(255.0)
-    with pytest.raises(ValueError, match="smoothness must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"'smoothness' parameter .* range \[0.0, inf\)"):
         IsotropicSmoothing(smoothness=-1).fit([colour])
-    with pytest.raises(ValueError, match="normalize must be True or False"):
+    with pytest.raises(ValueError, match="'normalize' parameter .*'bool'"):
         IsotropicSmoothing(normalize="yes").fit([colour])
+    fitted = IsotropicSmoothing().fit([colour])
+    with pytest.raises(ValueError, match="'smoothness' parameter"):  # set after fit
+        fitted.set_params(smoothness=np.inf).transform([colour])
 
 
 def test_bad_clips_name_the_index():
@@ -215,3 +219,17 @@ def test_real_faces_ramp_is_removed(shared_data):
     corr_out = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(out, out_lit)]
     # Measured: mean correlation 0.90 for the inputs, 0.998 after IS (minimum 0.997).
     assert np.mean(corr_out) > 0.98 and np.mean(corr_out) > np.mean(corr_in) + 0.05
+
+
+@pytest.mark.parametrize("est", [MinMaxImageScaler(), IsotropicSmoothing()])
+def test_clipset_keeps_every_companion(est):
+    clips = [np.arange(2 * 8 * 8, dtype=np.uint8).reshape(2, 8, 8), np.ones((3, 8, 8))]
+    lms = [np.full((2, 68, 2), 3.0), np.full((3, 68, 2), 4.0)]
+    X = ClipSet(clips, landmarks=lms, status=[["detected"] * 2, ["detected", "missing", "tracked"]],
+                fps=[25.0, 30.0])
+    out = est.fit(X).transform(X)
+    assert isinstance(out, ClipSet) and out.companions.keys() == X.companions.keys()
+    for name in X.companions:
+        for a, b in zip(out.get(name), X.get(name)):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(out[1], est.transform([clips[1]])[0])

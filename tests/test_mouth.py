@@ -7,6 +7,7 @@ import pytest
 import sklearn
 from sklearn.pipeline import make_pipeline
 
+from skfer import ClipSet
 from skfer.datasets import _face_template as ft
 from skfer.datasets._face_template import load_face_template
 from skfer.preprocessing.illumination import MinMaxImageScaler
@@ -14,7 +15,7 @@ from skfer.preprocessing.mouth import MOUTH_BOX, MOUTH_INDICES_68, MouthRegion
 from skfer.utils.estimator_checks import parametrize_with_clip_checks
 
 
-@parametrize_with_clip_checks([MouthRegion(), MouthRegion(size=(16, 24))])
+@parametrize_with_clip_checks([MouthRegion(), MouthRegion(frame_size=(16, 24))])
 def test_clip_api(estimator, check):
     check(type(estimator).__name__, estimator)
 
@@ -33,7 +34,7 @@ def test_fixed_box_on_96x96_tubes():
 def test_fixed_box_custom_box_size_and_colour():
     clip = np.zeros((2, 40, 50, 3), np.uint8)
     clip[:, 20:, 10:40] = 200  # the whole box (0.2, 0.5, 0.8, 1.0) is bright
-    out = MouthRegion(box=(0.2, 0.5, 0.8, 1.0), size=(8, 12)).fit_transform([clip])
+    out = MouthRegion(box=(0.2, 0.5, 0.8, 1.0), frame_size=(8, 12)).fit_transform([clip])
     assert isinstance(out, list) and out[0].shape == (2, 8, 12, 3)
     np.testing.assert_array_equal(out[0], 200)
 
@@ -70,7 +71,7 @@ def test_landmark_crop_is_the_mouth_box_with_margin():
     # Mouth points span x 30-50 (20 px), y 40-45 (5 px); margin 0.25 gives 30 x 7.5 px,
     # widened to the 3:2 aspect of size (10, 15): 30 x 20 px centred on (40, 42.5).
     pts = _landmarks_with_mouth(2, 30, 40, 50, 45)
-    est = MouthRegion(size=(10, 15), margin=0.25).fit([clip])
+    est = MouthRegion(frame_size=(10, 15), margin=0.25).fit([clip])
     out = est.transform([clip], landmarks=[pts])[0]
     assert out.shape == (2, 10, 15)
     # The box x 25-55, y 32.5-52.5 (pixel-centre coordinates) is split into 15 x 10 output
@@ -108,10 +109,42 @@ def test_landmark_errors_name_the_clip():
         est.transform([clip, clip], landmarks=[np.zeros((3, 68, 2)), np.zeros((2, 68, 2))])
     with pytest.raises(ValueError, match="box must satisfy"):
         MouthRegion(box=(0.5, 0.6, 0.4, 1.0)).fit([clip])
-    with pytest.raises(ValueError, match="size must be None or"):
-        MouthRegion(size=(0, 3)).fit([clip])
-    with pytest.raises(ValueError, match="margin must be"):
+    with pytest.raises(ValueError, match="'frame_size' parameter of MouthRegion"):
+        MouthRegion(frame_size=(0, 3)).fit([clip])
+    with pytest.raises(ValueError, match="'margin' parameter of MouthRegion"):
         MouthRegion(margin=-0.1).fit([clip])
+    # Parameters set after fit are checked by transform too.
+    with pytest.raises(ValueError, match="box must satisfy"):
+        est.set_params(box=(0.5, 0.6, 0.4, 1.0)).transform([clip])
+    nan = np.full((3, 68, 2), np.nan)
+    with pytest.raises(ValueError, match=r"clip 0, frame 0: NaN mouth landmarks"):
+        MouthRegion(on_missing="raise").fit([clip]).transform([clip], landmarks=[nan])
+
+
+def test_clipset_landmarks_are_read_and_mapped_into_the_crops():
+    h, w = 60, 80
+    clip = np.zeros((2, h, w), np.float32)
+    pts = _landmarks_with_mouth(2, 30, 40, 50, 45)
+    boxes = np.tile([20.0, 10.0, 40.0, 45.0], (2, 1))
+    X = ClipSet([clip], landmarks=[pts], boxes=[boxes], source=["a.mp4"])
+    est = MouthRegion(frame_size=(10, 15)).fit(X)
+    out = est.transform(X)
+    assert isinstance(out, ClipSet) and out.get("source") == ["a.mp4"]
+    np.testing.assert_array_equal(out[0], est.transform([clip], landmarks=[pts])[0])
+    # The crop box x 25-55, y 32.5-52.5 becomes the 15 x 10 output: 2 px per output pixel.
+    mapped = out.get("landmarks")[0]
+    expected = (pts - [25.0, 32.5]) / 2.0 - 0.5
+    np.testing.assert_allclose(mapped, expected, atol=1e-9)
+    np.testing.assert_allclose(out.get("boxes")[0][0], [-3.0, -11.75, 20.0, 22.5])
+    # Fixed box (no landmarks): points move by the crop offset (and the resize, if any).
+    tubes = ClipSet(np.zeros((1, 2, 96, 96), np.uint8), landmarks=[np.full((2, 68, 2), 60.0)])
+    moved = MouthRegion().fit(tubes).transform(tubes.replace(landmarks=None))
+    assert "landmarks" not in moved.companions
+    fixed = MouthRegion(on_missing="ignore").fit(tubes)
+    nan_marks = np.full((2, 68, 2), np.nan)
+    nan_marks[:, :48] = 60.0  # mouth points missing: fixed box, rows 58-96, cols 19-77
+    out = fixed.transform(tubes.replace(landmarks=[nan_marks]))
+    np.testing.assert_allclose(out.get("landmarks")[0][:, 0], [[41.0, 2.0]] * 2)
 
 
 def test_landmarks_routed_through_a_pipeline():
@@ -119,10 +152,11 @@ def test_landmarks_routed_through_a_pipeline():
     pts = _landmarks_with_mouth(2, 10, 20, 20, 24)
     with sklearn.config_context(enable_metadata_routing=True):
         pipe = make_pipeline(
-            MouthRegion(size=(6, 6)).set_transform_request(landmarks=True), MinMaxImageScaler()
+            MouthRegion(frame_size=(6, 6)).set_transform_request(landmarks=True),
+            MinMaxImageScaler(),
         )
         out = pipe.fit([clip]).transform([clip], landmarks=[pts])
         direct = MinMaxImageScaler().fit_transform(
-            MouthRegion(size=(6, 6)).fit([clip]).transform([clip], landmarks=[pts])
+            MouthRegion(frame_size=(6, 6)).fit([clip]).transform([clip], landmarks=[pts])
         )
     np.testing.assert_allclose(out[0], direct[0])

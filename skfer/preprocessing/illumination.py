@@ -15,9 +15,10 @@ import numbers
 
 import numpy as np
 from scipy.fft import dctn, idctn
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils._param_validation import Interval
 
 from ..base import StatelessClipTransformer, same_container
+from ..utils._param_validation import RealTuple
 from ..utils.validation import check_clips
 
 __all__ = [
@@ -36,7 +37,6 @@ def _per_image(clip: np.ndarray, func) -> np.ndarray:
             [np.stack([func(fr[..., c]) for c in range(fr.shape[-1])], axis=-1) for fr in f]
         )
     return np.stack([func(fr) for fr in f])
-
 
 
 # -------------------------------------------------------------------------- min-max
@@ -59,7 +59,8 @@ class MinMaxImageScaler(StatelessClipTransformer):
     -----
     A constant frame (``max == min``) has no contrast to stretch: it maps to the middle of
     the range, ``(a + b) / 2`` (0 for the default), not to NaN. Output clips are float32
-    and come back in the container kind of ``X`` (list or ndarray).
+    and come back in the container kind of ``X`` (list, ndarray, or a
+    :class:`~skfer.ClipSet` with every companion kept: the pixels do not move).
 
     Examples
     --------
@@ -69,17 +70,14 @@ class MinMaxImageScaler(StatelessClipTransformer):
             [ 0. ,  1. ]]], dtype=float32)
     """
 
-    def __init__(self, feature_range: tuple[float, float] = (-1, 1)) -> None:
+    _parameter_constraints: dict = {"feature_range": [RealTuple(2)]}
+
+    def __init__(self, *, feature_range: tuple[float, float] = (-1, 1)) -> None:
         self.feature_range = feature_range
 
-    def _check_params(self) -> None:
-        try:
-            a, b = (float(v) for v in self.feature_range)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"feature_range must be a pair (min, max), got {self.feature_range!r}"
-            ) from None
-        if not (np.isfinite([a, b]).all() and a < b):
+    def _check_param_relations(self) -> None:
+        a, b = self.feature_range
+        if not a < b:
             raise ValueError(f"feature_range must have min < max, got {self.feature_range!r}")
 
     def transform(self, X):
@@ -87,14 +85,13 @@ class MinMaxImageScaler(StatelessClipTransformer):
 
         Parameters
         ----------
-        X : list of clips (T, H, W[, 3]) or ndarray of them
+        X : list of clips (T, H, W[, 3]), ndarray of them, or :class:`~skfer.ClipSet`
 
         Returns
         -------
-        Xt : clips of float32 frames in ``feature_range``, list or ndarray like ``X``
+        Xt : clips of float32 frames in ``feature_range``, list, ndarray or ClipSet like ``X``
         """
-        check_is_fitted(self, "fitted_")
-        self._check_params()
+        self._check_ready()
         a, b = (float(v) for v in self.feature_range)
         out = []
         for clip in check_clips(X):
@@ -185,7 +182,8 @@ class IsotropicSmoothing(StatelessClipTransformer):
     energy with proper Neumann boundaries (no flux out of the image), exactly and fast
     with the DCT, so no padding is needed. Away from the border both agree. A constant
     image has ``L = I`` and gives ``R = 1`` everywhere. Colour frames are processed one
-    channel at a time. Output clips are float32 in the container kind of ``X``.
+    channel at a time. Output clips are float32 in the container kind of ``X`` (a
+    :class:`~skfer.ClipSet` keeps every companion: the pixels do not move).
 
     Examples
     --------
@@ -194,18 +192,14 @@ class IsotropicSmoothing(StatelessClipTransformer):
     np.float32(1.0)
     """
 
-    def __init__(self, smoothness: float = 7.0, normalize: bool = False) -> None:
+    _parameter_constraints: dict = {
+        "smoothness": [Interval(numbers.Real, 0, np.inf, closed="left")],
+        "normalize": ["boolean"],
+    }
+
+    def __init__(self, *, smoothness: float = 7.0, normalize: bool = False) -> None:
         self.smoothness = smoothness
         self.normalize = normalize
-
-    def _check_params(self) -> None:
-        s = self.smoothness
-        if isinstance(s, bool) or not isinstance(s, numbers.Real) or not (
-            np.isfinite(s) and s >= 0
-        ):
-            raise ValueError(f"smoothness must be a finite number >= 0, got {s!r}")
-        if not isinstance(self.normalize, (bool, np.bool_)):
-            raise ValueError(f"normalize must be True or False, got {self.normalize!r}")
 
     def _reflectance(self, image: np.ndarray) -> np.ndarray:
         lo, hi = image.min(), image.max()
@@ -223,13 +217,12 @@ class IsotropicSmoothing(StatelessClipTransformer):
 
         Parameters
         ----------
-        X : list of clips (T, H, W[, 3]) or ndarray of them
+        X : list of clips (T, H, W[, 3]), ndarray of them, or :class:`~skfer.ClipSet`
 
         Returns
         -------
-        Xt : clips of float32 reflectance frames, list or ndarray like ``X``
+        Xt : clips of float32 reflectance frames, list, ndarray or ClipSet like ``X``
         """
-        check_is_fitted(self, "fitted_")
-        self._check_params()
+        self._check_ready()
         out = [_per_image(c, self._reflectance).astype(np.float32) for c in check_clips(X)]
         return same_container(X, out)

@@ -14,9 +14,12 @@ from typing import Any
 
 import cv2
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import StatelessClipTransformer, same_container
+from ..clipset import ClipSet
+from ..utils._geometry import map_geometry_companions
+from ..utils._param_validation import FrameSize, RealTuple
 from ..utils.validation import check_clips
 
 __all__ = ["MOUTH_BOX", "MOUTH_INDICES_68", "MouthRegion"]
@@ -55,12 +58,17 @@ class MouthRegion(StatelessClipTransformer):
         ``(left, top, right, bottom)`` as fractions of the frame width and height, ``0 <=
         left < right <= 1``, ``0 <= top < bottom <= 1``. See :data:`MOUTH_BOX` for how the
         default was chosen.
-    size : tuple of int (height, width) or None, default=None
+    frame_size : tuple of int (height, width) or None, default=None
         Output frame size. ``None``: the size of ``box`` on the input frames (for
         landmark crops too, so both modes give the same shape).
     margin : float, default=0.25
         Landmark mode: margin added on each side, as a fraction of the mouth's width
         (left/right) and height (top/bottom).
+    on_missing : {"raise", "warn", "ignore"}, default="warn"
+        Landmark mode, frames whose mouth points are NaN (no face found): ``"raise"`` a
+        ValueError naming the clip and frame; ``"warn"``: crop them with the fixed ``box``
+        and count them per clip in a ``UserWarning``; ``"ignore"``: the same fallback,
+        silently.
 
     Attributes
     ----------
@@ -69,15 +77,16 @@ class MouthRegion(StatelessClipTransformer):
 
     Notes
     -----
-    Landmarks are given to :meth:`transform` (``landmarks=``): a list of ``(T_i, 68, 2)``
-    arrays of ``(x, y)`` pixel coordinates, e.g. the output of
-    :class:`~skfer.preprocessing.LandmarkDetector` (or ``(T_i, 20, 2)`` arrays holding the
-    mouth points only). In a :class:`~sklearn.pipeline.Pipeline`, enable scikit-learn's
-    metadata routing and request them: ``sklearn.set_config(enable_metadata_routing=True)``,
-    ``MouthRegion().set_transform_request(landmarks=True)``, then
-    ``pipe.fit(X, y, landmarks=L)``... only ``transform`` consumes them.
-    Frames whose mouth points are NaN (no face found) get the fixed ``box`` instead; a
-    ``UserWarning`` counts them per clip (``transform`` does not change the estimator).
+    Landmarks come with the clips in a :class:`~skfer.ClipSet` (its ``landmarks``
+    companion, as the loaders and :class:`~skfer.preprocessing.LandmarkDetector` give
+    them), or are passed to :meth:`transform` (``landmarks=``, which wins over the
+    companion): per clip a ``(T_i, 68, 2)`` array of ``(x, y)`` pixel coordinates (or
+    ``(T_i, 20, 2)`` holding the mouth points only). A ClipSet comes back as a ClipSet whose
+    ``landmarks`` and ``boxes`` companions are mapped into the mouth crops (by the same
+    affine map as the pixels of each frame; points may fall outside the crop), every other
+    companion kept. Passing ``landmarks=`` through a :class:`~sklearn.pipeline.Pipeline`
+    needs scikit-learn's metadata routing (``MouthRegion().set_transform_request(
+    landmarks=True)``); a ClipSet needs nothing.
     Crops that reach outside the frame repeat the border pixels. Output frames keep a uint8 or
     float32 input dtype; other dtypes come back as float32.
 
@@ -89,40 +98,33 @@ class MouthRegion(StatelessClipTransformer):
     (2, 5, 38, 58)
     """
 
+    _parameter_constraints: dict = {
+        "box": [RealTuple(4)],
+        "frame_size": [FrameSize(), None],
+        "margin": [Interval(numbers.Real, 0, np.inf, closed="left")],
+        "on_missing": [StrOptions({"raise", "warn", "ignore"})],
+    }
+
     def __init__(
         self,
+        *,
         box: tuple[float, float, float, float] = MOUTH_BOX,
-        size: tuple[int, int] | None = None,
+        frame_size: tuple[int, int] | None = None,
         margin: float = 0.25,
+        on_missing: str = "warn",
     ) -> None:
         self.box = box
-        self.size = size
+        self.frame_size = frame_size
         self.margin = margin
+        self.on_missing = on_missing
 
-    def _check_params(self) -> None:
-        try:
-            left, top, right, bottom = (float(v) for v in self.box)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"box must be 4 fractions (left, top, right, bottom), got {self.box!r}"
-            ) from None
+    def _check_param_relations(self) -> None:
+        left, top, right, bottom = self.box
         if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
             raise ValueError(
                 "box must satisfy 0 <= left < right <= 1 and 0 <= top < bottom <= 1, got "
                 f"{self.box!r}"
             )
-        if self.size is not None:
-            ok = len(tuple(self.size)) == 2 and all(
-                isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
-                for v in self.size
-            )
-            if not ok:
-                raise ValueError(f"size must be None or (height, width) > 0, got {self.size!r}")
-        m = self.margin
-        if isinstance(m, bool) or not isinstance(m, numbers.Real) or not (
-            np.isfinite(m) and m >= 0
-        ):
-            raise ValueError(f"margin must be a finite number >= 0, got {m!r}")
 
     def _pixel_box(self, h: int, w: int) -> tuple[int, int, int, int]:
         left, top, right, bottom = (float(v) for v in self.box)
@@ -131,18 +133,27 @@ class MouthRegion(StatelessClipTransformer):
         return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
 
     def _out_size(self, h: int, w: int) -> tuple[int, int]:
-        if self.size is not None:
-            return int(self.size[0]), int(self.size[1])
+        if self.frame_size is not None:
+            return int(self.frame_size[0]), int(self.frame_size[1])
         x0, y0, x1, y1 = self._pixel_box(h, w)
         return y1 - y0, x1 - x0
 
-    def _fixed_crop(self, frame: np.ndarray) -> np.ndarray:
+    def _fixed_crop(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The fixed-box crop and the 2x3 map of frame points into it."""
         x0, y0, x1, y1 = self._pixel_box(*frame.shape[:2])
         crop = frame[y0:y1, x0:x1]
-        size = self._out_size(*frame.shape[:2])
-        return crop if crop.shape[:2] == size else _resize(crop, size)
+        out_h, out_w = self._out_size(*frame.shape[:2])
+        # cv2.resize maps pixel centres as x' = (x + 0.5) s - 0.5 (s = 1 without resizing).
+        sx, sy = out_w / (x1 - x0), out_h / (y1 - y0)
+        affine = np.float64([[sx, 0, (0.5 - x0) * sx - 0.5], [0, sy, (0.5 - y0) * sy - 0.5]])
+        if crop.shape[:2] != (out_h, out_w):
+            crop = _resize(crop, (out_h, out_w))
+        return crop, affine
 
-    def _landmark_crop(self, frame: np.ndarray, mouth: np.ndarray) -> np.ndarray:
+    def _landmark_crop(
+        self, frame: np.ndarray, mouth: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The crop around the mouth points and the 2x3 map of frame points into it."""
         out_h, out_w = self._out_size(*frame.shape[:2])
         (xa, ya), (xb, yb) = mouth.min(axis=0), mouth.max(axis=0)
         cx, cy = (xa + xb) / 2, (ya + yb) / 2
@@ -158,10 +169,11 @@ class MouthRegion(StatelessClipTransformer):
         # left edge of output pixel 0 (and cx + half_w to the right edge of the last one).
         affine = np.float64([[sx, 0, -0.5 - sx * (cx - half_w)],
                              [0, sy, -0.5 - sy * (cy - half_h)]])
-        return cv2.warpAffine(
+        crop = cv2.warpAffine(
             frame, affine, (out_w, out_h), flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REPLICATE,
         )
+        return crop, affine
 
     @staticmethod
     def _mouth_points(landmarks: Any, index: int, n_frames: int) -> np.ndarray:
@@ -175,44 +187,63 @@ class MouthRegion(StatelessClipTransformer):
             )
         return pts[:, MOUTH_INDICES_68] if pts.shape[1] == 68 else pts
 
+    def _crop_clip(
+        self, clip: np.ndarray, mouths: np.ndarray | None, index: int
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Crops of one clip, the (T, 2, 3) maps of its points, and its fallback count."""
+        # OpenCV resamples uint8 and float32 frames; other dtypes go through float32.
+        frames = clip if clip.dtype in (np.uint8, np.float32) else clip.astype(np.float32)
+        crops, maps, n_bad = [], [], 0
+        for t, f in enumerate(frames):
+            if mouths is not None and np.isfinite(mouths[t]).all():
+                crop, affine = self._landmark_crop(f, mouths[t])
+            else:
+                if mouths is not None:
+                    if self.on_missing == "raise":
+                        raise ValueError(
+                            f"clip {index}, frame {t}: NaN mouth landmarks (no face found); "
+                            'set on_missing="warn" or "ignore" to crop such frames with the '
+                            "fixed box"
+                        )
+                    n_bad += 1
+                crop, affine = self._fixed_crop(f)
+            crops.append(crop)
+            maps.append(affine)
+        return np.stack(crops), np.stack(maps), n_bad
+
     def transform(self, X, landmarks=None):
         """Crop the mouth of every frame.
 
         Parameters
         ----------
-        X : list of clips (T, H, W[, 3]) or ndarray of them
-            Face crops (face tubes).
+        X : list of clips (T, H, W[, 3]), ndarray of them, or :class:`~skfer.ClipSet`
+            Face crops (face tubes); a ClipSet's ``landmarks`` companion is used when
+            ``landmarks`` is not given.
         landmarks : list of array-like of shape (T_i, 68, 2), optional
             Landmark coordinates ``(x, y)`` in pixels of each frame of each clip; NaN for
-            frames without a face (these get the fixed ``box``).
+            frames without a face (these follow ``on_missing``).
 
         Returns
         -------
-        Xt : clips of mouth crops, list or ndarray like ``X``
+        Xt : clips of mouth crops, list, ndarray or ClipSet like ``X``
+            A ClipSet's ``landmarks`` and ``boxes`` are mapped into the crops.
         """
-        check_is_fitted(self, "fitted_")
-        self._check_params()
+        self._check_ready()
         clips = check_clips(X)
-        if landmarks is not None and len(landmarks) != len(clips):
-            raise ValueError(f"{len(landmarks)} landmark arrays for {len(clips)} clips")
-        out, fallback = [], []
+        companion = X.get("landmarks") if isinstance(X, ClipSet) else None
+        source = landmarks if landmarks is not None else companion
+        if source is not None and len(source) != len(clips):
+            raise ValueError(f"{len(source)} landmark arrays for {len(clips)} clips")
+        out, maps, fallback = [], [], []
         for i, clip in enumerate(clips):
-            # OpenCV resamples uint8 and float32 frames; other dtypes go through float32.
-            frames = clip if clip.dtype in (np.uint8, np.float32) else clip.astype(np.float32)
-            if landmarks is None:
-                out.append(np.stack([self._fixed_crop(f) for f in frames]))
-                continue
-            mouths = self._mouth_points(landmarks[i], i, len(clip))
-            crops, n_bad = [], 0
-            for f, m in zip(frames, mouths):
-                if np.isfinite(m).all():
-                    crops.append(self._landmark_crop(f, m))
-                else:
-                    n_bad += 1
-                    crops.append(self._fixed_crop(f))
+            mouths = None
+            if source is not None and source[i] is not None:
+                mouths = self._mouth_points(source[i], i, len(clip))
+            crops, affines, n_bad = self._crop_clip(clip, mouths, i)
+            out.append(crops)
+            maps.append(affines)
             fallback.append(n_bad)
-            out.append(np.stack(crops))
-        if any(fallback):
+        if any(fallback) and self.on_missing == "warn":
             shown = ", ".join(f"clip {i}: {n}" for i, n in enumerate(fallback) if n)
             warnings.warn(
                 f"{sum(fallback)} frames had NaN mouth landmarks and were cropped with the "
@@ -220,4 +251,6 @@ class MouthRegion(StatelessClipTransformer):
                 UserWarning,
                 stacklevel=2,
             )
-        return same_container(X, out)
+        if not isinstance(X, ClipSet):
+            return same_container(X, out)
+        return same_container(X, out, **map_geometry_companions(X, maps))
