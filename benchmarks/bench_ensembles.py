@@ -59,12 +59,12 @@ def members(seed: int = 0):
         # the `skfer evaluate --model hog-svm` baseline, calibrated for probabilities
         ("hog-svm", make_pipeline(HOGFeatures(), FramePooling("last"),
                                   calibrated(SVC(C=10.0, gamma="scale")))),
-        ("pixels-pca-lr", make_pipeline(PixelFeatures((48, 48)), FramePooling("last"),
+        ("pixels-pca-lr", make_pipeline(PixelFeatures(frame_size=(48, 48)), FramePooling("last"),
                                         PCA(60, random_state=seed), StandardScaler(),
                                         LogisticRegression(C=0.1, max_iter=2000))),
         ("lbp-svm", make_pipeline(LBPFeatures(grid=4), FramePooling("last"), StandardScaler(),
                                   calibrated(LinearSVC(C=1e-3)))),
-        ("delta-lr", make_pipeline(PixelFeatures((48, 48)), FramePooling("delta"),
+        ("delta-lr", make_pipeline(PixelFeatures(frame_size=(48, 48)), FramePooling("delta"),
                                    PCA(40, random_state=seed), StandardScaler(),
                                    LogisticRegression(C=0.1, max_iter=2000))),
     ]

@@ -40,7 +40,7 @@ cv = GroupKFold(n_splits=5)
 members = [
     ("hog", make_pipeline(HOGFeatures(), FramePooling("last"),
                           CalibratedClassifierCV(SVC(C=10.0), ensemble=False))),
-    ("delta", make_pipeline(PixelFeatures((24, 24)), FramePooling("delta"), PCA(20),
+    ("delta", make_pipeline(PixelFeatures(frame_size=(24, 24)), FramePooling("delta"), PCA(20),
                             LogisticRegression(C=0.1, max_iter=2000))),
 ]
 models = {name: est for name, est in members}

@@ -33,7 +33,7 @@ def _hog_svm(random_state):
     from .preprocessing import FramePooling
 
     return [
-        ("hog", HOGFeatures(image_size=(48, 48), cell_size=8)),
+        ("hog", HOGFeatures(frame_size=(48, 48), cell_size=8)),
         ("apex", FramePooling(method="last")),
         ("svm", SVC(kernel="rbf", C=10.0, gamma="scale", random_state=random_state)),
     ]
@@ -44,7 +44,7 @@ def _pixels_svm(random_state):
     from .preprocessing import FramePooling
 
     return [
-        ("pixels", PixelFeatures(image_size=(24, 24))),
+        ("pixels", PixelFeatures(frame_size=(24, 24))),
         ("apex", FramePooling(method="last")),
         ("scale", StandardScaler()),
         ("pca", PCA(n_components=0.95, svd_solver="full", random_state=random_state)),

@@ -1,6 +1,6 @@
 """Per-frame appearance features: HOG descriptors, local binary patterns and raw pixels.
 
-Both turn a collection of clips into a collection of per-frame vector sequences
+Each turns a collection of clips into a collection of per-frame vector sequences
 ``(T, F)`` (see ``docs/data_model.md``), which :class:`skfer.preprocessing.FramePooling` or
 :class:`skfer.preprocessing.FrameAggregator` then turn into one vector per clip. They are
 the features of skfer's honest baselines (``skfer evaluate --model hog-svm``).
@@ -12,11 +12,13 @@ import numbers
 
 import cv2
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import ClipTransformerMixin
+from ..clipset import ClipSet
+from ..utils._param_validation import FrameSize
 from ..utils.validation import check_clips
 
 __all__ = ["HOGFeatures", "LBPFeatures", "PixelFeatures", "lbp_codes", "to_grey_float"]
@@ -39,24 +41,30 @@ def to_grey_float(clip: np.ndarray, size: tuple[int, int] | None = None) -> np.n
 
 
 class _FrameFeatures(ClipTransformerMixin, TransformerMixin, BaseEstimator):
-    """Shared fit/transform of per-frame feature extractors (stateless)."""
+    """Shared fit/transform of per-frame feature extractors (stateless).
 
+    A :class:`~skfer.ClipSet` gives a ClipSet of the per-frame sequences with every
+    companion kept, so that a later step (e.g. :class:`~skfer.preprocessing.FrameAggregator`
+    reading the per-frame ``status``) still has them; ``landmarks`` and ``boxes`` keep the
+    pixel coordinates of the input frames (the features have no pixels to move them into).
+    """
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Validate ``X`` and record the feature size; learns nothing from the data.
 
         Parameters
         ----------
-        X : list of clips
+        X : list of clips, ndarray of them, or :class:`~skfer.ClipSet`
         y : ignored
 
         Returns
         -------
         self
         """
-        self._validate_params()
         check_clips(X)
         self.n_features_out_ = self._frame_features(
-            np.zeros((1, *self.image_size), np.float32)
+            np.zeros((1, *self.frame_size), np.float32)
         ).shape[1]
         return self
 
@@ -65,18 +73,19 @@ class _FrameFeatures(ClipTransformerMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : list of clips ``(T, H, W)`` or ``(T, H, W, 3)``, or an ndarray of them
+        X : list of clips ``(T, H, W)`` or ``(T, H, W, 3)``, ndarray of them, or
+            :class:`~skfer.ClipSet`
 
         Returns
         -------
-        sequences : list of ndarray of shape (T_i, n_features_out_)
+        sequences : list of ndarray of shape (T_i, n_features_out_), or a ClipSet of them
+            (with ``X``'s companions) when ``X`` is a ClipSet
         """
         check_is_fitted(self, "n_features_out_")
+        self._validate_params()  # parameters may have been set after fit
         clips = check_clips(X)
-        return [
-            self._frame_features(to_grey_float(c, tuple(self.image_size)))
-            for c in clips
-        ]
+        out = [self._frame_features(to_grey_float(c, tuple(self.frame_size))) for c in clips]
+        return X.replace(data=out) if isinstance(X, ClipSet) else out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -87,14 +96,14 @@ class _FrameFeatures(ClipTransformerMixin, TransformerMixin, BaseEstimator):
 class HOGFeatures(_FrameFeatures):
     """Histogram-of-oriented-gradients descriptor of every frame.
 
-    Frames are converted to grey, resized to ``image_size`` and described with OpenCV's
+    Frames are converted to grey, resized to ``frame_size`` and described with OpenCV's
     HOG (Dalal & Triggs): ``cell_size`` pixel cells, blocks of ``block_cells`` x
     ``block_cells`` cells moved by one cell, ``n_bins`` unsigned orientation bins, L2-Hys
     block normalisation.
 
     Parameters
     ----------
-    image_size : tuple of int, default=(48, 48)
+    frame_size : tuple of int, default=(48, 48)
         Frame size (height, width) the descriptor is computed on; must be a multiple of
         ``cell_size``.
     cell_size : int, default=8
@@ -119,23 +128,23 @@ class HOGFeatures(_FrameFeatures):
     """
 
     _parameter_constraints = {
-        "image_size": [tuple, list],
+        "frame_size": [FrameSize()],
         "cell_size": [Interval(numbers.Integral, 2, None, closed="left")],
         "block_cells": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_bins": [Interval(numbers.Integral, 2, None, closed="left")],
     }
 
-    def __init__(self, image_size=(48, 48), cell_size=8, block_cells=2, n_bins=9):
-        self.image_size = image_size
+    def __init__(self, *, frame_size=(48, 48), cell_size=8, block_cells=2, n_bins=9):
+        self.frame_size = frame_size
         self.cell_size = cell_size
         self.block_cells = block_cells
         self.n_bins = n_bins
 
     def _frame_features(self, frames: np.ndarray) -> np.ndarray:
-        h, w = self.image_size
+        h, w = self.frame_size
         if h % self.cell_size or w % self.cell_size:
             raise ValueError(
-                f"image_size {tuple(self.image_size)} must be a multiple of cell_size "
+                f"frame_size {tuple(self.frame_size)} must be a multiple of cell_size "
                 f"{self.cell_size}"
             )
         block = self.block_cells * self.cell_size
@@ -170,7 +179,7 @@ class LBPFeatures(_FrameFeatures):
     """Grid of local-binary-pattern histograms of every frame.
 
     The classic texture descriptor of facial expression work (Shan, Gong & McOwan, 2009):
-    the grey frame, resized to ``image_size``, gets an 8-neighbour LBP code per pixel
+    the grey frame, resized to ``frame_size``, gets an 8-neighbour LBP code per pixel
     (:func:`lbp_codes`); the codes are counted in each cell of a ``grid`` x ``grid``
     partition and the 256-bin histograms concatenated. Each frame's vector is
     normalised to sum 1 and square-rooted (Hellinger), so a linear model compares
@@ -178,7 +187,7 @@ class LBPFeatures(_FrameFeatures):
 
     Parameters
     ----------
-    image_size : tuple of int, default=(48, 48)
+    frame_size : tuple of int, default=(48, 48)
         Frame size (height, width) the codes are computed on.
     grid : int, default=4
         Cells per side; the descriptor has ``256 * grid**2`` values per frame.
@@ -197,18 +206,18 @@ class LBPFeatures(_FrameFeatures):
     """
 
     _parameter_constraints = {
-        "image_size": [tuple, list],
+        "frame_size": [FrameSize()],
         "grid": [Interval(numbers.Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, image_size=(48, 48), grid=4):
-        self.image_size = image_size
+    def __init__(self, *, frame_size=(48, 48), grid=4):
+        self.frame_size = frame_size
         self.grid = grid
 
     def _frame_features(self, frames: np.ndarray) -> np.ndarray:
-        if min(self.image_size) - 2 < self.grid:
+        if min(self.frame_size) - 2 < self.grid:
             raise ValueError(
-                f"image_size {tuple(self.image_size)} is too small for a {self.grid}x"
+                f"frame_size {tuple(self.frame_size)} is too small for a {self.grid}x"
                 f"{self.grid} grid of LBP cells"
             )
         out = []
@@ -228,19 +237,19 @@ class PixelFeatures(_FrameFeatures):
 
     Parameters
     ----------
-    image_size : tuple of int, default=(24, 24)
+    frame_size : tuple of int, default=(24, 24)
         Frame size (height, width) before flattening; the CS229 paper used 24x24 faces.
 
     Attributes
     ----------
     n_features_out_ : int
-        ``image_size[0] * image_size[1]``.
+        ``frame_size[0] * frame_size[1]``.
     """
 
-    _parameter_constraints = {"image_size": [tuple, list]}
+    _parameter_constraints = {"frame_size": [FrameSize()]}
 
-    def __init__(self, image_size=(24, 24)):
-        self.image_size = image_size
+    def __init__(self, *, frame_size=(24, 24)):
+        self.frame_size = frame_size
 
     def _frame_features(self, frames: np.ndarray) -> np.ndarray:
         return frames.reshape(len(frames), -1).astype(np.float64) / 255.0
