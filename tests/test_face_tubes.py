@@ -16,7 +16,9 @@ from sklearn.base import clone
 from skfer.io import read_video
 from skfer.preprocessing.box_smoothing import box_iou
 from skfer.preprocessing.face_detection import HaarFaceDetector, as_detector
-from skfer.preprocessing.face_tubes import FaceTubeExtractor, _prefetch, histogram_search
+from skfer import ClipSet
+from skfer.io._prefetch import prefetch
+from skfer.preprocessing.face_tubes import FaceTubeExtractor, histogram_search
 from skfer.utils.estimator_checks import parametrize_with_clip_checks
 
 H, W, SIDE = 120, 160, 40
@@ -69,8 +71,7 @@ def test_every_frame_detected_gives_square_tube():
     pos = {t: [(20 + t, 30)] for t in range(30)}
     clip = _video(pos, 30)
     ext = FaceTubeExtractor(detector=ScriptedDetector(_script(pos)), detect_every=1).fit()
-    out = ext.transform([clip])
-    rec = ext.tubes_[0]
+    out, (rec,) = ext.transform_with_info([clip])
     assert out[0].shape == (30, 48, 48) and out[0].dtype == np.uint8
     assert (rec.status == "detected").all()
     np.testing.assert_allclose(rec.boxes, [[20 + t, 30, SIDE, SIDE] for t in range(30)])
@@ -85,8 +86,7 @@ def test_stride_tracks_between_detections():
     pos = {t: [(30 + 2 * t, 30)] for t in range(17)}
     det = ScriptedDetector(_script(pos))
     ext = FaceTubeExtractor(detector=det, detect_every=4).fit()
-    ext.transform([_video(pos, 17)])
-    rec = ext.tubes_[0]
+    _, (rec,) = ext.transform_with_info([_video(pos, 17)])
     assert sorted(set(det.calls)) == [0, 4, 8, 12, 16]
     expected = np.array(["tracked"] * 17, dtype=object)
     expected[[0, 4, 8, 12, 16]] = "detected"
@@ -98,8 +98,7 @@ def test_two_faces_make_two_tubes_and_the_longest_is_primary():
     # Face A (left) throughout; face B (right) only in frames 0..7.
     pos = {t: [(10, 30)] + ([(100, 40)] if t < 8 else []) for t in range(16)}
     ext = FaceTubeExtractor(detector=ScriptedDetector(_script(pos)), detect_every=1).fit()
-    ext.transform([_video(pos, 16)])
-    rec = ext.tubes_[0]
+    _, (rec,) = ext.transform_with_info([_video(pos, 16)])
     assert rec.n_tubes == 2
     np.testing.assert_allclose(rec.boxes[:, 0], 10)
 
@@ -108,8 +107,7 @@ def test_equal_length_tubes_pick_the_larger_face():
     script = {t: [[10, 30, 30, 30], [100, 40, 50, 50]] for t in range(8)}
     pos = {t: [(10, 30)] for t in range(8)}
     ext = FaceTubeExtractor(detector=ScriptedDetector(script), detect_every=1).fit()
-    ext.transform([_video(pos, 8)])
-    rec = ext.tubes_[0]
+    _, (rec,) = ext.transform_with_info([_video(pos, 8)])
     assert rec.n_tubes == 2
     np.testing.assert_allclose(rec.boxes, np.tile([100, 40, 50, 50], (8, 1)))
 
@@ -120,8 +118,7 @@ def test_blanked_detection_is_filled_by_histogram_search():
     script = _script(pos)
     del script[6]
     ext = FaceTubeExtractor(detector=ScriptedDetector(script), detect_every=1).fit()
-    ext.transform([_video(pos, 12)])
-    rec = ext.tubes_[0]
+    _, (rec,) = ext.transform_with_info([_video(pos, 12)])
     assert rec.status[6] == "filled"
     assert (np.delete(rec.status, 6) == "detected").all()
     np.testing.assert_allclose(rec.boxes[6], [60, 30, SIDE, SIDE])
@@ -140,8 +137,7 @@ def test_histogram_search_finds_the_shifted_patch():
 def test_face_that_leaves_is_reported_missing():
     pos = {t: [(50, 30)] for t in range(10)}
     ext = FaceTubeExtractor(detector=ScriptedDetector(_script(pos)), detect_every=3).fit()
-    out = ext.transform([_video(pos, 20)])
-    rec = ext.tubes_[0]
+    out, (rec,) = ext.transform_with_info([_video(pos, 20)])
     np.testing.assert_array_equal(rec.missing_frames, np.arange(10, 20))
     assert np.isnan(rec.boxes[10:]).all()
     # Missing frames are still cropped (at the last located box): nothing is dropped.
@@ -155,9 +151,8 @@ def test_on_missing_policies():
     with pytest.raises(ValueError, match="clip 1: no face"):
         FaceTubeExtractor(detector=bright_patch).fit().transform(clips)
     with pytest.warns(UserWarning, match="clip 0: no face"):
-        ext = FaceTubeExtractor(detector=empty, on_missing="warn", size=(30, 30)).fit()
-        out = ext.transform([clips[1]])
-    rec = ext.tubes_[0]
+        ext = FaceTubeExtractor(detector=empty, on_missing="warn", frame_size=(30, 30)).fit()
+        out, (rec,) = ext.transform_with_info([clips[1]])
     assert rec.status.tolist() == ["missing"] * 4 and not rec.face_found
     # Centre crop: the largest centred square of the 120x160 frame.
     np.testing.assert_allclose(rec.smoothed_boxes, np.tile([20, 0, 120, 120], (4, 1)))
@@ -171,19 +166,21 @@ def test_colour_and_float_outputs():
     pos = {t: [(50, 30)] for t in range(5)}
     det = ScriptedDetector(_script(pos))
     clip = _video(pos, 5, color=True)
-    out = FaceTubeExtractor(detector=det, color=True, size=(20, 24)).fit().transform([clip])
+    out = FaceTubeExtractor(detector=det, color=True, frame_size=(20, 24)).fit().transform([clip])
     assert out[0].shape == (5, 20, 24, 3)
     fclip = clip.astype(np.float64)
+    # An ndarray of clips gives a ClipSet (the tubes carry their statuses) of tubes in the
+    # clips' dtype.
     out = FaceTubeExtractor(detector=det).fit().transform(np.stack([fclip]))
-    assert isinstance(out, np.ndarray) and out.shape == (1, 5, 48, 48)
-    assert out.dtype == np.float64
+    assert isinstance(out, ClipSet) and np.stack(out.data).shape == (1, 5, 48, 48)
+    assert out[0].dtype == np.float64
 
 
 def test_crop_pads_outside_the_frame_with_zeros():
     script = {t: [[-20, -20, SIDE, SIDE]] for t in range(3)}
     clip = np.full((3, H, W), 200, np.uint8)
     clip[:, 0, 0] = np.arange(3)
-    ext = FaceTubeExtractor(detector=ScriptedDetector(script), size=(40, 40)).fit()
+    ext = FaceTubeExtractor(detector=ScriptedDetector(script), frame_size=(40, 40)).fit()
     out = ext.transform([clip])[0]
     assert (out[:, :18, :18] == 0).all() and (out[:, 22:, 22:] == 200).all()
 
@@ -222,8 +219,8 @@ def test_clone_pickle_and_callable_detector():
 
 @parametrize_with_clip_checks(
     [
-        FaceTubeExtractor(detector=bright_patch, size=(16, 16)),
-        FaceTubeExtractor(on_missing="ignore", size=(16, 16)),
+        FaceTubeExtractor(detector=bright_patch, frame_size=(16, 16)),
+        FaceTubeExtractor(on_missing="ignore", frame_size=(16, 16)),
     ]
 )
 def test_clip_api(estimator, check):
@@ -267,15 +264,19 @@ def test_transform_files_matches_transform_on_decoded_clips(tmp_path, color):
         _write_avi(tmp_path / "b.avi", _video({t: [(60, 40)] for t in range(9)}, 9)),
     ]
     ext = FaceTubeExtractor(detector=_grey_patch, detect_every=4, color=color).fit()
-    expected = ext.transform([read_video(p).frames for p in paths])
-    expected_records = ext.tubes_
-    got = ext.transform_files(paths)
-    assert len(got) == 2 and len(ext.tubes_) == 2
-    for tube, want, rec, want_rec in zip(got, expected, ext.tubes_, expected_records):
+    expected, expected_records = ext.transform_with_info([read_video(p).frames for p in paths])
+    got, records = ext.transform_files_with_info(paths)
+    assert len(got) == 2 and len(records) == 2
+    for tube, want, rec, want_rec in zip(got, expected, records, expected_records):
         assert tube.dtype == np.uint8
         np.testing.assert_array_equal(tube, want)
         _same_record(rec, want_rec)
-    status = ext.tubes_[0].status
+    status = records[0].status
+    # The statuses and boxes travel with the tubes, and the files are named.
+    assert got.get("status")[0].tolist() == status.tolist()
+    np.testing.assert_array_equal(got.get("boxes")[0], records[0].smoothed_boxes)
+    assert got.get("source") == [str(p) for p in paths]
+    assert ext.transform_files(paths)[1].shape == got[1].shape
     assert (status[:6] == "missing").all() and (status[5:8] != "tracked").all()
     assert {"detected", "tracked"} <= set(status.tolist())
     assert got[0].shape == ((30, 48, 48, 3) if color else (30, 48, 48))
@@ -305,7 +306,7 @@ def test_prefetch_forwards_errors_and_stops_when_closed():
         yield 2
         raise OSError("cannot decode")
 
-    it = _prefetch(failing())
+    it = prefetch(failing())
     assert [next(it), next(it)] == [1, 2]
     with pytest.raises(OSError, match="cannot decode"):
         next(it)
@@ -318,7 +319,7 @@ def test_prefetch_forwards_errors_and_stops_when_closed():
             time.sleep(0.001)
             yield produced[-1]
 
-    it = _prefetch(endless())
+    it = prefetch(endless())
     assert next(it) == 0
     it.close()  # joins the producer, which stops at its next item
     n = len(produced)
@@ -337,13 +338,12 @@ def _read(path) -> np.ndarray:
 def test_single_face_is_followed(shared_data):
     clip = _read(shared_data / "face_videos" / "single_face.mp4")
     ext = FaceTubeExtractor().fit()
-    out = ext.transform([clip])[0]
-    rec = ext.tubes_[0]
+    (out,), (rec,) = ext.transform_with_info([clip])
     assert out.shape == (72, 48, 48) and rec.missing_frames.size == 0
     # The strided tube agrees with detection on every frame.
     every = FaceTubeExtractor(detect_every=1).fit()
-    every.transform([clip])
-    iou = box_iou(rec.boxes, every.tubes_[0].boxes)
+    _, (every_rec,) = every.transform_with_info([clip])
+    iou = box_iou(rec.boxes, every_rec.boxes)
     assert iou.mean() > 0.8 and iou.min() > 0.6
 
 
@@ -353,10 +353,10 @@ def test_transform_files_gives_the_in_memory_tube(shared_data):
     # tube is the one transform() makes from the decoded RGB clip, to the bit.
     path = shared_data / "face_videos" / "single_face.mp4"
     ext = FaceTubeExtractor().fit()
-    want = ext.transform([_read(path)])[0]
-    want_rec = ext.tubes_[0]
-    np.testing.assert_array_equal(ext.transform_files([path])[0], want)
-    _same_record(ext.tubes_[0], want_rec)
+    (want,), (want_rec,) = ext.transform_with_info([_read(path)])
+    (got,), (rec,) = ext.transform_files_with_info([path])
+    np.testing.assert_array_equal(got, want)
+    _same_record(rec, want_rec)
 
 
 @pytest.mark.shared_data
@@ -365,12 +365,10 @@ def test_face_leaving_and_arriving_frames(shared_data):
     # frame (72) and a cartoon (73-168); noface_face.mov is the reverse order: cartoon
     # (0-95), face (96-167), black (168).
     ext = FaceTubeExtractor().fit()
-    ext.transform([_read(shared_data / "face_videos" / "face_noface.mov")])
-    np.testing.assert_array_equal(ext.tubes_[0].missing_frames, np.arange(72, 169))
-    ext.transform([_read(shared_data / "face_videos" / "noface_face.mov")])
-    np.testing.assert_array_equal(
-        ext.tubes_[0].missing_frames, np.r_[np.arange(0, 96), 168]
-    )
+    _, (rec,) = ext.transform_with_info([_read(shared_data / "face_videos" / "face_noface.mov")])
+    np.testing.assert_array_equal(rec.missing_frames, np.arange(72, 169))
+    _, (rec,) = ext.transform_with_info([_read(shared_data / "face_videos" / "noface_face.mov")])
+    np.testing.assert_array_equal(rec.missing_frames, np.r_[np.arange(0, 96), 168])
 
 
 @pytest.mark.shared_data
@@ -380,9 +378,9 @@ def test_no_face_video_follows_on_missing(shared_data):
         FaceTubeExtractor().fit().transform([clip])
     ext = FaceTubeExtractor(on_missing="warn").fit()
     with pytest.warns(UserWarning, match="clip 0"):
-        out = ext.transform([clip])[0]
+        (out,), (rec,) = ext.transform_with_info([clip])
     assert out.shape == (clip.shape[0], 48, 48)
-    assert ext.tubes_[0].missing_frames.size == clip.shape[0]
+    assert rec.missing_frames.size == clip.shape[0]
 
 
 @pytest.mark.shared_data
@@ -390,8 +388,8 @@ def test_every_cremad_frame_gets_a_face(shared_data):
     paths = sorted((shared_data / "cremad_sample").glob("*.flv"))
     assert len(paths) == 6
     ext = FaceTubeExtractor().fit()
-    out = ext.transform([_read(p) for p in paths])
-    for rec, tube in zip(ext.tubes_, out):
+    out, records = ext.transform_with_info([_read(p) for p in paths])
+    for rec, tube in zip(records, out):
         assert rec.missing_frames.size == 0, rec.clip_index
         assert not np.isnan(rec.boxes).any() and tube.shape[1:] == (48, 48)
 
@@ -405,8 +403,8 @@ def test_detections_match_synthetic_ground_truth():
 
     data = make_expressions(n_subjects=2, n_clips_per_expression=1, random_state=0)
     ext = FaceTubeExtractor(detect_every=1).fit()
-    ext.transform(data.data)
+    _, records = ext.transform_with_info(data.data)
     ious = np.concatenate(
-        [box_iou(rec.boxes, truth) for rec, truth in zip(ext.tubes_, data.boxes)]
+        [box_iou(rec.boxes, truth) for rec, truth in zip(records, data.boxes)]
     )
     assert (ious >= 0.7).mean() >= 0.95

@@ -11,7 +11,7 @@ import pytest
 from sklearn.base import clone
 
 from skfer.preprocessing.landmarks import (
-    IBUG68_TO_IntraFace49,
+    IBUG68_TO_INTRAFACE49,
     NOSE_TIP_INDEX,
     LandmarkDetector,
     LandmarkNormalizer,
@@ -24,7 +24,7 @@ from skfer.utils.estimator_checks import parametrize_with_clip_checks
 
 
 def test_intraface49_subset():
-    idx = IBUG68_TO_IntraFace49
+    idx = IBUG68_TO_INTRAFACE49
     assert len(idx) == 49 and len(set(idx.tolist())) == 49
     assert set(range(17)).isdisjoint(idx)  # no jaw
     assert 60 not in idx and 64 not in idx  # no inner mouth corners

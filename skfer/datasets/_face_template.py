@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from skfer.preprocessing.landmarks import flip_permutation
+from skfer.utils.landmark_scheme import flip_permutation
 
 __all__ = ["TEMPLATE_SIZE", "FLIP_PERMUTATION", "load_face_template", "main"]
 

@@ -23,33 +23,36 @@ from sklearn.utils import Bunch, check_random_state
 
 from skfer.datasets._face_template import FLIP_PERMUTATION, TEMPLATE_SIZE, load_face_template
 from skfer.datasets._labels import canonical_label
+from skfer.utils.landmark_scheme import IBUG68_GROUPS
 
 __all__ = ["make_expressions", "landmarks_to_box"]
 
 DEFAULT_EXPRESSIONS: tuple[str, ...] = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
 
-# iBUG 68-point groups ("right" is the subject's right, the image's left).
-_JAW = np.arange(0, 17)
-_BROWS = np.arange(17, 27)
+# iBUG 68-point groups ("right" is the subject's right, the image's left): the scheme's
+# groups (skfer.utils.landmark_scheme), then the finer subsets the expression motions move.
+_JAW = IBUG68_GROUPS["jaw"]
+_BROWS = np.concatenate([IBUG68_GROUPS["right_brow"], IBUG68_GROUPS["left_brow"]])
 _INNER_BROWS = np.array([20, 21, 22, 23])
 _MID_BROWS = np.array([19, 24])
 _OUTER_BROWS = np.array([17, 18, 25, 26])
-_NOSE_BOTTOM = np.arange(31, 36)
-_EYES = np.arange(36, 48)
+_NOSE_BOTTOM = IBUG68_GROUPS["lower_nose"]
+_EYES = np.concatenate([IBUG68_GROUPS["right_eye"], IBUG68_GROUPS["left_eye"]])
 _UPPER_LIDS = np.array([37, 38, 43, 44])
 _LOWER_LIDS = np.array([40, 41, 46, 47])
-_MOUTH = np.arange(48, 68)
+_MOUTH = np.concatenate([IBUG68_GROUPS["outer_lips"], IBUG68_GROUPS["inner_lips"]])
 _CORNERS = np.array([48, 54, 60, 64])
 _UPPER_LIP = np.array([49, 50, 51, 52, 53, 61, 62, 63])
 _LOWER_LIP = np.array([55, 56, 57, 58, 59, 65, 66, 67])
-_INNER_LIP = np.arange(60, 68)
+_INNER_LIP = IBUG68_GROUPS["inner_lips"]
+_NOSE = np.concatenate([IBUG68_GROUPS["nose_bridge"], IBUG68_GROUPS["lower_nose"]])
 _CHEEKS = np.array([1, 2, 3, 4, 12, 13, 14, 15])
 # How much each point follows a jaw drop (chin = 1).
 _JAW_DROP = {3: 0.1, 4: 0.25, 5: 0.45, 6: 0.7, 7: 0.9, 8: 1.0, 9: 0.9, 10: 0.7, 11: 0.45, 12: 0.25,
              13: 0.1, 55: 0.8, 56: 0.85, 57: 0.85, 58: 0.85, 59: 0.8, 65: 0.85, 66: 0.85, 67: 0.85,
              48: 0.35, 54: 0.35, 60: 0.4, 64: 0.4}
 # Region of each landmark, for the per-clip and per-subject "style" gains of the motion.
-_REGIONS = {"brows": _BROWS, "lids": _EYES, "nose": np.arange(27, 36), "mouth": _MOUTH, "jaw": _JAW}
+_REGIONS = {"brows": _BROWS, "lids": _EYES, "nose": _NOSE, "mouth": _MOUTH, "jaw": _JAW}
 
 # Box rule, calibrated on OpenCV's default Haar frontal cascade run on the template (it returns a
 # square from about 0.25 face-width above the eyebrows to a little above the chin, cheek to cheek):

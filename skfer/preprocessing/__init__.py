@@ -12,7 +12,7 @@
 
 from .box_smoothing import box_iou, smooth_tube_boxes
 from .face_detection import FaceDetector, HaarFaceDetector, as_detector
-from .face_tubes import STATUSES, FaceTube, FaceTubeExtractor, histogram_search
+from .face_tubes import FaceTube, FaceTubeExtractor, histogram_search
 from .illumination import (
     IsotropicSmoothing,
     MinMaxImageScaler,
@@ -20,7 +20,7 @@ from .illumination import (
     neumann_laplacian_eigenvalues,
 )
 from .landmarks import (
-    IBUG68_TO_IntraFace49,
+    IBUG68_TO_INTRAFACE49,
     NOSE_TIP_INDEX,
     LandmarkDetector,
     LandmarkNormalizer,
@@ -44,7 +44,7 @@ __all__ = [
     "FrameAggregator",
     "FramePooling",
     "HaarFaceDetector",
-    "IBUG68_TO_IntraFace49",
+    "IBUG68_TO_INTRAFACE49",
     "IsotropicSmoothing",
     "LandmarkDetector",
     "LandmarkNormalizer",
@@ -53,7 +53,6 @@ __all__ = [
     "MinMaxImageScaler",
     "MouthRegion",
     "NOSE_TIP_INDEX",
-    "STATUSES",
     "TemporalResampler",
     "aggregation_indices",
     "as_detector",

@@ -120,9 +120,7 @@ def polynomial_side_lengths(
     """
     s = np.asarray(sides, dtype=float).ravel()
     n = s.size
-    if n == 0:
-        return s.copy(), False
-    if n == 1:
+    if n < 2:  # no slope to fit: the sides as they are
         return s.copy(), False
     t = np.arange(n, dtype=float)
     slope, intercept = np.polyfit(t, s, 1)

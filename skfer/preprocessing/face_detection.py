@@ -5,27 +5,48 @@ uses the Viola-Jones cascade shipped with OpenCV instead.
 
 Detector protocol
 -----------------
-A detector is either an object with a ``detect(frame)`` method or any callable
-``detector(frame)``. It receives one uint8 frame, ``(H, W)`` grey or ``(H, W, 3)`` RGB, and
-returns either ``boxes`` or ``(boxes, scores)``: ``boxes`` an ``(n, 4)`` array of
-``x, y, w, h`` (top-left corner, width, height, in pixels of that frame), ``scores`` an
-``(n,)`` array where larger means more confident. :func:`as_detector` normalises either
-form to a function returning ``(boxes, scores)`` (scores default to 1).
+A face detector is a scikit-learn estimator (so that a pipeline can tune it:
+``FaceTubeExtractor(detector=HaarFaceDetector()).set_params(detector__scale_factor=1.2)``)
+with the method
+
+``detect(frame) -> (boxes, scores)``
+    ``frame``: one uint8 frame, ``(H, W)`` grey or ``(H, W, 3)`` RGB. ``boxes``: an
+    ``(n, 4)`` float array of ``x, y, w, h`` (top-left corner, width, height, in pixels of
+    that frame; skfer's one box convention), ``n = 0`` when there is no face. ``scores``:
+    an ``(n,)`` array, larger is more confident.
+
+and ``fit(X=None, y=None)``, which validates the parameters and loads the model without
+data; the estimators that use a detector (:class:`~skfer.preprocessing.FaceTubeExtractor`,
+:class:`~skfer.preprocessing.LandmarkDetector`) clone and fit it in their own ``fit``.
+``detect`` does not change the detector.
+
+A plain function ``f(frame)`` returning ``boxes``, ``(boxes, scores)`` or ``None`` (no face)
+is accepted where a detector is, as a detector without parameters (handy in tests);
+:func:`as_detector` turns either form into a function returning ``(boxes, scores)``
+(scores default to 1).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, runtime_checkable
+import functools
+import numbers
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
+from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.utils._param_validation import Interval
 
-__all__ = ["FaceDetector", "HaarFaceDetector", "as_detector"]
+__all__ = ["FaceDetector", "HaarFaceDetector", "as_detector", "fitted_detector"]
 
 
 @runtime_checkable
 class FaceDetector(Protocol):
-    """Protocol of a face detector: ``detect(frame) -> (boxes (n, 4), scores (n,))``."""
+    """Protocol of a face detector: ``detect(frame) -> (boxes (n, 4), scores (n,))``.
+
+    Boxes are ``x, y, w, h`` in pixels of the frame (see the module docstring).
+    """
 
     def detect(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Detect faces in one uint8 frame, ``(H, W)`` or ``(H, W, 3)`` RGB."""
@@ -33,6 +54,8 @@ class FaceDetector(Protocol):
 
 
 def _normalise_output(out: Any) -> tuple[np.ndarray, np.ndarray]:
+    if out is None:  # a function detector's "no face"
+        return np.empty((0, 4)), np.empty(0)
     if isinstance(out, tuple) and len(out) == 2:
         boxes, scores = out
     else:
@@ -54,7 +77,8 @@ def as_detector(detector: Any) -> Callable[[np.ndarray], tuple[np.ndarray, np.nd
     Parameters
     ----------
     detector : object with ``detect(frame)``, callable, or None
-        ``None`` gives a default :class:`HaarFaceDetector`.
+        ``None`` gives a default :class:`HaarFaceDetector`. The detector is used as it is
+        (not cloned or fitted).
 
     Returns
     -------
@@ -74,24 +98,26 @@ def as_detector(detector: Any) -> Callable[[np.ndarray], tuple[np.ndarray, np.nd
     return lambda frame: _normalise_output(fn(frame))
 
 
-class HaarFaceDetector:
+class HaarFaceDetector(BaseEstimator):
     """Viola-Jones face detector (OpenCV Haar cascade) that detects on a downscaled frame.
 
     The frame is converted to grey, shrunk so its width is at most ``detect_width`` pixels
     (detection cost grows with the pixel count), searched with
     ``cv2.CascadeClassifier.detectMultiScale3`` and the boxes are scaled back to the
     frame's pixels. The score of a box is the cascade's level weight (the sum of the last
-    stage's weak classifiers; larger is more face-like).
+    stage's weak classifiers; larger is more face-like). EmoNets (section 3.1.3) used the
+    Google Picasa detector, which is not available.
 
     Parameters
     ----------
     scale_factor : float, default=1.1
-        Image-pyramid step of ``detectMultiScale``.
+        Image-pyramid step of ``detectMultiScale`` (> 1).
     min_neighbors : int, default=5
         Overlapping raw detections needed to keep a face.
     min_size : (int, int), default=(0, 0)
         Smallest face ``(w, h)`` in pixels of the *original* frame; ``(0, 0)`` means the
-        cascade's window (24x24 pixels of the downscaled frame).
+        cascade's window (24x24 pixels of the downscaled frame). A box size, hence
+        ``(w, h)`` like the boxes, not a frame size.
     cascade : str, default="frontalface_default"
         Name of a cascade in ``cv2.data.haarcascades`` (``haarcascade_<name>.xml``) or the
         path of a cascade XML file.
@@ -100,11 +126,29 @@ class HaarFaceDetector:
 
     Notes
     -----
-    Picklable: the OpenCV classifier is loaded lazily and not pickled.
+    Stateless: :meth:`fit` only validates the parameters and loads the cascade, which is
+    cached per file for the process (not stored on the estimator, so the detector pickles
+    and clones as its parameters alone). :meth:`detect` needs no ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> boxes, scores = HaarFaceDetector(scale_factor=1.2).detect(np.zeros((60, 80), np.uint8))
+    >>> boxes.shape, scores.shape
+    ((0, 4), (0,))
     """
+
+    _parameter_constraints: dict = {
+        "scale_factor": [Interval(numbers.Real, 1, None, closed="neither")],
+        "min_neighbors": [Interval(numbers.Integral, 0, None, closed="left")],
+        "min_size": [tuple, list],
+        "cascade": [str],
+        "detect_width": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    }
 
     def __init__(
         self,
+        *,
         scale_factor: float = 1.1,
         min_neighbors: int = 5,
         min_size: tuple[int, int] = (0, 0),
@@ -116,30 +160,42 @@ class HaarFaceDetector:
         self.min_size = min_size
         self.cascade = cascade
         self.detect_width = detect_width
-        self._classifier: cv2.CascadeClassifier | None = None
 
-    def __repr__(self) -> str:
-        return (
-            f"HaarFaceDetector(scale_factor={self.scale_factor}, "
-            f"min_neighbors={self.min_neighbors}, min_size={self.min_size}, "
-            f"cascade={self.cascade!r}, detect_width={self.detect_width})"
-        )
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False  # nothing is learnt: detect() works unfitted
+        return tags
 
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_classifier"] = None  # cv2 objects do not pickle; reloaded on first use
-        return state
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any = None, y: Any = None) -> HaarFaceDetector:
+        """Validate the parameters and load the cascade; nothing is learnt.
 
-    def _load(self) -> cv2.CascadeClassifier:
-        if self._classifier is None:
-            path = self.cascade
-            if not path.endswith(".xml"):
-                path = cv2.data.haarcascades + f"haarcascade_{self.cascade}.xml"
-            clf = cv2.CascadeClassifier(path)
-            if clf.empty():
-                raise ValueError(f"could not load the Haar cascade {self.cascade!r} ({path})")
-            self._classifier = clf
-        return self._classifier
+        Parameters
+        ----------
+        X, y : ignored
+            Accepted for API compatibility.
+
+        Returns
+        -------
+        self : HaarFaceDetector
+
+        Raises
+        ------
+        ValueError
+            If ``min_size`` is not two non-negative integers or the cascade cannot be
+            loaded.
+        """
+        self._check_min_size()
+        _load_cascade(self.cascade)
+        return self
+
+    def _check_min_size(self) -> None:
+        if len(self.min_size) != 2 or not all(
+            isinstance(m, numbers.Integral) and m >= 0 for m in self.min_size
+        ):
+            raise ValueError(
+                f"min_size must be two non-negative integers (w, h), got {self.min_size!r}"
+            )
 
     def detect(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Detect faces in one frame.
@@ -155,9 +211,9 @@ class HaarFaceDetector:
             ``x, y, w, h`` in pixels of ``frame``.
         scores : ndarray of shape (n,)
         """
-        if self.scale_factor <= 1:
+        if self.scale_factor <= 1:  # detect() may run unfitted: keep the cheap guard
             raise ValueError(f"scale_factor must be > 1, got {self.scale_factor}")
-        clf = self._load()
+        clf = _load_cascade(self.cascade)
         img = np.asarray(frame)
         if img.dtype != np.uint8:
             img = np.clip(img, 0, 255).astype(np.uint8)
@@ -180,3 +236,31 @@ class HaarFaceDetector:
         if scores.shape[0] != boxes.shape[0]:  # older OpenCV builds return no weights
             scores = np.ones(boxes.shape[0])
         return boxes, scores
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cascade(cascade: str) -> cv2.CascadeClassifier:
+    """The OpenCV classifier of a cascade name or XML path, loaded once per process."""
+    path = cascade
+    if not path.endswith(".xml"):
+        path = cv2.data.haarcascades + f"haarcascade_{cascade}.xml"
+    clf = cv2.CascadeClassifier(path)
+    if clf.empty():
+        raise ValueError(f"could not load the Haar cascade {cascade!r} ({path})")
+    return clf
+
+
+def fitted_detector(detector: Any) -> Any:
+    """The detector an estimator uses after its ``fit``: a fitted clone, or as it is.
+
+    ``None`` gives a fitted default :class:`HaarFaceDetector`; a scikit-learn estimator is
+    cloned and fitted (``fit()`` without data: the protocol of this module), so the
+    estimator's ``detector`` parameter is never changed; a plain function or another
+    object with ``detect`` is used as it is.
+    """
+    if detector is None:
+        return HaarFaceDetector().fit()
+    if hasattr(detector, "get_params") and hasattr(detector, "fit"):
+        return clone(detector).fit()
+    as_detector(detector)  # raises TypeError for anything unusable
+    return detector

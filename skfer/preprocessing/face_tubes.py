@@ -11,8 +11,9 @@ smoothing":
    the other none) every frame between them is detected too, so the frames where a face
    appears or leaves are found exactly.
 2. **Association** of the boxes of successive detected frames into tubes, one per person,
-   by relative position, size and overlap (:func:`_associate`). The **primary tube** is the
-   one with the most detected frames, ties broken by the larger mean box area.
+   by relative position, size and overlap (``associate`` in
+   :mod:`skfer.preprocessing._tracking`). The **primary tube** is the one with the most
+   detected frames, ties broken by the larger mean box area.
 3. **Tracking** of the primary face on frames skipped by the stride (between two frames
    where it was detected): normalised cross-correlation template matching of the face
    from the last detection, searched within ``search_radius`` box sides of the previous box.
@@ -29,8 +30,13 @@ smoothing":
    take the box of the temporally closest located frame before smoothing.
 6. **Cropping** of the smoothed squares (zero padding outside the frame) and resizing.
 
-Every frame gets a status, ``"detected"``, ``"tracked"``, ``"filled"`` or ``"missing"``,
-kept with the boxes before and after smoothing in :class:`FaceTube` records.
+Every frame gets a status, ``"detected"``, ``"tracked"``, ``"filled"`` or ``"missing"``
+(:data:`skfer.FRAME_STATUSES`). :meth:`FaceTubeExtractor.transform` returns the tubes in a
+:class:`skfer.ClipSet` whose ``status`` and ``boxes`` companions carry them to later steps
+(:class:`~skfer.preprocessing.FrameAggregator` leaves the ``"missing"`` frames out);
+:meth:`FaceTubeExtractor.transform_with_info` also returns the :class:`FaceTube` records
+(boxes before and after smoothing, detector scores). Tracking and filling live in
+:mod:`skfer.preprocessing._tracking`, the decoding thread in :mod:`skfer.io._prefetch`.
 
 Video files can be processed without decoding them into RGB clips first:
 :meth:`FaceTubeExtractor.transform_files` streams the frames (grey ones for grey tubes),
@@ -40,35 +46,40 @@ as :meth:`~FaceTubeExtractor.transform` on the decoded clips.
 
 from __future__ import annotations
 
+import numbers
 import os
-import queue
-import threading
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import cv2
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skfer.base import ClipTransformerMixin, same_container
-from skfer.io import iter_frames
-from skfer.preprocessing.box_smoothing import box_iou, smooth_tube_boxes
-from skfer.preprocessing.face_detection import HaarFaceDetector, as_detector
-from skfer.utils.validation import check_clips
+from ..base import ClipTransformerMixin, same_container
+from ..clipset import ClipSet
+from ..io import iter_frames
+from ..io._prefetch import prefetch
+from ..utils._param_validation import FrameSize
+from ..utils.validation import check_clips
+from ._tracking import (
+    WorkFrames,
+    associate,
+    grey,
+    histogram_search,
+    locate_undetected,
+    pixel_unit,
+    to_uint8,
+    work_frame,
+    work_scale,
+)
+from .box_smoothing import smooth_tube_boxes
+from .face_detection import as_detector, fitted_detector
 
-__all__ = ["FaceTube", "FaceTubeExtractor", "STATUSES", "histogram_search"]
-
-#: Per-frame statuses of a face tube.
-STATUSES = ("detected", "tracked", "filled", "missing")
-
-# Tracking and histogram search run on frames shrunk to this width (faces stay > 20 px on
-# the videos this targets, and the search cost falls with the square of the scale).
-_WORK_WIDTH = 320
-_HIST_BINS = 32
-_ON_MISSING = ("raise", "warn", "ignore")
+__all__ = ["FaceTube", "FaceTubeExtractor", "histogram_search"]
 
 
 @dataclass
@@ -116,264 +127,27 @@ class FaceTube:
         return bool((self.status != "missing").any())
 
 
-def _unit(clip: np.ndarray | Sequence[np.ndarray]) -> float:
-    """Factor to bring a clip (array or list of frames) to 0..255: 255 for float clips
-    within [0, 1], else 1."""
-    dtype = clip[0].dtype
-    if dtype == np.uint8 or not np.issubdtype(dtype, np.floating):
-        return 1.0
-    peak = clip.max() if isinstance(clip, np.ndarray) else max(f.max() for f in clip)
-    return 255.0 if peak <= 1.0 else 1.0
-
-
-def _to_uint8(frame: np.ndarray, unit: float = 1.0) -> np.ndarray:
-    """uint8 version of a frame (``unit`` from :func:`_unit` of its clip), for detection."""
-    if frame.dtype == np.uint8:
-        return frame
-    return np.clip(frame.astype(float) * unit, 0, 255).astype(np.uint8)
-
-
-def _grey(frame: np.ndarray) -> np.ndarray:
-    """Grey version of an RGB (or already grey) frame, same dtype family."""
-    if frame.ndim == 2:
-        return frame
-    if frame.dtype == np.uint8:
-        return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    return frame @ np.array([0.299, 0.587, 0.114])
-
-
-def _work_scale(width: int) -> float:
-    """Factor from frame pixels to working-frame pixels (see ``_WORK_WIDTH``)."""
-    return min(1.0, _WORK_WIDTH / width)
-
-
-def _work_frame(frame: np.ndarray, unit: float, scale: float) -> np.ndarray:
-    """Grey uint8 version of a frame at the working scale, for tracking and filling."""
-    g = _to_uint8(_grey(frame), unit)
-    if scale < 1:
-        g = cv2.resize(g, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    return g
-
-
-class _WorkFrames:
-    """Working frames (:func:`_work_frame`) of a clip, built on first use and kept.
-
-    ``cache`` may hold frames built beforehand (by the decoding thread of
-    :meth:`FaceTubeExtractor.transform_files`).
-    """
-
-    def __init__(
-        self,
-        clip: np.ndarray | Sequence[np.ndarray],
-        unit: float,
-        cache: list[np.ndarray | None] | None = None,
-    ) -> None:
-        self.clip = clip
-        self.unit = unit
-        self.scale = _work_scale(clip[0].shape[1])
-        self.cache: list[np.ndarray | None] = [None] * len(clip) if cache is None else cache
-
-    def __call__(self, t: int) -> np.ndarray:
-        img = self.cache[t]
-        if img is None:
-            img = self.cache[t] = _work_frame(self.clip[t], self.unit, self.scale)
-        return img
-
-
-def _associate(
-    detections: dict[int, tuple[np.ndarray, np.ndarray]], max_skip: int
-) -> list[dict[int, tuple[np.ndarray, float]]]:
-    """Link the boxes of successive detected frames into tubes (one per person).
-
-    A box continues a tube whose last box is at most ``max_skip`` frames earlier when they
-    overlap (IoU >= 0.3) or, failing that, when their centres are within half the mean
-    side and their sizes differ by less than a factor 1.5. Candidate pairs are matched
-    greedily by ``IoU + 1 - centre distance / mean side``; unmatched boxes start new tubes.
-    """
-    tubes: list[dict[int, tuple[np.ndarray, float]]] = []
-    for t in sorted(detections):
-        boxes, scores = detections[t]
-        pairs = []
-        for j, tube in enumerate(tubes):
-            last = max(tube)
-            if t - last > max_skip:
-                continue
-            prev = tube[last][0]
-            for i, box in enumerate(boxes):
-                iou = float(box_iou(prev, box))
-                side = (np.sqrt(prev[2] * prev[3]) + np.sqrt(box[2] * box[3])) / 2
-                dist = np.hypot(
-                    prev[0] + prev[2] / 2 - box[0] - box[2] / 2,
-                    prev[1] + prev[3] / 2 - box[1] - box[3] / 2,
-                ) / max(side, 1e-9)
-                ratio = np.sqrt(box[2] * box[3] / max(prev[2] * prev[3], 1e-9))
-                if iou >= 0.3 or (dist < 0.5 and 1 / 1.5 < ratio < 1.5):
-                    pairs.append((iou + 1 - dist, i, j))
-        used_boxes: set[int] = set()
-        used_tubes: set[int] = set()
-        for _, i, j in sorted(pairs, reverse=True):
-            if i in used_boxes or j in used_tubes:
-                continue
-            tubes[j][t] = (boxes[i], float(scores[i]))
-            used_boxes.add(i)
-            used_tubes.add(j)
-        for i in range(len(boxes)):
-            if i not in used_boxes:
-                tubes.append({t: (boxes[i], float(scores[i]))})
-    return tubes
-
-
-def _patch_bounds(box: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
-    """Integer ``x0, y0, x1, y1`` of a box clipped to the frame, or None when empty."""
-    x0, y0 = int(round(box[0])), int(round(box[1]))
-    x1, y1 = int(round(box[0] + box[2])), int(round(box[1] + box[3]))
-    x0, y0 = max(x0, 0), max(y0, 0)
-    x1, y1 = min(x1, shape[1]), min(y1, shape[0])
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return None
-    return x0, y0, x1, y1
-
-
-def _histogram(img: np.ndarray, box: np.ndarray) -> np.ndarray | None:
-    b = _patch_bounds(box, img.shape)
-    if b is None:
-        return None
-    hist = cv2.calcHist([img[b[1] : b[3], b[0] : b[2]]], [0], None, [_HIST_BINS], [0, 256])
-    return cv2.normalize(hist, hist, 1.0, 0.0, cv2.NORM_L1)
-
-
-def histogram_search(
-    img: np.ndarray, box: np.ndarray, reference: np.ndarray, radius: float
-) -> tuple[np.ndarray, float]:
-    """Best same-size region near ``box`` by grey-histogram match (EmoNets section 3.1.3;
-    the paper matches colour-intensity histograms, skfer grey ones, as it tracks on grey).
-
-    Shifts of the box on a grid of step ``max(1, side / 8)`` pixels, up to ``radius`` box
-    sides in x and y, are scored by the Bhattacharyya distance between the region's
-    32-bin grey histogram and ``reference``.
-
-    Parameters
-    ----------
-    img : ndarray of shape (H, W), uint8
-    box : ndarray of shape (4,)
-        ``x, y, w, h`` of the temporally closest box.
-    reference : ndarray
-        Normalised histogram of the face to find (from :func:`_histogram`).
-    radius : float
-        Search radius in box sides.
-
-    Returns
-    -------
-    box : ndarray of shape (4,)
-        The best region.
-    distance : float
-        Its Bhattacharyya distance (0 = identical histograms, 1 = disjoint).
-    """
-    side = max(min(box[2], box[3]), 1.0)
-    step = max(1.0, side / 8)
-    n = int(np.floor(radius * side / step))
-    best, best_d = box, np.inf
-    for dy in range(-n, n + 1):
-        for dx in range(-n, n + 1):
-            cand = np.array([box[0] + dx * step, box[1] + dy * step, box[2], box[3]])
-            hist = _histogram(img, cand)
-            if hist is None:
-                continue
-            d = cv2.compareHist(reference, hist, cv2.HISTCMP_BHATTACHARYYA)
-            # Ties (e.g. flat regions) keep the smallest shift: stay put when unsure.
-            if d < best_d - 1e-12:
-                best, best_d = cand, d
-    return best, float(best_d)
-
-
-def _template_track(
-    img: np.ndarray, template: np.ndarray, prev: np.ndarray, radius: float
-) -> np.ndarray:
-    """Locate ``template`` near box ``prev`` by normalised cross-correlation."""
-    th, tw = template.shape
-    margin = int(np.ceil(radius * max(prev[2], prev[3])))
-    x0 = max(int(round(prev[0])) - margin, 0)
-    y0 = max(int(round(prev[1])) - margin, 0)
-    x1 = min(int(round(prev[0] + prev[2])) + margin, img.shape[1])
-    y1 = min(int(round(prev[1] + prev[3])) + margin, img.shape[0])
-    window = img[y0:y1, x0:x1]
-    if window.shape[0] < th or window.shape[1] < tw or th < 2 or tw < 2:
-        return prev.copy()
-    res = cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED)
-    _, _, _, (mx, my) = cv2.minMaxLoc(res)
-    return np.array([x0 + mx, y0 + my, prev[2], prev[3]], dtype=float)
-
-
-_T = TypeVar("_T")
-
-
-class _Done:
-    """End-of-stream marker of :func:`_prefetch`, with the producer's error if any."""
-
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
-
-
-def _prefetch(items: Iterable[_T]) -> Iterator[_T]:
-    """Iterate over ``items`` produced by a background thread.
-
-    Video decoding (``cv2.VideoCapture``) releases the GIL, so the next frames decode on
-    the other core while the caller runs the detector on the current one. The queue is not
-    bounded: :meth:`FaceTubeExtractor.transform_files` keeps every frame anyway, so running
-    ahead costs no extra memory. Errors of the producer are raised in the caller; when the
-    caller stops early, the producer stops at its next item.
-    """
-    q: queue.SimpleQueue = queue.SimpleQueue()
-    stop = threading.Event()
-
-    def produce() -> None:
-        it = iter(items)
-        try:
-            for item in it:
-                if stop.is_set():
-                    break
-                q.put(item)
-        except BaseException as exc:  # noqa: BLE001 - handed over to the consumer
-            q.put(_Done(exc))
-        else:
-            q.put(_Done())
-        finally:
-            close = getattr(it, "close", None)
-            if close is not None:
-                close()  # e.g. release the video file now, not at garbage collection
-
-    thread = threading.Thread(target=produce, name="skfer-decode", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if isinstance(item, _Done):
-                if item.error is not None:
-                    raise item.error
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
 class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
     """Turn clips of whole video frames into face tubes (EmoNets section 3.1.3).
 
-    Each clip ``(T, H, W[, 3])`` becomes one face tube ``(T, size[0], size[1])`` (grey) or
-    ``(T, size[0], size[1], 3)`` (``color=True``) of the primary person's face; see the
-    module docstring for the steps. ``fit`` learns nothing.
+    Each clip ``(T, H, W[, 3])`` becomes one face tube ``(T, height, width)`` (grey) or
+    ``(T, height, width, 3)`` (``color=True``) of the primary person's face, with
+    ``(height, width) = frame_size``; see the module docstring for the steps. ``fit``
+    learns nothing (it validates the parameters and fits a clone of the detector).
 
     Parameters
     ----------
-    detector : object with ``detect(frame)``, callable or None, default=None
-        Face detector following the protocol of
-        :mod:`skfer.preprocessing.face_detection` (it gets uint8 frames, grey or RGB as
-        the clips are; grey from :meth:`transform_files` unless ``color``);
-        ``None`` uses :class:`~skfer.preprocessing.face_detection.HaarFaceDetector` with
-        its defaults.
-    size : (int, int), default=(48, 48)
-        Height and width of the output frames (48x48 in the paper).
+    detector : face detector, callable or None, default=None
+        A face detector following the protocol of
+        :mod:`skfer.preprocessing.face_detection` (a scikit-learn estimator with
+        ``detect(frame) -> (boxes (n, 4) as x, y, w, h, scores (n,))``; it gets uint8
+        frames, grey or RGB as the clips are; grey from :meth:`transform_files` unless
+        ``color``), or a plain function of the frame returning the boxes. ``None`` uses
+        :class:`~skfer.preprocessing.HaarFaceDetector` with its defaults. A detector
+        estimator's parameters are tunable through this one, e.g.
+        ``detector__scale_factor``.
+    frame_size : (int, int), default=(48, 48)
+        ``(height, width)`` of the output frames (48x48 in the paper).
     detect_every : int, default=8
         Stride of the scheduled detections; frames between two detections of the face are
         tracked. ``1`` detects on every frame.
@@ -386,8 +160,8 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
     on_missing : {"raise", "warn", "ignore"}, default="raise"
         What to do with a clip where no face is found in any frame: ``"raise"`` a
         ``ValueError`` naming the clip index; ``"warn"`` with a ``UserWarning`` naming it
-        and output the centred square crop of the frames (recorded with every frame
-        ``"missing"``); ``"ignore"`` does the same without the warning.
+        and output the centred square crop of the frames, every frame with the status
+        ``"missing"``; ``"ignore"`` does the same without the warning.
     max_gap : int, default=15
         Farthest a run of failed detections is filled by histogram search from each located
         side, in frames; frames farther away are ``"missing"``.
@@ -399,13 +173,23 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
     Attributes
     ----------
     detector_ : object
-        The detector used.
-    tubes_ : list of FaceTube
-        Per-clip metadata of the last :meth:`transform` or :meth:`transform_files` (boxes
-        before and after smoothing, per-frame status, detector scores).
+        The detector used: a fitted clone of ``detector`` when it is an estimator, the
+        function itself otherwise.
 
     Notes
     -----
+    *Output.* :meth:`transform` returns a :class:`skfer.ClipSet` of the tubes (also for a
+    list or an ndarray ``X``: the step produces companions) with two per-frame
+    companions: ``status`` (``"detected"``, ``"tracked"``, ``"filled"`` or ``"missing"``)
+    and ``boxes``, the square actually cropped (after smoothing) as ``(x, y, w, h)`` in
+    pixels of the *source* frame, so that a later step can map tube pixels back to the
+    video. A ``landmarks`` companion of ``X`` is mapped into tube pixels with the crop
+    (the same scale and offset as the pixels); ``boxes`` of ``X`` are replaced; the other
+    companions are kept. Missing frames are still cropped (at the temporally closest
+    located box) so that every frame keeps its place; :class:`FrameAggregator` leaves
+    them out by their status. :meth:`transform_with_info` also returns the per-clip
+    :class:`FaceTube` records; ``transform`` does not change the estimator.
+
     For video files, :meth:`transform_files` gives the same tubes as :meth:`transform` on
     the decoded clips (with a detector working on grey), faster: it decodes grey frames,
     overlapped with the detection.
@@ -415,16 +199,32 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
     >>> import numpy as np
     >>> def fake(frame):  # a detector: one fixed face
     ...     return np.array([[40.0, 30.0, 50.0, 60.0]]), np.array([1.0])
-    >>> ext = FaceTubeExtractor(detector=fake, size=(24, 24)).fit([])
-    >>> tubes = ext.transform([np.zeros((12, 120, 160), np.uint8)])
-    >>> tubes[0].shape, ext.tubes_[0].status[:3].tolist()
+    >>> ext = FaceTubeExtractor(detector=fake, frame_size=(24, 24)).fit()
+    >>> tubes, records = ext.transform_with_info([np.zeros((12, 120, 160), np.uint8)])
+    >>> tubes[0].shape, tubes.get("status")[0][:3].tolist()
     ((12, 24, 24), ['detected', 'tracked', 'tracked'])
+    >>> records[0].boxes[0].tolist()
+    [40.0, 30.0, 50.0, 60.0]
     """
+
+    _parameter_constraints: dict = {
+        "detector": [None, HasMethods(["detect"]), callable],
+        "frame_size": [FrameSize()],
+        "detect_every": [Interval(numbers.Integral, 1, None, closed="left")],
+        "smoothing_window": [Interval(numbers.Integral, 1, None, closed="left")],
+        "scale_threshold": [Interval(numbers.Real, 0, None, closed="left")],
+        "color": ["boolean"],
+        "on_missing": [StrOptions({"raise", "warn", "ignore"})],
+        "max_gap": [Interval(numbers.Integral, 0, None, closed="left")],
+        "search_radius": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_hist_distance": [Interval(numbers.Real, 0, None, closed="left")],
+    }
 
     def __init__(
         self,
+        *,
         detector: Any = None,
-        size: tuple[int, int] = (48, 48),
+        frame_size: tuple[int, int] = (48, 48),
         detect_every: int = 8,
         smoothing_window: int = 11,
         scale_threshold: float = 1.5,
@@ -435,7 +235,7 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         max_hist_distance: float = 0.4,
     ) -> None:
         self.detector = detector
-        self.size = size
+        self.frame_size = frame_size
         self.detect_every = detect_every
         self.smoothing_window = smoothing_window
         self.scale_threshold = scale_threshold
@@ -445,23 +245,9 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         self.search_radius = search_radius
         self.max_hist_distance = max_hist_distance
 
-    def _validate_params_(self) -> None:
-        size = tuple(self.size) if np.ndim(self.size) == 1 else ()
-        if len(size) != 2 or any(int(s) != s or s < 1 for s in size):
-            raise ValueError(f"size must be two positive integers (height, width), got {self.size}")
-        if int(self.detect_every) != self.detect_every or self.detect_every < 1:
-            raise ValueError(f"detect_every must be a positive integer, got {self.detect_every}")
-        if self.smoothing_window < 1 or self.smoothing_window % 2 == 0:
-            raise ValueError(
-                f"smoothing_window must be a positive odd integer, got {self.smoothing_window}"
-            )
-        if self.on_missing not in _ON_MISSING:
-            raise ValueError(f"on_missing must be one of {_ON_MISSING}, got {self.on_missing!r}")
-        if self.max_gap < 0 or self.search_radius < 0 or self.scale_threshold < 0:
-            raise ValueError("max_gap, search_radius and scale_threshold must be >= 0")
-
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: Any = None, y: Any = None) -> FaceTubeExtractor:
-        """Check the parameters and resolve the detector; no data is learnt.
+        """Check the parameters and fit a clone of the detector; no data is learnt.
 
         Parameters
         ----------
@@ -473,56 +259,58 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         -------
         self : FaceTubeExtractor
         """
-        self._validate_params_()
-        self.detector_ = HaarFaceDetector() if self.detector is None else self.detector
-        as_detector(self.detector_)  # fail early on an unusable detector
+        if self.smoothing_window % 2 == 0:
+            raise ValueError(
+                f"smoothing_window must be odd (a centred window), got {self.smoothing_window}"
+            )
+        self.detector_ = fitted_detector(self.detector)
         return self
 
-    def transform(self, X: Any) -> Any:
-        """Extract one face tube per clip; metadata goes to ``tubes_``.
+    def transform(self, X: Any) -> ClipSet:
+        """Extract one face tube per clip.
 
         Parameters
         ----------
-        X : list of clips or ndarray
+        X : list of clips, ndarray or ClipSet
             Clips of whole frames, ``(T, H, W)`` grey or ``(T, H, W, 3)`` RGB.
 
         Returns
         -------
-        tubes : list of ndarray or ndarray
-            ``(T, size[0], size[1])`` (or ``(..., 3)`` with ``color=True``) per clip, in the
-            input's dtype; an ndarray when ``X`` was one and all clips have equal length.
+        tubes : ClipSet
+            ``(T, height, width)`` (or ``(..., 3)`` with ``color=True``) per clip, in the
+            input's dtype, with the ``status`` and ``boxes`` companions (see Notes).
         """
-        out, records = self.transform_with_info(X)
-        self.tubes_ = records
-        return same_container(X, out)
+        return self.transform_with_info(X)[0]
 
-    def transform_with_info(self, X: Any) -> tuple[list[np.ndarray], list[FaceTube]]:
-        """Like :meth:`transform`, but return the tubes and their :class:`FaceTube` records.
+    def transform_with_info(self, X: Any) -> tuple[ClipSet, list[FaceTube]]:
+        """Like :meth:`transform`, and also return the per-clip :class:`FaceTube` records.
 
         Parameters
         ----------
-        X : list of clips or ndarray
+        X : list of clips, ndarray or ClipSet
 
         Returns
         -------
-        tubes : list of ndarray
+        tubes : ClipSet
+            As :meth:`transform` returns them.
         records : list of FaceTube
+            One per clip: boxes before and after smoothing, statuses, detector scores.
         """
         out, records = [], []
         for tube, rec in self.iter_transform(X):
             out.append(tube)
             records.append(rec)
-        return out, records
+        return self._package(X, out, records), records
 
     def iter_transform(self, X: Any) -> Iterator[tuple[np.ndarray, FaceTube]]:
         """Yield ``(tube, record)`` clip by clip, e.g. to show progress on long data sets.
 
         All clips are validated before the first is processed; errors name the clip by its
-        index in ``X``. ``tubes_`` is not set.
+        index in ``X``. The tubes come bare (the statuses and boxes are in the records).
 
         Parameters
         ----------
-        X : list of clips or ndarray
+        X : list of clips, ndarray or ClipSet
 
         Yields
         ------
@@ -530,15 +318,13 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         record : FaceTube
         """
         check_is_fitted(self, "detector_")
-        self._validate_params_()
         clips = check_clips(X, color=True if self.color else None)
         detect = as_detector(self.detector_)
         for i, clip in enumerate(clips):
             yield self._extract(clip, i, detect)
 
-    def transform_files(self, paths: Iterable[str | os.PathLike]) -> list[np.ndarray]:
-        """Extract one face tube per video file, streaming its frames; metadata goes to
-        ``tubes_``.
+    def transform_files(self, paths: Iterable[str | os.PathLike]) -> ClipSet:
+        """Extract one face tube per video file, streaming its frames.
 
         Faster than :meth:`transform` on the decoded clips: grey tubes (``color=False``)
         decode grey frames (no RGB frame is made or kept), and the frames are decoded by a
@@ -556,8 +342,10 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        tubes : list of ndarray of uint8
-            ``(T, size[0], size[1])`` (or ``(..., 3)`` with ``color=True``) per video.
+        tubes : ClipSet
+            ``(T, height, width)`` uint8 (or ``(..., 3)`` with ``color=True``) per video,
+            with the ``status`` and ``boxes`` companions of :meth:`transform` and the file
+            names as ``source``.
 
         Raises
         ------
@@ -567,8 +355,23 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
             If a file cannot be decoded or holds no frame (see :func:`skfer.io.iter_frames`),
             or ``paths`` is empty.
         """
+        return self.transform_files_with_info(paths)[0]
+
+    def transform_files_with_info(
+        self, paths: Iterable[str | os.PathLike]
+    ) -> tuple[ClipSet, list[FaceTube]]:
+        """Like :meth:`transform_files`, and also return the :class:`FaceTube` records.
+
+        Parameters
+        ----------
+        paths : list of str or path-like
+
+        Returns
+        -------
+        tubes : ClipSet
+        records : list of FaceTube
+        """
         check_is_fitted(self, "detector_")
-        self._validate_params_()
         if isinstance(paths, (str, bytes, os.PathLike)):
             raise TypeError("paths must be a list of video files, got a single path")
         paths = list(paths)
@@ -581,7 +384,7 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
             frames: list[np.ndarray] = []
             work: list[np.ndarray | None] = []
             found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-            stream = _prefetch(self._decode(path))
+            stream = prefetch(self._decode(path))
             try:
                 for t, (frame, small) in enumerate(stream):
                     frames.append(frame)
@@ -597,18 +400,32 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
             tube, rec = self._extract(frames, i, detect, found, work)
             out.append(tube)
             records.append(rec)
-        self.tubes_ = records
-        return out
+        tubes = self._package(None, out, records).replace(source=[str(p) for p in paths])
+        return tubes, records
+
+    def _package(self, X: Any, tubes: list[np.ndarray], records: list[FaceTube]) -> ClipSet:
+        """The tubes as a ClipSet with ``status`` and ``boxes``; X's landmarks mapped."""
+        companions: dict[str, Any] = {
+            "status": [rec.status for rec in records],
+            "boxes": [rec.smoothed_boxes for rec in records],
+        }
+        landmarks = X.get("landmarks") if isinstance(X, ClipSet) else None
+        if landmarks is not None:
+            companions["landmarks"] = [
+                None if pts is None else self._points_in_tube(pts, rec.smoothed_boxes)
+                for pts, rec in zip(landmarks, records)
+            ]
+        return same_container(X if isinstance(X, ClipSet) else tubes, tubes, **companions)
 
     def _decode(self, path: str | os.PathLike) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Frames of a video file (grey unless ``color``) with their working frames."""
         scale = None
         for frame in iter_frames(path, color=bool(self.color)):
             if scale is None:
-                scale = _work_scale(frame.shape[1])
+                scale = work_scale(frame.shape[1])
             # Built here, on the decoding thread: tracking needs most of them, and it
             # takes them off the thread that runs the detector.
-            yield frame, _work_frame(frame, 1.0, scale)
+            yield frame, work_frame(frame, 1.0, scale)
 
     # -- one clip -------------------------------------------------------------------------
 
@@ -627,7 +444,7 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
 
         def run(t: int) -> bool:
             if t not in found:
-                found[t] = detect(_to_uint8(clip[t], unit))
+                found[t] = detect(to_uint8(clip[t], unit))
             return len(found[t][0]) > 0
 
         hit_b = run(b)
@@ -669,9 +486,9 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         """
         n = len(clip)
         height, width = clip[0].shape[:2]
-        unit = _unit(clip)
+        unit = pixel_unit(clip)
         found = self._detect_frames(clip, detect, unit, found)
-        tubes = _associate(
+        tubes = associate(
             {t: d for t, d in found.items() if len(d[0])}, int(self.detect_every) + self.max_gap
         )
         boxes = np.full((n, 4), np.nan)
@@ -686,8 +503,16 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
             )
             for t, (box, score) in primary.items():
                 boxes[t], scores[t], status[t] = box, score, "detected"
-            work_frames = _WorkFrames(clip, unit, work)
-            self._locate_undetected(work_frames, primary, found, boxes, status)
+            locate_undetected(
+                WorkFrames(clip, unit, work),
+                primary,
+                found,
+                boxes,
+                status,
+                search_radius=float(self.search_radius),
+                max_gap=int(self.max_gap),
+                max_hist_distance=float(self.max_hist_distance),
+            )
             located = status != "missing"
             idx = np.flatnonzero(located)
             # Missing frames take the temporally closest located box before smoothing.
@@ -703,7 +528,9 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
                     where + " (set on_missing='warn' or 'ignore' to output a centre crop)"
                 )
             if self.on_missing == "warn":
-                warnings.warn(where + "; its tube is a centre crop of the frames", UserWarning)
+                warnings.warn(
+                    where + "; its tube is a centre crop of the frames", UserWarning, stacklevel=4
+                )
             side = float(min(height, width))
             centre = [(width - side) / 2, (height - side) / 2, side, side]
             smoothed = np.tile(centre, (n, 1))
@@ -721,89 +548,14 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         )
         return tube, record
 
-    def _locate_undetected(
-        self,
-        work: _WorkFrames,
-        primary: dict[int, tuple[np.ndarray, float]],
-        found: dict[int, Any],
-        boxes: np.ndarray,
-        status: np.ndarray,
-    ) -> None:
-        """Track skipped frames and fill failed ones of the primary tube, in place."""
-        n = len(work.cache)
-        scale = work.scale
-        det = sorted(primary)
-        radius = float(self.search_radius)
-        # Runs of frames between detections of the primary face (and before/after them).
-        runs = [(a + 1, b) for a, b in zip(det, det[1:]) if b - a > 1]
-        if det[0] > 0:
-            runs.insert(0, (0, det[0]))
-        if det[-1] < n - 1:
-            runs.append((det[-1] + 1, n))
-        for start, stop in runs:
-            before = start - 1 if start > 0 else None
-            after = stop if stop < n else None
-            tried = any(t in found for t in range(start, stop))
-            if not tried and before is not None and after is not None:
-                # Skipped by the stride between two detections: track forward.
-                tpl_box = boxes[before] * scale
-                b = _patch_bounds(tpl_box, work(before).shape)
-                if b is None:
-                    continue
-                template = work(before)[b[1] : b[3], b[0] : b[2]]
-                # The template is the in-frame part of the box: track it, keep the box size.
-                offset = np.array([b[0] - tpl_box[0], b[1] - tpl_box[1], 0.0, 0.0])
-                prev = np.array([b[0], b[1], b[2] - b[0], b[3] - b[1]], dtype=float)
-                for t in range(start, stop):
-                    prev = _template_track(work(t), template, prev, radius)
-                    full = np.r_[prev[:2], tpl_box[2:]] - offset
-                    boxes[t], status[t] = full / scale, "tracked"
-                continue
-            self._fill_run(work, start, stop, before, after, boxes, status, scale)
-
-    def _fill_run(
-        self,
-        work: _WorkFrames,
-        start: int,
-        stop: int,
-        before: int | None,
-        after: int | None,
-        boxes: np.ndarray,
-        status: np.ndarray,
-        scale: float,
-    ) -> None:
-        """Fill frames ``start..stop-1`` by histogram search, walking out from located frames.
-
-        Each frame is searched around the box of its temporally closest located neighbour,
-        against the histogram of the face detected at that side of the run. A side's walk
-        stops at ``max_gap`` frames or at the first frame whose best match is farther than
-        ``max_hist_distance`` (the face is gone), leaving the rest ``"missing"``.
-        """
-        radius = float(self.search_radius)
-        for anchor, step in ((before, 1), (after, -1)):
-            if anchor is None:
-                continue
-            ref = _histogram(work(anchor), boxes[anchor] * scale)
-            if ref is None:
-                continue
-            t = anchor + step
-            while start <= t < stop and abs(t - anchor) <= self.max_gap:
-                other = after if step == 1 else before
-                # The other side's walk takes the frames temporally closer to it.
-                if other is not None and abs(t - other) < abs(t - anchor):
-                    break
-                if status[t] != "missing":
-                    break
-                box, dist = histogram_search(work(t), boxes[t - step] * scale, ref, radius)
-                if dist > self.max_hist_distance:
-                    break
-                boxes[t], status[t] = box / scale, "filled"
-                t += step
+    @staticmethod
+    def _square(box: np.ndarray) -> tuple[int, int, int]:
+        """Integer top-left corner and side of the square cropped for ``box``."""
+        return int(round(box[0])), int(round(box[1])), max(int(round(box[2])), 1)
 
     def _crop(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
         """Crop the square ``box`` (zero padding outside the frame), convert and resize."""
-        x0, y0 = int(round(box[0])), int(round(box[1]))
-        side = max(int(round(box[2])), 1)
+        x0, y0, side = self._square(box)
         fx0, fy0 = max(x0, 0), max(y0, 0)
         fx1, fy1 = min(x0 + side, frame.shape[1]), min(y0 + side, frame.shape[0])
         if (fx0, fy0, fx1, fy1) == (x0, y0, x0 + side, y0 + side):
@@ -813,8 +565,22 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
             if fx1 > fx0 and fy1 > fy0:
                 patch[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0] = frame[fy0:fy1, fx0:fx1]
         if not self.color and patch.ndim == 3:
-            patch = _grey(patch).astype(frame.dtype, copy=False)
+            patch = grey(patch).astype(frame.dtype, copy=False)
         work = patch if patch.dtype in (np.uint8, np.float32) else patch.astype(np.float32)
-        h, w = int(self.size[0]), int(self.size[1])
+        h, w = int(self.frame_size[0]), int(self.frame_size[1])
         interp = cv2.INTER_AREA if side >= max(h, w) else cv2.INTER_LINEAR
         return cv2.resize(work, (w, h), interpolation=interp).astype(frame.dtype)
+
+    def _points_in_tube(self, points: np.ndarray, squares: np.ndarray) -> np.ndarray:
+        """Landmarks ``(T, P, 2)`` of the source frames in pixels of the tube's frames.
+
+        The same offset and scale as :meth:`_crop`; ``cv2.resize`` maps the centre of
+        source pixel ``c`` to ``(c + 0.5) * scale - 0.5``. NaN points stay NaN.
+        """
+        out = np.array(points, dtype=np.float64)
+        h, w = int(self.frame_size[0]), int(self.frame_size[1])
+        for t, box in enumerate(squares):
+            x0, y0, side = self._square(box)
+            scale = np.array([w / side, h / side])
+            out[t] = (out[t] - [x0, y0] + 0.5) * scale - 0.5
+        return out

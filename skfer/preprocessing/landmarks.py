@@ -9,16 +9,9 @@ list of them, or an ndarray ``(n, T, P, 2)``.
 
 Point schemes
 -------------
-* ``"68"``: the iBUG 300-W scheme of dlib's ``shape_predictor_68_face_landmarks.dat``
-  (0-based): jaw 0-16, right brow 17-21, left brow 22-26, nose bridge 27-30 (30 = nose
-  tip), lower nose 31-35, right eye 36-41, left eye 42-47, outer lips 48-59, inner lips
-  60-67. "Right" is the subject's right, on the image's left.
-* ``"49"``: the IntraFace scheme DTAGN uses (section 3.1): the 68 points without the 17
-  jaw points and without the two inner mouth corners 60 and 64, which duplicate the outer
-  corners 48 and 54. The 49 points keep the iBUG order: brows 0-9, nose 10-18 (13 = nose
-  tip), eyes 19-30, outer lips 31-42, inner lips 43-48. This is the correspondence used
-  by the 300-W challenge's 49-point ("without jaw") evaluation and by IntraFace's own
-  49-point output (Xiong and De la Torre, CVPR 2013).
+``"68"`` (iBUG 300-W, dlib's predictor) and ``"49"`` (IntraFace, DTAGN section 3.1): the
+index table (groups, the 49-point subset, the nose tip, the flip permutation) is
+:mod:`skfer.utils.landmark_scheme`, re-exported here.
 """
 
 from __future__ import annotations
@@ -36,10 +29,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import ClipTransformerMixin, SequenceTransformerMixin
+from ..utils.landmark_scheme import IBUG68_TO_INTRAFACE49, NOSE_TIP_INDEX, flip_permutation
 from ..utils.validation import check_clips
 
 __all__ = [
-    "IBUG68_TO_IntraFace49",
+    "IBUG68_TO_INTRAFACE49",
     "NOSE_TIP_INDEX",
     "LandmarkDetector",
     "LandmarkNormalizer",
@@ -47,63 +41,6 @@ __all__ = [
     "flip_permutation",
     "select_landmarks",
 ]
-
-#: Indices into the 68 iBUG points of the 49 IntraFace points, in IntraFace order.
-IBUG68_TO_IntraFace49: np.ndarray = np.array(
-    [i for i in range(17, 68) if i not in (60, 64)], dtype=np.intp
-)
-IBUG68_TO_IntraFace49.setflags(write=False)
-
-#: Index of the nose tip in each scheme: the origin of DTAGN's normalisation (eq. 3).
-NOSE_TIP_INDEX: dict[str, int] = {
-    "68": 30,
-    "49": int(np.flatnonzero(IBUG68_TO_IntraFace49 == 30)[0]),
-}
-
-
-def _mirror_pairs_68() -> np.ndarray:
-    """Left/right mirror of the iBUG 68 points (an involution; midline points are fixed)."""
-    perm = np.arange(68)
-    pairs = [(i, 16 - i) for i in range(8)]  # jaw
-    pairs += [(17 + i, 26 - i) for i in range(5)]  # eyebrows
-    pairs += [(31, 35), (32, 34)]  # lower nose; bridge 27-30 and 33 are on the midline
-    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
-    pairs += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58)]  # outer lips
-    pairs += [(60, 64), (61, 63), (65, 67)]  # inner lips
-    for a, b in pairs:
-        perm[a], perm[b] = b, a
-    return perm
-
-
-def flip_permutation(scheme: str | int = "68") -> np.ndarray:
-    """Index permutation that relabels points after a horizontal flip.
-
-    After mirroring ``x``, the point that was the subject's right outer eye corner sits
-    where the left one was; ``mirrored[..., perm, :]`` restores the scheme's order. Used by
-    the flip augmentation of DTAGN (section 3.4).
-
-    Parameters
-    ----------
-    scheme : {"68", "49"} or int
-        Point scheme (see the module notes); ``68`` or ``49`` as integers are accepted.
-
-    Returns
-    -------
-    perm : ndarray of int, shape (P,)
-        An involution (``perm[perm] == arange(P)``).
-    """
-    perm68 = _mirror_pairs_68()
-    scheme = str(scheme)
-    if scheme == "68":
-        return perm68
-    if scheme == "49":
-        # The 49 points are closed under mirroring (60 and 64, dropped, map to each other).
-        position = {int(k): j for j, k in enumerate(IBUG68_TO_IntraFace49)}
-        return np.array([position[int(perm68[k])] for k in IBUG68_TO_IntraFace49])
-    raise ValueError(
-        f'the flip permutation is known for the schemes "68" and "49", not {scheme!r}'
-    )
-
 
 _EXTRA_HINT = 'install the optional extra: pip install "skfer[landmarks]"'
 _MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
@@ -118,7 +55,7 @@ def select_landmarks(points: Any, scheme: str = "49") -> np.ndarray:
         iBUG 68-point landmarks, e.g. one sequence ``(T, 68, 2)``.
     scheme : {"49", "68"}, default="49"
         ``"49"``: the IntraFace points used by DTAGN (section 3.1): see
-        :data:`IBUG68_TO_IntraFace49`. ``"68"``: all points (a copy).
+        :data:`IBUG68_TO_INTRAFACE49`. ``"68"``: all points (a copy).
 
     Returns
     -------
@@ -131,7 +68,7 @@ def select_landmarks(points: Any, scheme: str = "49") -> np.ndarray:
             f"shape {arr.shape}"
         )
     if scheme == "49":
-        return arr[..., IBUG68_TO_IntraFace49, :]
+        return arr[..., IBUG68_TO_INTRAFACE49, :]
     if scheme == "68":
         return arr.copy()
     raise ValueError(f'scheme must be "49" or "68", got {scheme!r}')

@@ -1,0 +1,349 @@
+"""Tracking the primary face between detections (EmoNets, Kahou et al. 2016, section 3.1.3).
+
+The parts of :class:`~skfer.preprocessing.FaceTubeExtractor` that follow a face across
+frames, on grey working frames shrunk to :data:`WORK_WIDTH` pixels:
+
+* :func:`associate` links the boxes of successive detected frames into tubes, one per person;
+* :func:`template_track` follows the face on frames skipped by the detection stride
+  (normalised cross-correlation);
+* :func:`histogram_search` fills frames where detection failed (grey-histogram match);
+* :func:`locate_undetected` applies both to the runs of frames between detections.
+
+Boxes are ``(x, y, w, h)`` rows, as everywhere in skfer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .box_smoothing import box_iou
+
+__all__ = [
+    "HIST_BINS",
+    "WORK_WIDTH",
+    "WorkFrames",
+    "associate",
+    "grey",
+    "grey_histogram",
+    "histogram_search",
+    "locate_undetected",
+    "patch_bounds",
+    "pixel_unit",
+    "template_track",
+    "to_uint8",
+    "work_frame",
+    "work_scale",
+    "fill_run",
+]
+
+#: Tracking and histogram search run on frames shrunk to this width (faces stay > 20 px on
+#: the videos this targets, and the search cost falls with the square of the scale).
+WORK_WIDTH = 320
+#: Bins of the grey-level histograms compared by :func:`histogram_search`.
+HIST_BINS = 32
+
+
+def pixel_unit(clip: np.ndarray | Sequence[np.ndarray]) -> float:
+    """Factor to bring a clip (array or list of frames) to 0..255: 255 for float clips
+    within [0, 1], else 1."""
+    dtype = clip[0].dtype
+    if dtype == np.uint8 or not np.issubdtype(dtype, np.floating):
+        return 1.0
+    peak = clip.max() if isinstance(clip, np.ndarray) else max(f.max() for f in clip)
+    return 255.0 if peak <= 1.0 else 1.0
+
+
+def to_uint8(frame: np.ndarray, unit: float = 1.0) -> np.ndarray:
+    """uint8 version of a frame (``unit`` from :func:`pixel_unit` of its clip), for detection."""
+    if frame.dtype == np.uint8:
+        return frame
+    return np.clip(frame.astype(float) * unit, 0, 255).astype(np.uint8)
+
+
+def grey(frame: np.ndarray) -> np.ndarray:
+    """Grey version of an RGB (or already grey) frame, same dtype family."""
+    if frame.ndim == 2:
+        return frame
+    if frame.dtype == np.uint8:
+        return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    return frame @ np.array([0.299, 0.587, 0.114])
+
+
+def work_scale(width: int) -> float:
+    """Factor from frame pixels to working-frame pixels (see ``WORK_WIDTH``)."""
+    return min(1.0, WORK_WIDTH / width)
+
+
+def work_frame(frame: np.ndarray, unit: float, scale: float) -> np.ndarray:
+    """Grey uint8 version of a frame at the working scale, for tracking and filling."""
+    g = to_uint8(grey(frame), unit)
+    if scale < 1:
+        g = cv2.resize(g, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return g
+
+
+class WorkFrames:
+    """Working frames (:func:`work_frame`) of a clip, built on first use and kept.
+
+    ``cache`` may hold frames built beforehand (by the decoding thread of
+    :meth:`FaceTubeExtractor.transform_files`).
+    """
+
+    def __init__(
+        self,
+        clip: np.ndarray | Sequence[np.ndarray],
+        unit: float,
+        cache: list[np.ndarray | None] | None = None,
+    ) -> None:
+        self.clip = clip
+        self.unit = unit
+        self.scale = work_scale(clip[0].shape[1])
+        self.cache: list[np.ndarray | None] = [None] * len(clip) if cache is None else cache
+
+    def __call__(self, t: int) -> np.ndarray:
+        img = self.cache[t]
+        if img is None:
+            img = self.cache[t] = work_frame(self.clip[t], self.unit, self.scale)
+        return img
+
+
+def associate(
+    detections: dict[int, tuple[np.ndarray, np.ndarray]], max_skip: int
+) -> list[dict[int, tuple[np.ndarray, float]]]:
+    """Link the boxes of successive detected frames into tubes (one per person).
+
+    A box continues a tube whose last box is at most ``max_skip`` frames earlier when they
+    overlap (IoU >= 0.3) or, failing that, when their centres are within half the mean
+    side and their sizes differ by less than a factor 1.5. Candidate pairs are matched
+    greedily by ``IoU + 1 - centre distance / mean side``; unmatched boxes start new tubes.
+    """
+    tubes: list[dict[int, tuple[np.ndarray, float]]] = []
+    for t in sorted(detections):
+        boxes, scores = detections[t]
+        pairs = []
+        for j, tube in enumerate(tubes):
+            last = max(tube)
+            if t - last > max_skip:
+                continue
+            prev = tube[last][0]
+            for i, box in enumerate(boxes):
+                iou = float(box_iou(prev, box))
+                side = (np.sqrt(prev[2] * prev[3]) + np.sqrt(box[2] * box[3])) / 2
+                dist = np.hypot(
+                    prev[0] + prev[2] / 2 - box[0] - box[2] / 2,
+                    prev[1] + prev[3] / 2 - box[1] - box[3] / 2,
+                ) / max(side, 1e-9)
+                ratio = np.sqrt(box[2] * box[3] / max(prev[2] * prev[3], 1e-9))
+                if iou >= 0.3 or (dist < 0.5 and 1 / 1.5 < ratio < 1.5):
+                    pairs.append((iou + 1 - dist, i, j))
+        used_boxes: set[int] = set()
+        used_tubes: set[int] = set()
+        for _, i, j in sorted(pairs, reverse=True):
+            if i in used_boxes or j in used_tubes:
+                continue
+            tubes[j][t] = (boxes[i], float(scores[i]))
+            used_boxes.add(i)
+            used_tubes.add(j)
+        for i in range(len(boxes)):
+            if i not in used_boxes:
+                tubes.append({t: (boxes[i], float(scores[i]))})
+    return tubes
+
+
+def patch_bounds(box: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """Integer ``x0, y0, x1, y1`` of a box clipped to the frame, or None when empty."""
+    x0, y0 = int(round(box[0])), int(round(box[1]))
+    x1, y1 = int(round(box[0] + box[2])), int(round(box[1] + box[3]))
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, shape[1]), min(y1, shape[0])
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return x0, y0, x1, y1
+
+
+def grey_histogram(img: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    b = patch_bounds(box, img.shape)
+    if b is None:
+        return None
+    hist = cv2.calcHist([img[b[1] : b[3], b[0] : b[2]]], [0], None, [HIST_BINS], [0, 256])
+    return cv2.normalize(hist, hist, 1.0, 0.0, cv2.NORM_L1)
+
+
+def histogram_search(
+    img: np.ndarray, box: np.ndarray, reference: np.ndarray, radius: float
+) -> tuple[np.ndarray, float]:
+    """Best same-size region near ``box`` by grey-histogram match (EmoNets section 3.1.3;
+    the paper matches colour-intensity histograms, skfer grey ones, as it tracks on grey).
+
+    Shifts of the box on a grid of step ``max(1, side / 8)`` pixels, up to ``radius`` box
+    sides in x and y, are scored by the Bhattacharyya distance between the region's
+    32-bin grey histogram and ``reference``.
+
+    Parameters
+    ----------
+    img : ndarray of shape (H, W), uint8
+    box : ndarray of shape (4,)
+        ``x, y, w, h`` of the temporally closest box.
+    reference : ndarray
+        Normalised histogram of the face to find (from :func:`grey_histogram`).
+    radius : float
+        Search radius in box sides.
+
+    Returns
+    -------
+    box : ndarray of shape (4,)
+        The best region.
+    distance : float
+        Its Bhattacharyya distance (0 = identical histograms, 1 = disjoint).
+    """
+    side = max(min(box[2], box[3]), 1.0)
+    step = max(1.0, side / 8)
+    n = int(np.floor(radius * side / step))
+    best, best_d = box, np.inf
+    for dy in range(-n, n + 1):
+        for dx in range(-n, n + 1):
+            cand = np.array([box[0] + dx * step, box[1] + dy * step, box[2], box[3]])
+            hist = grey_histogram(img, cand)
+            if hist is None:
+                continue
+            d = cv2.compareHist(reference, hist, cv2.HISTCMP_BHATTACHARYYA)
+            # Ties (e.g. flat regions) keep the smallest shift: stay put when unsure.
+            if d < best_d - 1e-12:
+                best, best_d = cand, d
+    return best, float(best_d)
+
+
+def template_track(
+    img: np.ndarray, template: np.ndarray, prev: np.ndarray, radius: float
+) -> np.ndarray:
+    """Locate ``template`` near box ``prev`` by normalised cross-correlation."""
+    th, tw = template.shape
+    margin = int(np.ceil(radius * max(prev[2], prev[3])))
+    x0 = max(int(round(prev[0])) - margin, 0)
+    y0 = max(int(round(prev[1])) - margin, 0)
+    x1 = min(int(round(prev[0] + prev[2])) + margin, img.shape[1])
+    y1 = min(int(round(prev[1] + prev[3])) + margin, img.shape[0])
+    window = img[y0:y1, x0:x1]
+    if window.shape[0] < th or window.shape[1] < tw or th < 2 or tw < 2:
+        return prev.copy()
+    res = cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED)
+    _, _, _, (mx, my) = cv2.minMaxLoc(res)
+    return np.array([x0 + mx, y0 + my, prev[2], prev[3]], dtype=float)
+
+
+def locate_undetected(
+    work: WorkFrames,
+    primary: dict[int, tuple[np.ndarray, float]],
+    found: dict[int, Any],
+    boxes: np.ndarray,
+    status: np.ndarray,
+    *,
+    search_radius: float,
+    max_gap: int,
+    max_hist_distance: float,
+) -> None:
+    """Track skipped frames and fill failed ones of the primary tube, in place.
+
+    Runs of frames between two detections of the primary face that the detector never
+    saw (skipped by the stride) are tracked forward from the earlier detection
+    (:func:`template_track`, status ``"tracked"``); runs where detection was tried and
+    failed, and the runs before the first and after the last detection, are filled by
+    :func:`fill_run` (status ``"filled"``, or left ``"missing"``).
+
+    Parameters
+    ----------
+    work : WorkFrames
+        Working frames of the clip.
+    primary : dict of int to (box, score)
+        The primary tube's detections, by frame.
+    found : dict of int to detector output
+        Every frame the detector ran on.
+    boxes : ndarray of shape (T, 4)
+        Boxes of the primary face, ``(x, y, w, h)`` in frame pixels; completed in place.
+    status : ndarray of shape (T,) of object
+        Frame statuses; completed in place.
+    search_radius : float
+        Neighbourhood searched, in box sides around the previous box.
+    max_gap : int
+        Farthest a failed run is filled from each located side, in frames.
+    max_hist_distance : float
+        Largest Bhattacharyya distance accepted by the histogram search.
+    """
+    n = len(work.cache)
+    scale = work.scale
+    det = sorted(primary)
+    # Runs of frames between detections of the primary face (and before/after them).
+    runs = [(a + 1, b) for a, b in zip(det, det[1:]) if b - a > 1]
+    if det[0] > 0:
+        runs.insert(0, (0, det[0]))
+    if det[-1] < n - 1:
+        runs.append((det[-1] + 1, n))
+    for start, stop in runs:
+        before = start - 1 if start > 0 else None
+        after = stop if stop < n else None
+        tried = any(t in found for t in range(start, stop))
+        if not tried and before is not None and after is not None:
+            # Skipped by the stride between two detections: track forward.
+            tpl_box = boxes[before] * scale
+            b = patch_bounds(tpl_box, work(before).shape)
+            if b is None:
+                continue
+            template = work(before)[b[1] : b[3], b[0] : b[2]]
+            # The template is the in-frame part of the box: track it, keep the box size.
+            offset = np.array([b[0] - tpl_box[0], b[1] - tpl_box[1], 0.0, 0.0])
+            prev = np.array([b[0], b[1], b[2] - b[0], b[3] - b[1]], dtype=float)
+            for t in range(start, stop):
+                prev = template_track(work(t), template, prev, search_radius)
+                full = np.r_[prev[:2], tpl_box[2:]] - offset
+                boxes[t], status[t] = full / scale, "tracked"
+            continue
+        fill_run(
+            work, start, stop, before, after, boxes, status,
+            search_radius=search_radius, max_gap=max_gap, max_hist_distance=max_hist_distance,
+        )
+
+
+def fill_run(
+    work: WorkFrames,
+    start: int,
+    stop: int,
+    before: int | None,
+    after: int | None,
+    boxes: np.ndarray,
+    status: np.ndarray,
+    *,
+    search_radius: float,
+    max_gap: int,
+    max_hist_distance: float,
+) -> None:
+    """Fill frames ``start..stop-1`` by histogram search, walking out from located frames.
+
+    Each frame is searched around the box of its temporally closest located neighbour,
+    against the histogram of the face detected at that side of the run. A side's walk
+    stops at ``max_gap`` frames or at the first frame whose best match is farther than
+    ``max_hist_distance`` (the face is gone), leaving the rest ``"missing"``.
+    """
+    scale = work.scale
+    for anchor, step in ((before, 1), (after, -1)):
+        if anchor is None:
+            continue
+        ref = grey_histogram(work(anchor), boxes[anchor] * scale)
+        if ref is None:
+            continue
+        t = anchor + step
+        while start <= t < stop and abs(t - anchor) <= max_gap:
+            other = after if step == 1 else before
+            # The other side's walk takes the frames temporally closer to it.
+            if other is not None and abs(t - other) < abs(t - anchor):
+                break
+            if status[t] != "missing":
+                break
+            box, dist = histogram_search(work(t), boxes[t - step] * scale, ref, search_radius)
+            if dist > max_hist_distance:
+                break
+            boxes[t], status[t] = box / scale, "filled"
+            t += step
