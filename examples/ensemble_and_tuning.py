@@ -33,7 +33,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 sklearn.set_config(enable_metadata_routing=True)
 data = make_expressions(n_subjects=10, random_state=0)
 # Face tubes learn nothing, so extracting them once before cross-validation leaks nothing.
-faces = FaceTubeExtractor(size=(48, 48)).fit_transform(data.data)
+faces = FaceTubeExtractor(frame_size=(48, 48)).fit_transform(data.data)
 y, groups = data.target, data.groups
 cv = GroupKFold(n_splits=5)
 

@@ -18,7 +18,7 @@ from skfer.preprocessing import FaceTubeExtractor, FramePooling
 data = make_expressions(random_state=0)
 pipe = Pipeline(
     [
-        ("faces", FaceTubeExtractor(size=(48, 48))),  # detect, track, smooth, crop
+        ("faces", FaceTubeExtractor(frame_size=(48, 48))),  # detect, track, smooth, crop
         ("hog", HOGFeatures()),  # one HOG vector per frame
         ("apex", FramePooling(method="last")),  # the apex frame's vector per clip
         ("svm", SVC(C=10.0)),

@@ -103,4 +103,4 @@ def face_tube_step():
     """The face-tube step of the named models: 48x48 grey tubes, a clip without face raises."""
     from .preprocessing import FaceTubeExtractor
 
-    return FaceTubeExtractor(size=(48, 48))
+    return FaceTubeExtractor(frame_size=(48, 48))

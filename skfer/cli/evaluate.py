@@ -103,7 +103,7 @@ def _extract_face_tubes(clips, progress: bool) -> tuple[list, dict[str, int]]:
     the detection in every fold.
     """
     from ..models import face_tube_step
-    from ..preprocessing import STATUSES
+    from ..clipset import FRAME_STATUSES as STATUSES
 
     start = time.perf_counter()
     pairs = face_tube_step().fit().iter_transform(clips)
