@@ -6,13 +6,16 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from imblearn import FunctionSampler
 from imblearn.over_sampling import RandomOverSampler
 from imblearn.pipeline import Pipeline
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from skfer import ClipSet
 from skfer.augmentation import ImageSequenceAugmenter, LandmarkAugmenter, rotate_clip
-from skfer.preprocessing.landmarks import LandmarkNormalizer, flip_permutation
+from skfer.preprocessing.landmarks import LandmarkNormalizer
 from skfer.utils.estimator_checks import make_clip_data, parametrize_with_clip_checks
+from skfer.utils.landmark_scheme import flip_permutation
 
 # ----------------------------------------------------------------------- image sequences
 
@@ -63,6 +66,144 @@ def test_image_augmenter_keeps_groups_alignable():
     X_res, y_res = aug.fit_resample(np.stack([c[:3] for c in X]), y)
     assert isinstance(X_res, np.ndarray) and X_res.shape[0] == 24
     np.testing.assert_array_equal(groups[aug.sample_indices_], np.repeat(groups, 4))
+
+
+# ------------------------------------------------- paired clips and landmarks (ClipSet)
+
+#: One dot per frame, at these landmarks (right eye outer corner, left eye outer corner,
+#: mouth corners, nose tip, a jaw point): flips must relabel the lateral ones.
+_DOTTED = (36, 45, 48, 54, 30, 3)
+
+
+def _dotted_clipset(n_clips=2, height=40, width=50, seed=0):
+    """Clips with one bright Gaussian dot per frame at a known landmark, and their landmarks.
+
+    Returns the ClipSet (landmarks, boxes around them, statuses, sources) and labels.
+    """
+    rng = np.random.RandomState(seed)
+    yy, xx = np.mgrid[:height, :width].astype(np.float64)
+    clips, lms, boxes = [], [], []
+    for _ in range(n_clips):
+        # Points near the centre, so a 15 degree turn keeps them well inside the frame.
+        pts = rng.uniform([17, 13], [width - 17, height - 13], size=(len(_DOTTED), 68, 2))
+        frames = []
+        for t, k in enumerate(_DOTTED):
+            x, y = pts[t, k]
+            frames.append(255 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 1.2**2)))
+        clips.append(np.stack(frames).astype(np.float32))
+        lms.append(pts)
+        lo, hi = pts.min(axis=1), pts.max(axis=1)
+        boxes.append(np.concatenate([lo, hi - lo], axis=1))
+    status = [np.array(["detected", "tracked", "filled", "missing", "detected", "detected"])
+              ] * n_clips
+    X = ClipSet(clips, landmarks=lms, boxes=boxes, status=status,
+                source=[f"clip{i}.avi" for i in range(n_clips)])
+    return X, np.arange(n_clips) % 2
+
+
+def _dot_centre(frame, x, y, half=3):
+    """Brightness-weighted centre of the window around (x, y)."""
+    cx, cy = int(round(x)), int(round(y))
+    win = frame[cy - half : cy + half + 1, cx - half : cx + half + 1].astype(np.float64)
+    yy, xx = np.mgrid[cy - half : cy + half + 1, cx - half : cx + half + 1]
+    return (win * xx).sum() / win.sum(), (win * yy).sum() / win.sum()
+
+
+def test_paired_augmentation_moves_landmarks_with_the_pixels():
+    X, y = _dotted_clipset()
+    aug = ImageSequenceAugmenter(angles=(-15, 10))
+    X_res, y_res = aug.fit_resample(X, y)
+    assert isinstance(X_res, ClipSet) and len(X_res) == 12 and aug.n_augmentations_ == 6
+    np.testing.assert_array_equal(aug.sample_indices_, np.repeat([0, 1], 6))
+    perm = flip_permutation("68")
+    for j, (clip, points) in enumerate(zip(X_res, X_res.get("landmarks"))):
+        flipped = j % 2 == 1  # order: original, flip, -15, its flip, 10, its flip
+        src = aug.sample_indices_[j]
+        # The pixels are exactly those of the unpaired augmentation.
+        np.testing.assert_array_equal(
+            clip, ImageSequenceAugmenter(angles=(-15, 10)).fit_resample(
+                list(X.data), y)[0][j]
+        )
+        for t, k in enumerate(_DOTTED):
+            # A flip relabels: the dot drawn at point k is at point perm[k] of the mirror.
+            kk = perm[k] if flipped else k
+            x, yv = points[t, kk]
+            cx, cy = _dot_centre(clip[t], x, yv)
+            assert abs(cx - x) < 0.15 and abs(cy - yv) < 0.15, (j, t, (x, yv), (cx, cy))
+            # and the brightest pixel of the frame is the dot's.
+            r, c = np.unravel_index(np.argmax(clip[t]), clip[t].shape)
+            assert abs(c - x) <= 0.71 and abs(r - yv) <= 0.71
+        if j % 6 == 0:  # the original keeps its landmarks exactly
+            np.testing.assert_array_equal(points, X.get("landmarks")[src])
+    # Mirrored x = W - 1 - x, with left/right relabelled.
+    np.testing.assert_allclose(
+        X_res.get("landmarks")[1], (X.get("landmarks")[0] * [-1, 1] + [49, 0])[:, perm]
+    )
+    # Boxes move along (they hold the moved landmarks); statuses and sources are kept.
+    for j in range(len(X_res)):
+        box, pts = X_res.get("boxes")[j], X_res.get("landmarks")[j]
+        assert np.all(pts >= box[:, None, :2] - 1e-9)
+        assert np.all(pts <= box[:, None, :2] + box[:, None, 2:] + 1e-9)
+        src = aug.sample_indices_[j]
+        np.testing.assert_array_equal(X_res.get("status")[j], X.get("status")[src])
+        assert X_res.get("source")[j] == X.get("source")[src]
+    np.testing.assert_allclose(X_res.get("boxes")[1][:, 2:], X.get("boxes")[0][:, 2:])
+
+
+def test_paired_rotation_is_about_the_frame_centre_by_the_same_angle():
+    X, y = _dotted_clipset(height=41, width=51)
+    X_res, _ = ImageSequenceAugmenter(flip=False, angles=(90,)).fit_resample(X, y)
+    before, after = X.get("landmarks")[0], X_res.get("landmarks")[1]
+    # 90 degrees counter-clockwise as displayed about (25, 20): (x, y) -> (25 + (y - 20),
+    # 20 - (x - 25)).
+    expected = np.stack([25 + before[..., 1] - 20, 20 - (before[..., 0] - 25)], axis=-1)
+    np.testing.assert_allclose(after, expected, atol=1e-9)
+
+
+def test_paired_augmentation_edge_cases():
+    X, y = _dotted_clipset()
+    # NaN landmarks (no face) stay NaN; a clip without landmarks keeps None.
+    lms = [X.get("landmarks")[0].copy(), None]
+    lms[0][2] = np.nan
+    X_res, _ = ImageSequenceAugmenter(angles=(5,)).fit_resample(
+        X.replace(landmarks=lms, boxes=None), y
+    )
+    assert "boxes" not in X_res.companions
+    assert all(np.isnan(p[2]).all() and np.isfinite(p[[0, 1, 3]]).all()
+               for p in X_res.get("landmarks")[:4])
+    assert X_res.get("landmarks")[4:] == [None] * 4
+    # Without landmarks, a ClipSet still comes back as a ClipSet.
+    plain, _ = ImageSequenceAugmenter(angles=()).fit_resample(X.replace(landmarks=None), y)
+    assert isinstance(plain, ClipSet) and len(plain) == 4
+    # A point scheme with no known flip permutation cannot be flipped.
+    odd = X.replace(landmarks=[p[:, :10] for p in X.get("landmarks")])
+    with pytest.raises(ValueError, match="clip 0: cannot flip its landmarks"):
+        ImageSequenceAugmenter().fit_resample(odd, y)
+    assert len(ImageSequenceAugmenter(flip=False, angles=(5,)).fit_resample(odd, y)[0]) == 4
+    with pytest.raises(ValueError, match="'angles' parameter"):
+        ImageSequenceAugmenter(angles=5).fit_resample(X, y)
+    with pytest.raises(ValueError, match="angles must be finite"):
+        ImageSequenceAugmenter(angles=(np.nan,)).fit_resample(X, y)
+
+
+def _balance_by_index(X, y):
+    """RandomOverSampler on clip indices (it validates X as a matrix, clips are not one)."""
+    idx, y_res = RandomOverSampler(random_state=0).fit_resample(np.arange(len(y))[:, None], y)
+    return X[idx.ravel()], y_res
+
+
+def test_paired_augmentation_after_class_balancing_in_a_pipeline():
+    X, _ = _dotted_clipset(n_clips=4)
+    y = np.array([0, 0, 0, 1])
+    pipe = Pipeline([
+        ("balance", FunctionSampler(func=_balance_by_index, validate=False)),
+        ("augment", ImageSequenceAugmenter(angles=(-5, 5))),
+        ("clf", _RecordingClassifier()),
+    ]).fit(X, y)
+    clf = pipe.named_steps["clf"]
+    assert clf.class_counts_ == {0: 3 * 6, 1: 3 * 6} and clf.n_train_ == 36
+    assert isinstance(clf.X_, ClipSet) and len(clf.X_.get("landmarks")) == 36
+    assert len(pipe.predict(X)) == 4  # no augmentation at predict time
 
 
 # ----------------------------------------------------------------------- landmarks
@@ -182,6 +323,7 @@ class _RecordingClassifier(ClassifierMixin, BaseEstimator):
     """Records what it is trained on; predicts the first class."""
 
     def fit(self, X, y):
+        self.X_ = X
         self.n_train_ = len(X)
         self.class_counts_ = Counter(np.asarray(y).tolist())
         self.classes_ = np.unique(y)

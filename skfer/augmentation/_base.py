@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from imblearn.base import BaseSampler
 from imblearn.utils import check_sampling_strategy, check_target_type
+from sklearn.base import _fit_context
 from sklearn.preprocessing import label_binarize
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -27,10 +28,12 @@ __all__ = ["BaseAugmenter"]
 class BaseAugmenter(BaseSampler):
     """Base class of samplers that add transformed copies of every sample.
 
-    Subclasses implement ``_validate_X(X) -> (samples, restore)``, which returns the
-    samples as a list and a function turning a list of output samples back into the
-    input's container, and ``_augment(sample, rng) -> list`` of the copies of one sample
-    (the original first).
+    Subclasses declare ``_parameter_constraints`` (checked by ``fit`` and ``fit_resample``)
+    and implement ``_validate_X(X) -> (samples, restore)``, which returns the samples as a
+    list and a function turning a list of output samples back into the input's container,
+    and ``_augment(sample, rng) -> list`` of the copies of one sample (the original first).
+    A sample is whatever ``_validate_X`` makes it (a clip, a landmark sequence, a clip with
+    its companions).
 
     Attributes set by ``fit_resample``
     ----------------------------------
@@ -68,6 +71,7 @@ class BaseAugmenter(BaseSampler):
         check_classification_targets(y)
         return (samples, restore), y, binarize_y
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, **params):
         """Validate ``X`` and ``y``; augmentation happens in :meth:`fit_resample`.
 
@@ -85,6 +89,7 @@ class BaseAugmenter(BaseSampler):
         self.sampling_strategy_ = check_sampling_strategy("auto", y, self._sampling_type)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_resample(self, X, y, **params):
         """Return the augmented data set: every sample followed by its transformed copies.
 

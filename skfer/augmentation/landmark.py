@@ -7,8 +7,10 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..preprocessing.landmarks import _as_landmark_sequences, _check_finite, flip_permutation
+from ..preprocessing.landmarks import _as_landmark_sequences, _check_finite
+from ..utils.landmark_scheme import flip_permutation
 from ._base import BaseAugmenter
 
 __all__ = ["LandmarkAugmenter"]
@@ -33,7 +35,7 @@ class LandmarkAugmenter(BaseAugmenter):
     ----------
     flip : bool, default=True
         Add mirrored copies: ``x`` is negated and the points are relabelled left/right
-        (:func:`skfer.preprocessing.landmarks.flip_permutation`; the 68 iBUG and 49
+        (:func:`skfer.utils.landmark_scheme.flip_permutation`; the 68 iBUG and 49
         IntraFace schemes are known).
     n_noise : int, default=3
         Copies with additive Gaussian noise (eq. 5).
@@ -66,10 +68,26 @@ class LandmarkAugmenter(BaseAugmenter):
     2)`` arrays, an ndarray ``(n, T, P, 2)`` or ``(n, P, 2)``, or the flat output of
     ``LandmarkNormalizer(flatten=True)``, ``(n, 2 P T)`` with frames ``[x_1 y_1 ... x_P
     y_P]`` concatenated (eq. 4). The output has the input's form.
+
+    This augments landmark data on its own; for clips with their landmarks, where the
+    points must move with the pixels of the same draw, give a :class:`~skfer.ClipSet` with
+    a ``landmarks`` companion to :class:`ImageSequenceAugmenter`.
     """
+
+    _parameter_constraints: dict = {
+        "flip": ["boolean"],
+        "n_noise": [Interval(numbers.Integral, 0, None, closed="left")],
+        "noise_std": [Interval(numbers.Real, 0, np.inf, closed="left")],
+        "n_rotations": [Interval(numbers.Integral, 0, None, closed="left")],
+        "max_angle": [Interval(numbers.Real, 0, np.inf, closed="left")],
+        "rotation": [StrOptions({"frame", "sequence"})],
+        "n_points": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+    }
 
     def __init__(
         self,
+        *,
         flip: bool = True,
         n_noise: int = 3,
         noise_std: float = 0.01,
@@ -87,18 +105,6 @@ class LandmarkAugmenter(BaseAugmenter):
         self.rotation = rotation
         self.n_points = n_points
         self.random_state = random_state
-
-    def _check_params(self) -> None:
-        for name in ("n_noise", "n_rotations"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        for name in ("noise_std", "max_angle"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-        if self.rotation not in ("frame", "sequence"):
-            raise ValueError(f'rotation must be "frame" or "sequence", got {self.rotation!r}')
 
     def _flat_points(self, width: int) -> int:
         """Points per frame of flat ``(n, 2 P T)`` input."""
@@ -118,7 +124,6 @@ class LandmarkAugmenter(BaseAugmenter):
         return fits[0]
 
     def _validate_X(self, X):
-        self._check_params()
         if not isinstance(X, (list, tuple, np.ndarray)) and hasattr(X, "__array__"):
             X = np.asarray(X)
         if isinstance(X, np.ndarray) and X.dtype != object and X.ndim == 2:

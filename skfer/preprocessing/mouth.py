@@ -20,12 +20,17 @@ from ..base import StatelessClipTransformer, same_container
 from ..clipset import ClipSet
 from ..utils._geometry import map_geometry_companions
 from ..utils._param_validation import FrameSize, RealTuple
+from ..utils.landmark_scheme import IBUG68_GROUPS
 from ..utils.validation import check_clips
 
 __all__ = ["MOUTH_BOX", "MOUTH_INDICES_68", "MouthRegion"]
 
-#: iBUG 68-point indices of the mouth (outer lip 48-59, inner lip 60-67).
-MOUTH_INDICES_68: np.ndarray = np.arange(48, 68)
+#: iBUG 68-point indices of the mouth (outer lip 48-59, inner lip 60-67), from the one index
+#: table :data:`skfer.utils.landmark_scheme.IBUG68_GROUPS`.
+MOUTH_INDICES_68: np.ndarray = np.concatenate(
+    [IBUG68_GROUPS["outer_lips"], IBUG68_GROUPS["inner_lips"]]
+)
+MOUTH_INDICES_68.setflags(write=False)
 
 #: Default mouth box ``(left, top, right, bottom)`` as fractions of the face crop.
 #: On skfer's face template (:mod:`skfer.datasets._face_template`) the 20 mouth landmarks
