@@ -32,15 +32,15 @@ from pathlib import Path
 import cv2
 import dlib
 import numpy as np
+from _shared_data import SHARED_DATA
 
 from skfer.preprocessing.landmarks import LandmarkDetector
-from _shared_data import SHARED_DATA
 
 DEFAULT_DIR = SHARED_DATA / "faces_68pt"
 
 
 def read_faces(folder: Path) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
-    """``{image file: [(box (left, top, right, bottom), points (68, 2)), ...]}``."""
+    """``{image file: [(box (x, y, w, h), points (68, 2)), ...]}``."""
     faces: dict[str, list] = {}
     for xml in sorted(folder.glob("*_with_face_landmarks.xml")):
         for image in ET.parse(xml).getroot().iter("image"):
@@ -48,13 +48,9 @@ def read_faces(folder: Path) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
                 parts = sorted(box.iter("part"), key=lambda p: int(p.get("name")))
                 if len(parts) != 68:
                     continue
-                left, top = int(box.get("left")), int(box.get("top"))
-                right = left + int(box.get("width")) - 1
-                bottom = top + int(box.get("height")) - 1
+                xywh = [int(box.get(k)) for k in ("left", "top", "width", "height")]
                 points = np.array([[float(p.get("x")), float(p.get("y"))] for p in parts])
-                faces.setdefault(image.get("file"), []).append(
-                    (np.array([left, top, right, bottom], float), points)
-                )
+                faces.setdefault(image.get("file"), []).append((np.array(xywh, float), points))
     return faces
 
 
@@ -86,7 +82,7 @@ def main(folder: Path) -> None:
         for f, annotated in faces.items():
             # All detections (LandmarkDetector keeps only the largest face per frame).
             rects = hog(images[f], upsample)
-            boxes = np.array([[r.left(), r.top(), r.right(), r.bottom()] for r in rects], float)
+            boxes = np.array([[r.left(), r.top(), r.width(), r.height()] for r in rects], float)
             n_det += len(boxes)
             if len(boxes) == 0:
                 continue
@@ -95,11 +91,11 @@ def main(folder: Path) -> None:
                 warnings.simplefilter("ignore")
                 pred = det.transform([clip], boxes=[boxes])[0]
             for box_true, true in annotated:
-                centre_true = (box_true[:2] + box_true[2:]) / 2
-                centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+                centre_true = box_true[:2] + box_true[2:] / 2
+                centres = boxes[:, :2] + boxes[:, 2:] / 2
                 dist = np.linalg.norm(centres - centre_true, axis=1)
                 j = int(np.argmin(dist))
-                if dist[j] <= 0.5 * (box_true[2] - box_true[0]):
+                if dist[j] <= 0.5 * box_true[2]:
                     found += 1
                     errors.append(nme(pred[j], true))
         secs = time.perf_counter() - t0

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+from skfer import ClipSet
 from skfer.io import read_video
+from skfer.io._prefetch import prefetch
 from skfer.preprocessing.box_smoothing import box_iou
 from skfer.preprocessing.face_detection import HaarFaceDetector, as_detector
-from skfer import ClipSet
-from skfer.io._prefetch import prefetch
 from skfer.preprocessing.face_tubes import FaceTubeExtractor, histogram_search
 from skfer.utils.estimator_checks import parametrize_with_clip_checks
 

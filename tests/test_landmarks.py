@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 import xml.etree.ElementTree as ET
 
 import cv2
@@ -10,6 +11,8 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+from skfer import ClipSet
+from skfer.datasets import make_expressions
 from skfer.preprocessing.landmarks import (
     IBUG68_TO_INTRAFACE49,
     NOSE_TIP_INDEX,
@@ -77,7 +80,7 @@ def _read_faces(folder, n=3, file="2008_002506.jpg"):
         left, top = int(box.get("left")), int(box.get("top"))
         faces.append(
             (
-                [left, top, left + int(box.get("width")) - 1, top + int(box.get("height")) - 1],
+                [left, top, int(box.get("width")), int(box.get("height"))],  # x, y, w, h
                 np.array([[float(p.get("x")), float(p.get("y"))] for p in parts]),
             )
         )
@@ -101,7 +104,7 @@ def test_flip_of_a_real_face_matches_its_mirror(shared_data):
         # relabelling) reverses every one of them.
         paired = np.flatnonzero(perm != np.arange(68))
 
-        def turns(p):
+        def turns(p, paired=paired):
             across = p[perm[paired]] - p[paired]
             down = p[8] - p[27]
             return np.sign(across[:, 0] * down[1] - across[:, 1] * down[0])
@@ -205,25 +208,25 @@ def test_detector_on_real_faces(shared_data):
         # The annotations are dlib's model output, hand-checked, in whole pixels.
         assert np.linalg.norm(p - true, axis=1).mean() / iod < 0.05
     # A face crop (as a face tube gives) with the whole frame as the box.
-    left, top, right, bottom = boxes[0].astype(int)
-    crop = image[top : bottom + 1, left : right + 1]
+    left, top, width, height = boxes[0].astype(int)
+    crop = image[top : top + height, left : left + width]
     crop_pts = det.transform([crop[None]])[0][0] + [left, top]
     true = faces[0][1]
     iod = np.linalg.norm(true[36] - true[45])
     assert np.linalg.norm(crop_pts - true, axis=1).mean() / iod < 0.05
     # dlib's own HOG detector on the whole photo finds a face (the largest is kept).
     hog = LandmarkDetector(upsample=1).fit([image[None]])
-    found = hog.transform([image[None]])[0][0]
-    assert hog.detected_[0].all() and np.isfinite(found).all()
+    (found,), (detected,) = hog.transform_with_info([image[None]])
+    assert detected.all() and np.isfinite(found[0]).all()
 
 
 def test_detector_missing_face_policy():
     blank = np.full((2, 64, 64), 128, dtype=np.uint8)
     det = LandmarkDetector().fit([blank])
     with pytest.warns(UserWarning, match="no face found in 2 frames"):
-        out = det.transform([blank])
+        out, (detected,) = det.transform_with_info([blank])
     assert out[0].shape == (2, 68, 2) and np.isnan(out[0]).all()
-    assert not det.detected_[0].any()
+    assert not detected.any()
     with pytest.raises(ValueError, match="clip 0: no face found in frame 0"):
         LandmarkDetector(on_missing="raise").fit([blank]).transform([blank])
     with pytest.warns(UserWarning):
@@ -243,3 +246,91 @@ def test_detector_missing_model_names_the_extra(tmp_path):
         det.fit([np.zeros((1, 8, 8), np.uint8)])
     with pytest.raises(ValueError, match="on_missing"):
         clone(det).set_params(on_missing="drop").fit([np.zeros((1, 8, 8), np.uint8)])
+
+
+# ------------------------------------------------------ boxes, ClipSets and companions
+
+
+@pytest.fixture(scope="module")
+def synthetic_faces():
+    """Two synthetic clips with ground-truth landmarks and (x, y, w, h) boxes."""
+    bunch = make_expressions(n_subjects=1, n_clips_per_expression=1, n_frames=3, random_state=0)
+    return ClipSet.from_bunch(bunch)[:2]
+
+
+def _nme(pred, true):
+    iod = np.linalg.norm(true[:, 36] - true[:, 45], axis=1)
+    return np.linalg.norm(pred - true, axis=2).mean(axis=1) / iod
+
+
+def test_loader_boxes_go_straight_in(synthetic_faces):
+    # The loaders' boxes are (x, y, w, h), as LandmarkDetector's: from the ClipSet companion
+    # (detector="boxes") or passed to transform, they give the same, accurate landmarks.
+    X = synthetic_faces
+    det = LandmarkDetector(detector="boxes").fit(X)
+    out = det.transform(X)
+    assert isinstance(out, ClipSet) and set(out.companions) >= {"landmarks", "boxes"}
+    given = LandmarkDetector(detector="frame").fit(X).transform(X.data, boxes=X.get("boxes"))
+    for pred, same, true in zip(out.data, given, X.get("landmarks")):
+        np.testing.assert_array_equal(pred, same)
+        assert (_nme(pred, true) < 0.05).all()
+    with pytest.raises(ValueError, match='detector="boxes"'):
+        det.transform(X.data)
+
+
+def test_function_detector_returns_xywh_boxes(synthetic_faces):
+    X = synthetic_faces
+    truth = X.get("boxes")
+
+    def detect(frame):  # the face detector protocol: (n, 4) boxes x, y, w, h
+        t = next(t for t in range(3) if np.array_equal(frame, X[0][t]))
+        return np.array([truth[0][t], [0.0, 0.0, 5.0, 5.0]])  # the largest is used
+
+    det = LandmarkDetector(detector=detect).fit(X[[0]])
+    want = LandmarkDetector(detector="boxes").fit(X[[0]]).transform(X[[0]])
+    np.testing.assert_array_equal(det.transform(X[[0]].data)[0], want[0])
+
+
+def test_boxes_outside_the_frame_are_reported():
+    # A face tube's boxes locate it in the source video, not in the 48x48 tube.
+    tubes = ClipSet(
+        [np.zeros((2, 48, 48), np.uint8)], boxes=[np.tile([200.0, 100.0, 150.0, 150.0], (2, 1))]
+    )
+    det = LandmarkDetector(detector="boxes").fit(tubes)
+    with pytest.raises(ValueError, match=r"clip 0: the box .* of frame 0 is not at least half"):
+        det.transform(tubes)
+    with pytest.raises(ValueError, match=r"clip 0: boxes must have shape \(2, 4\)"):
+        det.transform(tubes.data, boxes=[np.zeros((3, 4))])
+
+
+def test_output_clips_attaches_landmarks_and_keeps_companions(synthetic_faces):
+    X = synthetic_faces.replace(status=[np.array(["detected"] * 3)] * 2)
+    det = LandmarkDetector(detector="boxes", output="clips").fit(X)
+    out, detected = det.transform_with_info(X)
+    assert isinstance(out, ClipSet) and all(d.all() for d in detected)
+    assert out[0] is X[0] and out.get("status") is not None
+    assert out.get("landmarks")[0].shape == (3, 68, 2)
+    assert not np.array_equal(out.get("landmarks")[0], X.get("landmarks")[0])  # replaced
+    # output="landmarks": the sequences, still with the statuses.
+    points = det.set_params(output="landmarks").transform(X)
+    assert points[0].shape == (3, 68, 2) and points.get("status") is not None
+    # A plain list in, a list of clips in a ClipSet out.
+    listed = LandmarkDetector(detector="frame", output="clips").fit(X).transform(X.data)
+    assert isinstance(listed, ClipSet) and listed.get("landmarks")[1].shape == (3, 68, 2)
+
+
+def test_on_missing_ignore_is_silent():
+    blank = np.full((2, 64, 64), 128, dtype=np.uint8)
+    det = LandmarkDetector(on_missing="ignore").fit([blank])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out, (detected,) = det.transform_with_info([blank])
+    assert np.isnan(out[0]).all() and not detected.any()
+
+
+def test_normalizer_keeps_clipset_companions():
+    rng = np.random.RandomState(0)
+    X = ClipSet([rng.normal(size=(3, 68, 2))], status=[np.array(["detected", "missing", "filled"])])
+    out = LandmarkNormalizer(flatten=False).fit_transform(X)
+    assert isinstance(out, ClipSet) and out[0].shape == (3, 136)
+    assert out.get("status")[0].tolist() == ["detected", "missing", "filled"]

