@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
-from sklearn.base import clone
-from sklearn.metrics import accuracy_score, confusion_matrix, recall_score
-from sklearn.model_selection import GroupKFold, StratifiedKFold
+from sklearn.metrics import confusion_matrix, recall_score
+from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_validate
 from sklearn.utils import _safe_indexing
+
+from .model_selection import AscendingSubjectKFold, check_group_cv
+from .model_selection._split import routed_groups
 
 __all__ = ["EvaluationReport", "evaluate"]
 
@@ -83,25 +84,18 @@ class EvaluationReport:
         return path
 
     def save_confusion_png(self, path: str | Path) -> Path:
-        """Draw the confusion matrix (counts and row-normalised colours) to a PNG."""
+        """Draw the pooled confusion matrix (counts) to a PNG with scikit-learn's display."""
         import matplotlib
 
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
+        from sklearn.metrics import ConfusionMatrixDisplay
 
-        cm = np.asarray(self.confusion, dtype=float)
-        rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
         n = len(self.labels)
         fig, ax = plt.subplots(figsize=(1.1 * n + 2, 1.0 * n + 1.5))
-        ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-        ax.set_xticks(range(n), self.labels, rotation=45, ha="right")
-        ax.set_yticks(range(n), self.labels)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        for i in range(n):
-            for j in range(n):
-                ax.text(j, i, int(cm[i, j]), ha="center", va="center",
-                        color="white" if rates[i, j] > 0.5 else "black")
+        ConfusionMatrixDisplay(np.asarray(self.confusion), display_labels=self.labels).plot(
+            ax=ax, cmap="Blues", xticks_rotation=45, values_format="d", colorbar=False
+        )
         ax.set_title(
             f"{self.model}\naccuracy {self.accuracy_mean:.3f} ± {self.accuracy_std:.3f}"
         )
@@ -135,11 +129,43 @@ class EvaluationReport:
         return "\n".join(lines)
 
 
-def _fit_predict_fold(model, X, y, train, test):
-    start = time.perf_counter()
-    est = clone(model).fit(_safe_indexing(X, train), y[train])
-    pred = est.predict(_safe_indexing(X, test))
-    return test, pred, time.perf_counter() - start
+class _Folds:
+    """Fixed folds handed to ``cross_validate`` lazily, advancing a progress bar (tqdm)."""
+
+    def __init__(self, splits, progress: bool):
+        self.splits = splits
+        self.bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=len(splits), desc="folds", unit="fold")
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return len(self.splits)
+
+    def split(self, X=None, y=None, groups=None):
+        for split in self.splits:
+            yield split
+            if self.bar is not None:  # the fold was taken by cross_validate's workers
+                self.bar.update()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _protocol(cv, n_splits: int, groups) -> str:
+    """The cross-validation protocol in words."""
+    if isinstance(cv, GroupKFold):
+        return f"{n_splits}-fold GroupKFold by subject (subject-independent)"
+    if isinstance(cv, AscendingSubjectKFold):
+        return (
+            f"{n_splits}-fold AscendingSubjectKFold, subjects by ascending id "
+            f"({cv.assignment}; the CK+ papers' protocol, subject-independent)"
+        )
+    if isinstance(cv, StratifiedKFold) and groups is None:
+        return f"{n_splits}-fold StratifiedKFold (no subject ids: NOT subject-independent)"
+    return repr(cv)
 
 
 def evaluate(
@@ -156,6 +182,11 @@ def evaluate(
 ) -> EvaluationReport:
     """Cross-validate ``model`` subject-independently and report.
 
+    The folds are scikit-learn's :func:`~sklearn.model_selection.cross_validate` (accuracy
+    and times per fold, each fold's fitted model); the pooled out-of-fold predictions are
+    those fold models' predictions on their test folds, i.e. what
+    :func:`~sklearn.model_selection.cross_val_predict` returns, without fitting twice.
+
     Parameters
     ----------
     model : estimator
@@ -164,17 +195,23 @@ def evaluate(
     y : array-like of shape (n_samples,)
     groups : array-like of shape (n_samples,), optional
         Subject of each sample. With groups, ``GroupKFold(n_splits)`` keeps each subject
-        in one fold; without them a ``StratifiedKFold`` is used and the protocol says it
-        is *not* subject-independent.
+        in one fold; without them a shuffled ``StratifiedKFold`` (seed 0) is used and the
+        protocol says it is *not* subject-independent.
     n_splits : int, default=10
-    cv : cross-validation splitter, optional
-        Overrides the default splitter; called as ``cv.split(X, y, groups)``.
+    cv : int, cross-validation splitter or iterable, optional
+        Overrides ``n_splits`` (resolved by
+        :func:`~skfer.model_selection.check_group_cv`), e.g.
+        :class:`~skfer.model_selection.AscendingSubjectKFold` for the papers' CK+ folds;
+        called as ``cv.split(X, y, groups)``.
     name : str, optional
         Name of the model in the report.
     n_jobs : int, optional
         Folds fitted in parallel (joblib).
     progress : bool, default=False
-        Show a progress bar over folds (tqdm).
+        Show a progress bar over folds (tqdm; it advances as folds are dispatched).
+
+    With ``sklearn.set_config(enable_metadata_routing=True)``, ``groups`` also reach a
+    model whose ``fit`` requests them (e.g. an ensemble, for its inner cross-fitting).
 
     Returns
     -------
@@ -187,49 +224,33 @@ def evaluate(
         groups = np.asarray(groups)
         if len(groups) != len(y):
             raise ValueError(f"y has {len(y)} samples but groups has {len(groups)}")
-    if cv is None:
-        if groups is not None:
-            n_groups = len(np.unique(groups))
-            if n_groups < n_splits:
-                raise ValueError(
-                    f"{n_groups} subjects cannot be split into {n_splits} folds"
-                )
-            cv = GroupKFold(n_splits=n_splits)
-            protocol = f"{n_splits}-fold GroupKFold by subject (subject-independent)"
-        else:
-            cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0)
-            protocol = (
-                f"{n_splits}-fold StratifiedKFold (no subject ids: NOT subject-independent)"
-            )
-    else:
-        protocol = repr(cv)
-    splits = list(cv.split(np.zeros(len(y)), y, groups))
+    cv = check_group_cv(n_splits if cv is None else cv, y, groups, shuffle=True, random_state=0)
+    splits = list(cv.split(X, y, groups))
+    protocol = _protocol(cv, len(splits), groups)
     start = time.perf_counter()
-    jobs = (delayed(_fit_predict_fold)(model, X, y, tr, te) for tr, te in splits)
-    results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
-    if progress:
-        from tqdm.auto import tqdm
-
-        results = tqdm(results, total=len(splits), desc="folds", unit="fold")
-    pred = np.empty(len(y), dtype=object)
-    fold_acc, fold_time = [], []
-    for test, fold_pred, seconds in results:
-        pred[test] = fold_pred
-        fold_acc.append(float(accuracy_score(y[test], fold_pred)))
-        fold_time.append(float(seconds))
+    folds = _Folds(splits, progress)
+    try:
+        result = cross_validate(
+            model, X, y, cv=folds, scoring="accuracy", n_jobs=n_jobs, return_estimator=True,
+            params=routed_groups(model, groups),
+        )
+    finally:
+        folds.close()
+    pred = np.empty(len(y), dtype=y.dtype)
+    for est, (_, test) in zip(result["estimator"], splits):
+        pred[test] = est.predict(_safe_indexing(X, test))
     wall = time.perf_counter() - start
     labels = sorted(np.unique(y).tolist())
-    pred = pred.astype(y.dtype)
     recall = recall_score(y, pred, labels=labels, average=None, zero_division=0)
     return EvaluationReport(
         model=name or type(model).__name__,
         protocol=protocol,
         labels=[str(lab) for lab in labels],
-        fold_accuracy=fold_acc,
+        fold_accuracy=[float(a) for a in result["test_score"]],
         recall={str(lab): float(r) for lab, r in zip(labels, recall)},
         confusion=confusion_matrix(y, pred, labels=labels).tolist(),
         n_samples=len(y),
         n_groups=None if groups is None else int(len(np.unique(groups))),
         wall_time_s=wall,
-        fold_time_s=fold_time,
+        fold_time_s=[float(f + s) for f, s in zip(result["fit_time"], result["score_time"])],
     )

@@ -55,6 +55,17 @@ def test_evaluate_ckplus48_layout_writes_reports(tmp_path, capsys):
     assert png is not None and png.shape[0] > 100
 
 
+def test_evaluate_ascending_id_protocol(tmp_path, capsys):
+    data = _write_ckplus48(tmp_path / "ck")
+    rc = main(["evaluate", "--data", str(data), "--format", "ckplus48", "--folds", "2",
+               "--protocol", "ascending-id", "--output-dir", str(tmp_path), "--no-progress"])
+    assert rc == 0
+    assert "2-fold AscendingSubjectKFold, subjects by ascending id" in capsys.readouterr().out
+    report = json.loads((tmp_path / "hog-svm_ckplus48_ascending-id.json").read_text())
+    assert report["extra"]["protocol"] == "ascending-id"
+    assert len(report["fold_accuracy"]) == 2 and report["accuracy_mean"] == pytest.approx(1.0)
+
+
 def test_evaluate_embedded_default_data(tmp_path, capsys):
     """The README's main job (fewer folds to stay quick): detects faces, reports, saves."""
     rc = main(["evaluate", "--folds", "2", "--output-dir", str(tmp_path), "--no-progress"])

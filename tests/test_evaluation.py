@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold, cross_val_score
+from sklearn.model_selection import GroupKFold, cross_val_predict, cross_val_score
+from sklearn.naive_bayes import GaussianNB
 
 from skfer.evaluation import evaluate
+from skfer.model_selection import AscendingSubjectKFold
 
 
 def _grouped_data(n_groups=10, per_group=6, random_state=0):
@@ -60,3 +62,39 @@ def test_report_files(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = report.summary()
     assert "accuracy" in text and "surprise" in text and "± " in text
+
+
+def test_pooled_predictions_are_cross_val_predict():
+    X, y, groups = _grouped_data()
+    cv = AscendingSubjectKFold(5)
+    report = evaluate(LogisticRegression(), X, y, groups, cv=cv)
+    pred = cross_val_predict(LogisticRegression(), X, y, groups=groups, cv=cv)
+    labels = report.labels
+    expected = np.array([[np.sum((y == a) & (pred == b)) for b in labels] for a in labels])
+    np.testing.assert_array_equal(report.confusion, expected)
+    assert "AscendingSubjectKFold, subjects by ascending id" in report.protocol
+    assert len(report.fold_accuracy) == 5 and len(report.fold_time_s) == 5
+    np.testing.assert_allclose(
+        report.fold_accuracy,
+        cross_val_score(LogisticRegression(), X, y, groups=groups, cv=cv),
+    )
+
+
+class _GroupsRecorder(GaussianNB):
+    seen: list = []
+
+    def fit(self, X, y, groups=None):
+        _GroupsRecorder.seen.append(groups)
+        return super().fit(X, y)
+
+
+def test_groups_reach_a_model_that_requests_them_with_routing():
+    import sklearn
+
+    X, y, groups = _grouped_data()
+    _GroupsRecorder.seen = []
+    evaluate(_GroupsRecorder(), X, y, groups, n_splits=5)
+    assert _GroupsRecorder.seen == [None] * 5  # without routing: folds only
+    with sklearn.config_context(enable_metadata_routing=True):
+        evaluate(_GroupsRecorder().set_fit_request(groups=True), X, y, groups, n_splits=5)
+    assert all(len(np.unique(g)) == 8 for g in _GroupsRecorder.seen[5:])

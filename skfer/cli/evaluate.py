@@ -7,7 +7,7 @@ import re
 import time
 from pathlib import Path
 
-__all__ = ["add_evaluate_parser", "load_data", "FORMATS"]
+__all__ = ["add_evaluate_parser", "load_data", "FORMATS", "PROTOCOLS"]
 
 #: Data formats ``--format`` accepts, and whether their clips are face crops already.
 FORMATS = {
@@ -20,13 +20,21 @@ FORMATS = {
 }
 
 
+#: ``--protocol`` values: both subject-independent, they differ in which subjects share a fold.
+PROTOCOLS = {
+    "groupkfold": "scikit-learn's GroupKFold by subject (balanced fold sizes)",
+    "ascending-id": "AscendingSubjectKFold: subjects by ascending id, the CK+ papers' folds",
+}
+
+
 def add_evaluate_parser(sub) -> None:
     p = sub.add_parser(
         "evaluate",
         help="cross-validate a model subject-independently and report",
         description=(
-            "Subject-independent k-fold evaluation (GroupKFold by subject) of a named model "
-            "on the embedded synthetic data (default) or on --data DIR."
+            "Subject-independent k-fold evaluation (GroupKFold by subject, or the CK+ papers' "
+            "folds by ascending subject id) of a named model on the embedded synthetic data "
+            "(default) or on --data DIR."
         ),
     )
     p.add_argument("--model", default="hog-svm", help="model name (see `skfer models`)")
@@ -39,6 +47,12 @@ def add_evaluate_parser(sub) -> None:
         type=int,
         default=None,
         help="number of folds (default 10, or one per subject when there are fewer)",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=sorted(PROTOCOLS),
+        default="groupkfold",
+        help="; ".join(f"{name}: {text}" for name, text in PROTOCOLS.items()),
     )
     p.add_argument(
         "--faces",
@@ -102,8 +116,8 @@ def _extract_face_tubes(clips, progress: bool) -> tuple[list, dict[str, int]]:
     folds gives exactly what the same step would give inside each fold, without repeating
     the detection in every fold.
     """
-    from ..models import face_tube_step
     from ..clipset import FRAME_STATUSES as STATUSES
+    from ..models import face_tube_step
 
     start = time.perf_counter()
     pairs = face_tube_step().fit().iter_transform(clips)
@@ -141,21 +155,30 @@ def run_evaluate(args: argparse.Namespace) -> int:
     n_splits = args.folds
     if n_splits is None:
         n_splits = _default_folds(bunch.groups)
+    cv = None  # evaluate's default: GroupKFold(n_splits)
+    if args.protocol == "ascending-id":
+        from ..model_selection import AscendingSubjectKFold
+
+        cv = AscendingSubjectKFold(n_splits=n_splits)
     report = evaluate(
         model,
         clips,
         bunch.target,
         bunch.groups,
         n_splits=n_splits,
+        cv=cv,
         name=args.model,
         n_jobs=args.n_jobs,
         progress=not args.no_progress,
     )
-    report.extra.update({"data": data_name, "format": fmt, "faces": faces})
+    report.extra.update(
+        {"data": data_name, "format": fmt, "faces": faces, "protocol": args.protocol}
+    )
     if tube_counts is not None:
         report.extra["face_tube_frames"] = tube_counts
     print(report.summary())
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{args.model}_{fmt}")
+    suffix = "" if args.protocol == "groupkfold" else f"_{args.protocol}"
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{args.model}_{fmt}{suffix}")
     json_path = report.save_json(args.output_dir / f"{stem}.json")
     png_path = report.save_confusion_png(args.output_dir / f"{stem}_confusion.png")
     print(f"\nreport: {json_path}\nconfusion matrix: {png_path}")

@@ -273,7 +273,7 @@ class WeightedAverageClassifier(_BaseCrossFitEnsemble):
 
     Search budget: the paper ran its uniform search "for a number of hours" and its local
     search for a "short" then a "longer" duration, without giving counts; skfer defaults to
-    500 uniform + 500 local candidates (1000 draws; about 0.1 s on 300 samples, 4 members and
+    500 uniform + 500 local candidates (1000 draws; about 0.15 s on 300 samples, 4 members and
     7 classes), which on CK+ reaches its best cross-fitted accuracy well before the end
     (``search_history_`` shows the curve); raise ``n_iter``/``n_local_iter`` for more. The
     paper does not give the standard deviation σ of its Gaussian local search either:

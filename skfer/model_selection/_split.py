@@ -21,7 +21,8 @@ import numpy as np
 from sklearn.model_selection import GroupKFold, StratifiedKFold, check_cv
 from sklearn.model_selection._split import BaseCrossValidator, GroupsConsumerMixin
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
-from sklearn.utils.validation import _num_samples, column_or_1d
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, _routing_enabled
+from sklearn.utils.validation import column_or_1d
 
 __all__ = ["AscendingSubjectKFold", "check_group_cv", "natural_sort_key"]
 
@@ -81,6 +82,23 @@ def check_group_cv(
             return StratifiedKFold(int(cv), shuffle=True, random_state=random_state) \
                 if classifier and _stratifiable(y) else check_cv(int(cv), y, classifier=False)
     return check_cv(cv, y, classifier=classifier)
+
+
+def routed_groups(estimator, groups) -> dict:
+    """``{"groups": groups}`` for an estimator whose ``fit`` requests them, else ``{}``.
+
+    What ``cross_validate(params={"groups": groups})`` hands to the estimator: only with
+    ``sklearn.set_config(enable_metadata_routing=True)`` and an estimator that requested
+    them (``set_fit_request(groups=True)``, e.g. an ensemble whose inner cross-fitting must
+    be subject-grouped too); an estimator whose ``fit`` takes ``groups`` without a request
+    raises scikit-learn's error asking for one. The splitter gets ``groups`` anyway.
+    """
+    if groups is None or not _routing_enabled():
+        return {}
+    router = MetadataRouter(owner="skfer").add(
+        estimator=estimator, method_mapping=MethodMapping().add(caller="fit", callee="fit")
+    )
+    return dict(router.route_params(params={"groups": groups}, caller="fit").estimator.fit)
 
 
 def _stratifiable(y) -> bool:
@@ -207,9 +225,9 @@ class AscendingSubjectKFold(GroupsConsumerMixin, BaseCrossValidator):
         return dict(zip(subjects, folds.tolist()))
 
     def _iter_test_indices(self, X, y=None, groups=None):
+        if groups is None:
+            raise ValueError("The 'groups' parameter should not be None.")
         groups = column_or_1d(groups)
-        if len(groups) != _num_samples(X):
-            raise ValueError(f"X has {_num_samples(X)} samples but groups has {len(groups)}")
         folds = self.subject_folds(groups)
         sample_fold = np.array([folds[g] for g in groups])
         for k in range(self.n_splits):

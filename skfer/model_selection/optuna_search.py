@@ -21,10 +21,9 @@ from sklearn.base import clone
 from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
 from sklearn.utils._indexing import _safe_indexing
-from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, _routing_enabled
 from sklearn.utils.validation import _check_method_params
 
-from ._split import check_group_cv
+from ._split import check_group_cv, routed_groups
 
 __all__ = ["DEFAULT_STORAGE", "sqlite_storage", "tune"]
 
@@ -69,23 +68,6 @@ def _ask(study, space) -> tuple[object, dict]:
         study.tell(trial, state=TrialState.FAIL)
         raise TypeError(f"space(trial) must return a dict of parameters, got {type(params)}.")
     return trial, dict(params)
-
-
-def _routed_fit_params(estimator, groups) -> dict:
-    """``{"groups": groups}`` for an estimator whose ``fit`` requests them (metadata routing).
-
-    As ``cross_validate(params={"groups": groups})`` does: only with
-    ``sklearn.set_config(enable_metadata_routing=True)`` and an estimator that requested
-    them (``set_fit_request(groups=True)``, e.g. an ensemble whose inner cross-fitting must
-    be subject-grouped too); an estimator whose ``fit`` takes ``groups`` without a request
-    raises scikit-learn's error asking for one.
-    """
-    if groups is None or not _routing_enabled():
-        return {}
-    router = MetadataRouter(owner="tune").add(
-        estimator=estimator, method_mapping=MethodMapping().add(caller="fit", callee="fit")
-    )
-    return dict(router.route_params(params={"groups": groups}, caller="fit").estimator.fit)
 
 
 def tune(
@@ -178,7 +160,7 @@ def tune(
     y = np.asarray(y)
     splits = list(check_group_cv(cv, y, groups).split(X, y, groups))
     scorer = check_scoring(estimator, scoring=scoring)
-    fit_params = _routed_fit_params(estimator, groups)
+    fit_params = routed_groups(estimator, groups)
     if sampler is None:
         seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
         sampler = optuna.samplers.RandomSampler(seed=int(seed))
