@@ -1,0 +1,166 @@
+"""The EmoNets frame ConvNet (Kahou et al. 2015, section 3.1.2) as a scikit-learn classifier."""
+
+from __future__ import annotations
+
+import numbers
+
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ..utils._param_validation import FrameSize
+from ._base import BaseFrameClassifier
+from .modules import EmoNetsConvNet
+
+__all__ = ["ConvNet"]
+
+
+class ConvNet(BaseFrameClassifier):
+    """EmoNets' ConvNet: a frame classifier for 48x48 grey faces, trained with skorch.
+
+    Trains :class:`~skfer.neural.modules.EmoNetsConvNet` (three 5x5 convolution stages of
+    64, 64 and 128 filters, max then average pooling, response normalisation, a softmax
+    layer) on every frame of the training clips, with random 40x40 crops and horizontal
+    flips in training and the centre crop at test. A clip's probabilities average its
+    frames' (or take its last frame); :meth:`transform` gives the per-frame probabilities
+    as sequences, so ``Pipeline([ConvNet(), FrameAggregator(), SVC()])`` is the paper's clip
+    classifier (section 3.1.4), and ``FrozenEstimator(fitted_convnet)`` reuses a network
+    trained on another data set without refitting it per fold.
+
+    Parameters
+    ----------
+    crop_size : (int, int), default=(40, 40)
+        Training crops (random) and test crop (centre); frames must be at least this size.
+    flip : bool, default=True
+        Random horizontal flips (p = 0.5) of training frames.
+    batch_norm : bool, default=False
+        Batch normalisation after each convolution. Off by default as in the paper; it
+        speeds training up (it allows larger learning rates) and is worth trying.
+    dropout : float, default=0.0
+        Dropout before the softmax layer. Off by default as in the paper, whose
+        regularisation is the crop/flip augmentation and weight decay.
+    clip_aggregation : {"mean", "last"}, default="mean"
+        How :meth:`predict_proba` scores a clip: mean of its frames' probabilities, or its
+        last frame's (the apex of a posed sequence).
+    transform_output : {"proba", "features"}, default="proba"
+        :meth:`transform` gives per-frame class probabilities (EmoNets' input to the
+        aggregation) or the 3,200 penultimate features (128 maps of 5x5).
+    classes : array-like or None, default=None
+    lr : float, default=0.01
+    max_epochs : int, default=100
+    batch_size : int, default=128
+    optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
+    momentum : float, default=0.9
+    weight_decay : float, default=0.004
+    patience : int or None, default=10
+    validation_fraction : float or None, default=0.1
+    callbacks : list or None, default=None
+    device : str, default="auto"
+    init_from : str, path, fitted ConvNet or None, default=None
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=1
+    **kwargs
+        Nested parameters: ``module__n_filters``, ``module__kernel_size``, ``module__lrn``
+        (see :class:`~skfer.neural.modules.EmoNetsConvNet`), ``optimizer__*``,
+        ``criterion__*``, ``iterator_train__*``, ``iterator_valid__*``, ``callbacks__*``.
+
+        See :class:`~skfer.neural._base.BaseNeuralClassifier` for the shared parameters:
+        grouped validation split, seeding, devices, callbacks (Optuna pruning), init_from
+        (fine-tuning).
+
+    Attributes
+    ----------
+    classes_, net_, device_, frame_size_, color_, validation_split_, n_epochs_, init_report_,
+    history_
+        See :class:`~skfer.neural._base.BaseNeuralClassifier`.
+
+    Notes
+    -----
+    Where skfer departs from the paper (cuda-convnet, ``layers-18pct`` configuration):
+
+    * SGD with momentum 0.9 and weight decay 0.004 as the paper, but one learning rate
+      (0.01, PyTorch's mean-over-batch gradients) instead of 0.001 for filters and 0.002
+      for biases; biases get no weight decay, and the softmax layer gets the same 0.004
+      instead of cuda-convnet's ``wc=1`` (set ``optimizer__param_groups`` to change it).
+    * The paper stopped after 453 epochs on its competition data; skfer early-stops on a
+      validation split (``patience``) restoring the best epoch's weights.
+    * Layer details the paper leaves out (padding, pooling rounding, where the ReLU sits,
+      same-map response normalisation) and PyTorch's default initialisation: see
+      :class:`~skfer.neural.modules.EmoNetsConvNet`.
+    * Inputs are standardised with the training pixels' mean and standard deviation
+      (stored in the module); registration and isotropic smoothing (section 3.1.1) are
+      separate pipeline steps.
+
+    Examples
+    --------
+    >>> from skfer.utils.estimator_checks import make_clip_data
+    >>> X, y = make_clip_data(n_clips=12, frame_size=(24, 24))
+    >>> net = ConvNet(crop_size=(20, 20), max_epochs=2, module__n_filters=(4, 4, 8),
+    ...               random_state=0, verbose=0).fit(X, y)
+    >>> net.predict_proba(X).shape, net.transform(X)[0].shape[1]
+    ((12, 2), 2)
+    """
+
+    _module_class = EmoNetsConvNet
+
+    _parameter_constraints: dict = {
+        **BaseFrameClassifier._parameter_constraints,
+        "crop_size": [FrameSize()],
+        "flip": ["boolean"],
+        "batch_norm": ["boolean"],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "clip_aggregation": [StrOptions({"mean", "last"})],
+        "transform_output": [StrOptions({"proba", "features"})],
+    }
+
+    def __init__(
+        self,
+        *,
+        crop_size=(40, 40),
+        flip: bool = True,
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+        clip_aggregation: str = "mean",
+        transform_output: str = "proba",
+        classes=None,
+        lr: float = 0.01,
+        max_epochs: int = 100,
+        batch_size: int = 128,
+        optimizer="sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 0.004,
+        patience: int | None = 10,
+        validation_fraction: float | None = 0.1,
+        callbacks: list | None = None,
+        device: str = "auto",
+        init_from=None,
+        random_state=None,
+        verbose: int = 1,
+        **kwargs,
+    ):
+        self.crop_size = crop_size
+        self.flip = flip
+        self.batch_norm = batch_norm
+        self.dropout = dropout
+        self.clip_aggregation = clip_aggregation
+        self.transform_output = transform_output
+        super().__init__(
+            classes=classes, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
+            optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
+            patience=patience, validation_fraction=validation_fraction, callbacks=callbacks,
+            device=device, init_from=init_from, random_state=random_state, verbose=verbose,
+            **kwargs,
+        )
+
+    def _module_kwargs(self) -> dict:
+        return {
+            "crop_size": tuple(self.crop_size),
+            "flip": self.flip,
+            "batch_norm": self.batch_norm,
+            "dropout": self.dropout,
+        }
+
+    def _check_geometry(self, size: tuple[int, int]) -> None:
+        if size[0] < self.crop_size[0] or size[1] < self.crop_size[1]:
+            raise ValueError(
+                f"frames of {size[0]}x{size[1]} pixels are smaller than crop_size "
+                f"{tuple(self.crop_size)}; resize the faces (EmoNets: 48x48) or lower crop_size"
+            )
