@@ -29,6 +29,7 @@ from .landmarks import (
     select_landmarks,
 )
 from .mouth import MOUTH_BOX, MOUTH_INDICES_68, MouthRegion
+from .registration import FaceRegistration
 from .temporal import (
     FrameAggregator,
     FramePooling,
@@ -39,6 +40,7 @@ from .temporal import (
 
 __all__ = [
     "FaceDetector",
+    "FaceRegistration",
     "FaceTube",
     "FaceTubeExtractor",
     "FrameAggregator",
