@@ -408,3 +408,78 @@ def test_detections_match_synthetic_ground_truth():
         [box_iou(rec.boxes, truth) for rec, truth in zip(records, data.boxes)]
     )
     assert (ious >= 0.7).mean() >= 0.95
+
+
+# -- companions, parameters and the pipeline to a descriptor ---------------------------------
+
+
+def test_transform_returns_clipset_with_status_boxes_and_mapped_landmarks():
+    pos = {t: [(50, 30)] for t in range(6)}
+    clip = _video(pos, 6)
+    points = np.tile([[50.0, 30.0], [89.0, 69.0], [70.0, 50.0]], (6, 1, 1))  # box corners
+    X = ClipSet([clip], landmarks=[points], fps=[25.0])
+    ext = FaceTubeExtractor(detector=ScriptedDetector(_script(pos)), frame_size=(20, 20)).fit()
+    out, (rec,) = ext.transform_with_info(X)
+    assert out.get("status")[0].tolist() == rec.status.tolist()
+    np.testing.assert_array_equal(out.get("boxes")[0], rec.smoothed_boxes)  # source pixels
+    assert out.get("fps") == [25.0]
+    # The 40-pixel square at (50, 30) becomes the 20x20 tube: pixel centres scale by 1/2.
+    np.testing.assert_allclose(out.get("landmarks")[0][0], [[-0.25, -0.25], [19.25, 19.25],
+                                                           [9.75, 9.75]])
+    # A list in gives a ClipSet too; the plain tubes are its data.
+    listed = ext.transform([clip])
+    assert isinstance(listed, ClipSet) and set(listed.companions) == {"status", "boxes"}
+    np.testing.assert_array_equal(listed[0], out[0])
+
+
+def test_transform_does_not_change_the_extractor():
+    ext = FaceTubeExtractor(detector=bright_patch).fit()
+    before = dict(vars(ext))
+    ext.transform_with_info([_video({t: [(50, 30)] for t in range(4)}, 4)])
+    assert vars(ext) == before and not hasattr(ext, "tubes_")
+
+
+def test_detector_parameters_are_tunable_through_the_extractor():
+    ext = FaceTubeExtractor(detector=HaarFaceDetector(scale_factor=1.2))
+    params = ext.get_params(deep=True)
+    assert params["detector__scale_factor"] == 1.2 and params["frame_size"] == (48, 48)
+    ext.set_params(detector__min_neighbors=3).fit()
+    # fit works on a clone: the parameter object stays as given.
+    assert ext.detector_ is not ext.detector and ext.detector_.min_neighbors == 3
+    assert FaceTubeExtractor().get_params()["detector"] is None
+    for bad in ({"scale_factor": 1.0}, {"min_neighbors": -1}, {"detect_width": 0}):
+        with pytest.raises(ValueError, match=f"'{next(iter(bad))}' parameter of HaarFaceDetector"):
+            FaceTubeExtractor(detector=HaarFaceDetector(**bad)).fit()
+    with pytest.raises(ValueError, match="min_size must be two non-negative integers"):
+        HaarFaceDetector(min_size=(10,)).fit()
+    with pytest.raises(ValueError, match="'frame_size' parameter of FaceTubeExtractor"):
+        FaceTubeExtractor(frame_size=(48, 0)).fit()
+
+
+def test_missing_frames_never_enter_the_descriptor():
+    # EmoNets 3.1.4: only frames with a face are aggregated. Frames 5-8 of a synthetic clip
+    # are blanked; the face tube marks them "missing", HOG keeps the statuses, and the
+    # aggregator leaves them out, by default, inside one Pipeline.
+    from sklearn.pipeline import make_pipeline
+
+    from skfer.datasets import make_expressions
+    from skfer.features import HOGFeatures
+    from skfer.preprocessing import FrameAggregator
+
+    clip = make_expressions(
+        n_subjects=1, n_clips_per_expression=1, n_frames=16, random_state=0
+    ).data[0].copy()
+    clip[5:9] = 0
+    steps = [FaceTubeExtractor(), HOGFeatures(frame_size=(48, 48)), FrameAggregator(n_frames=4)]
+    pipe = make_pipeline(*steps)
+    with pytest.warns(UserWarning, match=r"4 frames without a face .*\(sequence 0: 4\)"):
+        descriptor = pipe.fit_transform([clip])
+
+    tubes, (record,) = FaceTubeExtractor().fit().transform_with_info([clip])
+    np.testing.assert_array_equal(record.missing_frames, [5, 6, 7, 8])
+    hog = HOGFeatures(frame_size=(48, 48)).fit(tubes.data).transform(tubes.data)[0]
+    face = np.setdiff1d(np.arange(16), record.missing_frames)
+    with_faces = FrameAggregator(n_frames=4).fit([hog]).transform([hog[face]])
+    np.testing.assert_allclose(descriptor, with_faces)
+    all_frames = FrameAggregator(n_frames=4).fit([hog]).transform([hog])
+    assert not np.allclose(descriptor, all_frames)

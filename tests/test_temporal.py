@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from skfer import ClipSet
 from skfer.preprocessing.temporal import (
     FrameAggregator,
     FramePooling,
@@ -112,7 +115,9 @@ def test_frame_aggregator_errors_name_the_sequence():
         agg.transform([np.ones((2, 2, 2))])
     with pytest.raises(ValueError, match="X has 3 features, but FrameAggregator is expecting 2"):
         agg.transform([np.ones((3, 3))])
-    with pytest.raises(ValueError, match="n_frames must be a positive integer"):
+    with pytest.raises(
+        ValueError, match=r"'n_frames' parameter of FrameAggregator must be an int in the range \[1, "
+    ):
         FrameAggregator(n_frames=0).fit([good])
 
 
@@ -178,7 +183,9 @@ def test_temporal_resampler_sequence_errors():
     bad[3, 1] = np.nan
     with pytest.raises(ValueError, match="sequence 1: NaN or infinite value at frame 3"):
         rs.transform([np.ones((2, 2)), bad])
-    with pytest.raises(ValueError, match='kind must be "linear" or "nearest"'):
+    with pytest.raises(
+        ValueError, match=r"'kind' parameter of TemporalResampler must be a str among"
+    ):
         TemporalResampler(kind="cubic").fit([bad])
 
 
@@ -197,7 +204,7 @@ def test_frame_pooling_methods():
     }
     for method, want in expected.items():
         np.testing.assert_allclose(FramePooling(method=method).fit_transform(seqs), want)
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(ValueError, match=r"'method' parameter of FramePooling must be a str among"):
         FramePooling(method="apex").fit(seqs)
 
 
@@ -222,3 +229,58 @@ def test_mask_routed_through_a_pipeline():
         with pytest.warns(UserWarning, match=r"\(sequence 0: 1\)"):
             out = pipe.fit(seqs).transform(seqs, mask=mask)
     np.testing.assert_allclose(out, [[2.0], [3.0]])  # mean of frames 0 and 2; of both
+
+
+# ------------------------------------------------------------ frame statuses (ClipSet)
+
+
+def test_frame_aggregator_leaves_out_frames_by_status():
+    seq = np.arange(10.0).reshape(5, 2)
+    status = np.array(["detected", "missing", "tracked", "filled", "missing"])
+    X = ClipSet([seq, seq], status=[status, np.array(["detected"] * 5)])
+    agg = FrameAggregator(n_frames=1).fit(X)
+    with pytest.warns(UserWarning, match=r"2 frames without a face .* \(sequence 0: 2\)"):
+        out, left_out = agg.transform_with_info(X)
+    np.testing.assert_allclose(out[0], seq[[0, 2, 3]].mean(axis=0))
+    np.testing.assert_allclose(out[1], seq.mean(axis=0))
+    assert [idx.tolist() for idx in left_out] == [[1, 4], []]
+    with pytest.warns(UserWarning):
+        np.testing.assert_array_equal(agg.transform(X), out)  # transform = the same, bare
+    # skip_statuses=None: every frame counts; more statuses can be skipped.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        every = FrameAggregator(n_frames=1, skip_statuses=None).fit(X).transform(X)
+    np.testing.assert_allclose(every[0], seq.mean(axis=0))
+    with pytest.warns(UserWarning):
+        strict = FrameAggregator(n_frames=1, skip_statuses=("missing", "filled")).fit(X)
+        np.testing.assert_allclose(strict.transform(X)[0], seq[[0, 2]].mean(axis=0))
+    with pytest.raises(ValueError, match=r"unknown frame statuses \['lost'\]"):
+        FrameAggregator(skip_statuses=("lost",)).fit(X)
+    # The mask still applies on top of the statuses.
+    with pytest.warns(UserWarning):
+        masked = agg.transform(X, mask=[np.array([True, True, False, True, True])] * 2)
+    np.testing.assert_allclose(masked[0], seq[[0, 3]].mean(axis=0))
+
+
+def test_frame_aggregator_keeps_a_clip_with_no_face_whole():
+    # FaceTubeExtractor(on_missing="warn"/"ignore") keeps clips without any face (centre
+    # crops, every frame "missing"): the descriptor then uses all their frames, with a warning.
+    seq = np.arange(6.0).reshape(3, 2)
+    X = ClipSet([seq], status=[np.array(["missing"] * 3)])
+    with pytest.warns(UserWarning, match="no frame with a face .* sequence 0"):
+        out, left_out = FrameAggregator(n_frames=1).fit(X).transform_with_info(X)
+    np.testing.assert_allclose(out[0], seq.mean(axis=0))
+    assert left_out[0].size == 0
+
+
+def test_temporal_resampler_resamples_per_frame_companions():
+    clips = [np.arange(3, dtype=float)[:, None, None] * np.ones((3, 4, 4))]
+    boxes = [np.array([[0.0, 0, 4, 4], [2, 0, 4, 4], [4, 0, 4, 4]])]
+    status = [np.array(["detected", "missing", "tracked"])]
+    X = ClipSet(clips, boxes=boxes, status=status, fps=[25.0])
+    out = TemporalResampler(n_frames=5).fit(X).transform(X)
+    assert isinstance(out, ClipSet) and out[0].shape == (5, 4, 4)
+    np.testing.assert_allclose(out.get("boxes")[0][:, 0], [0, 1, 2, 3, 4])
+    # Statuses from the nearest frame (positions 0, 0.5, 1, 1.5, 2; halves go later).
+    assert out.get("status")[0].tolist() == ["detected", "missing", "missing", "tracked", "tracked"]
+    assert out.get("fps") == [25.0]

@@ -21,10 +21,12 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import SequenceTransformerMixin, same_container
+from ..clipset import FRAME_STATUSES, ClipSet
 from ..utils.validation import check_clips, check_sequences
 
 __all__ = [
@@ -40,7 +42,7 @@ __all__ = [
 
 
 def _is_collection(X: Any) -> bool:
-    return isinstance(X, (list, tuple)) or (
+    return isinstance(X, (list, tuple, ClipSet)) or (
         isinstance(X, np.ndarray)
         and ((X.dtype == object and X.ndim == 1) or (X.dtype != object and X.ndim == 3))
     )
@@ -76,12 +78,6 @@ def _validate_sequences(
         ensure_all_finite="allow-nan" if allow_nan else True,
     )
     return list(X2[:, np.newaxis, :])
-
-
-def _check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def aggregation_indices(n_in: int, n_out: int) -> list[np.ndarray]:
@@ -151,10 +147,10 @@ def _interpolate(frames: np.ndarray, n_out: int, kind: str) -> np.ndarray:
 class _StatelessSequenceTransformer(SequenceTransformerMixin, TransformerMixin, BaseEstimator):
     """Shared ``fit`` of the stateless sequence transformers of this module.
 
-    Subclasses define ``_check_params`` (parameter validation, run by ``fit`` and
-    ``transform``).
+    Subclasses declare ``_parameter_constraints``, checked by ``fit``.
     """
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Validate the parameters and ``X``; nothing is learnt from the data.
 
@@ -167,7 +163,6 @@ class _StatelessSequenceTransformer(SequenceTransformerMixin, TransformerMixin, 
         -------
         self
         """
-        self._check_params()
         seqs = _validate_sequences(self, X, reset=True, allow_nan=self._allow_nan())
         self._check_frames(seqs)
         return self
@@ -195,12 +190,17 @@ class FrameAggregator(_StatelessSequenceTransformer):
     contracted by averaging ``n_frames`` groups of consecutive frames taken uniformly
     along time ("video averaging", their Fig. 4); clips with fewer are expanded by
     repeating frames uniformly (Fig. 5). The exact group and repetition rules are those
-    of :func:`aggregation_indices`. Only frames where a face was detected take part.
+    of :func:`aggregation_indices`. Only frames where a face was found take part.
 
     Parameters
     ----------
     n_frames : int, default=10
         Frames of the descriptor (10 in EmoNets).
+    skip_statuses : tuple of str or None, default=("missing",)
+        Frames whose ``status`` companion (a :class:`skfer.ClipSet` ``X``, e.g. from
+        :class:`FaceTubeExtractor` through a feature step) is one of these are left out,
+        as EmoNets aggregates only frames with a face. Statuses are those of
+        :data:`skfer.FRAME_STATUSES`; ``None`` or ``()`` uses every frame.
 
     Attributes
     ----------
@@ -211,38 +211,59 @@ class FrameAggregator(_StatelessSequenceTransformer):
 
     Notes
     -----
-    *Frames without a face.* A frame whose values are all NaN (e.g. the probabilities of a
-    frame where no face was detected) is left out before aggregating, as in the paper; so
-    is a frame whose entry of the optional ``mask`` given to :meth:`transform` is False. A
-    ``UserWarning`` counts the frames left out and names the sequences concerned (the
-    estimator does not store it: ``transform`` leaves the fitted estimator unchanged).
-    A sequence with no valid frame, or a frame with only some values NaN, raises a
-    ``ValueError`` naming the sequence and frame.
+    *Frames without a face* are left out before aggregating, as in the paper: frames whose
+    status is in ``skip_statuses``, frames whose values are all NaN (e.g. the NaN
+    landmarks of a frame where no face was found), and frames whose entry of the optional
+    ``mask`` given to :meth:`transform` is False. A ``UserWarning`` counts the frames left
+    out and names the sequences concerned; :meth:`transform_with_info` returns them
+    (``transform`` leaves the estimator unchanged). A sequence with no valid frame, or a
+    frame with only some values NaN, raises a ``ValueError`` naming the sequence and
+    frame; except that a clip whose frames *all* have a skipped status (a face tube where
+    no face was found, kept by ``FaceTubeExtractor(on_missing="warn" or "ignore")``, which
+    then gives the centre crop) is aggregated from all its frames, with a warning naming
+    it, so that the extractor's choice to keep such clips holds through the pipeline.
 
-    In a :class:`~sklearn.pipeline.Pipeline`, ``mask`` reaches :meth:`transform` through
-    scikit-learn's metadata routing (``sklearn.set_config(enable_metadata_routing=True)``
-    and ``FrameAggregator().set_transform_request(mask=True)``).
+    In a :class:`~sklearn.pipeline.Pipeline`, the ``status`` companion travels in ``X``
+    by itself; ``mask`` reaches :meth:`transform` through scikit-learn's metadata routing
+    (``sklearn.set_config(enable_metadata_routing=True)`` and
+    ``FrameAggregator().set_transform_request(mask=True)``).
 
     Output columns are frame-major: ``[f_1(1) .. f_F(1), f_1(2) .. f_F(n_frames)]``.
 
     Examples
     --------
     >>> import numpy as np
+    >>> from skfer import ClipSet
     >>> seq = np.arange(8.0).reshape(4, 2)  # 4 frames of 2 values
     >>> FrameAggregator(n_frames=2).fit_transform([seq])
     array([[1., 2., 5., 6.]])
+    >>> X = ClipSet([seq], status=[["detected", "missing", "tracked", "filled"]])
+    >>> Xt, left_out = FrameAggregator(n_frames=2).fit(X).transform_with_info(X)
+    >>> Xt, left_out[0].tolist()
+    (array([[0., 1., 5., 6.]]), [1])
     """
 
-    def __init__(self, n_frames: int = 10) -> None:
-        self.n_frames = n_frames
+    _parameter_constraints: dict = {
+        "n_frames": [Interval(numbers.Integral, 1, None, closed="left")],
+        "skip_statuses": [tuple, list, None],
+    }
 
-    def _check_params(self) -> None:
-        _check_positive_int(self.n_frames, "n_frames")
+    def __init__(
+        self, *, n_frames: int = 10, skip_statuses: tuple[str, ...] | None = ("missing",)
+    ) -> None:
+        self.n_frames = n_frames
+        self.skip_statuses = skip_statuses
 
     def _allow_nan(self) -> bool:
         return True
 
     def _check_frames(self, seqs: list[np.ndarray]) -> None:
+        unknown = set(self.skip_statuses or ()) - set(FRAME_STATUSES)
+        if unknown:
+            raise ValueError(
+                f"skip_statuses holds unknown frame statuses {sorted(unknown)}; the statuses "
+                f"are {FRAME_STATUSES}"
+            )
         # Same rules as transform: all-NaN rows are missing frames, partial NaN is an error.
         for i, seq in enumerate(seqs):
             self._valid_frames(seq, i, None)
@@ -252,39 +273,73 @@ class FrameAggregator(_StatelessSequenceTransformer):
 
         Parameters
         ----------
-        X : list of (T_i, F) arrays, or ndarray (n, T, F) or (n, F)
-            Per-frame vectors; all-NaN rows mark frames without a face.
+        X : list of (T_i, F) arrays, ClipSet, or ndarray (n, T, F) or (n, F)
+            Per-frame vectors; all-NaN rows and, in a ClipSet, frames whose ``status`` is
+            in ``skip_statuses`` mark frames without a face.
         mask : list of array-like of bool, optional
-            For each sequence, which of its ``T_i`` frames to use (e.g. the ``detected_``
-            of :class:`~skfer.preprocessing.LandmarkDetector`).
+            For each sequence, which of its ``T_i`` frames to use (e.g. the ``detected``
+            flags of :meth:`LandmarkDetector.transform_with_info`).
 
         Returns
         -------
         Xt : ndarray of shape (n, n_frames * F)
         """
+        return self.transform_with_info(X, mask=mask)[0]
+
+    def transform_with_info(self, X, mask=None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Like :meth:`transform`, and also return the frames left out of each sequence.
+
+        Parameters
+        ----------
+        X : list of (T_i, F) arrays, ClipSet, or ndarray (n, T, F) or (n, F)
+        mask : list of array-like of bool, optional
+
+        Returns
+        -------
+        Xt : ndarray of shape (n, n_frames * F)
+        left_out : list of ndarray of int
+            For each sequence, the indices of its frames that did not enter the descriptor
+            (skipped status, all-NaN values or mask False).
+        """
         check_is_fitted(self, "n_features_in_")
-        self._check_params()
         seqs = _validate_sequences(self, X, reset=False, allow_nan=True)
         if mask is not None and len(mask) != len(seqs):
             raise ValueError(f"mask has {len(mask)} entries for {len(seqs)} sequences")
-        out, missing = [], []
+        statuses = X.get("status") if isinstance(X, ClipSet) else None
+        skip = tuple(self.skip_statuses or ())
+        out, left_out, faceless = [], [], []
         for i, seq in enumerate(seqs):
             keep = self._valid_frames(seq, i, None if mask is None else mask[i])
-            missing.append(int((~keep).sum()))
+            if skip and statuses is not None and statuses[i] is not None:
+                face = ~np.isin(np.asarray(statuses[i]).astype(str), skip)
+                if (keep & face).any():
+                    keep &= face
+                else:
+                    faceless.append(i)  # no frame with a face at all: keep the clip whole
+            left_out.append(np.flatnonzero(~keep))
             frames = seq[keep]
             groups = aggregation_indices(len(frames), self.n_frames)
             out.append(np.concatenate([frames[g].mean(axis=0) for g in groups]))
-        if any(missing):
-            counts = {i: m for i, m in enumerate(missing) if m}
+        counts = {i: len(idx) for i, idx in enumerate(left_out) if len(idx)}
+        if counts:
             shown = ", ".join(f"sequence {i}: {m}" for i, m in list(counts.items())[:10])
             more = ", ..." if len(counts) > 10 else ""
             warnings.warn(
-                f"{sum(missing)} frames without a face (all-NaN rows or mask False) were left "
-                f"out of {len(counts)} sequences ({shown}{more})",
+                f"{sum(counts.values())} frames without a face (status in {skip}, all-NaN "
+                f"rows or mask False) were left out of {len(counts)} sequences "
+                f"({shown}{more})",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        return np.stack(out)
+        if faceless:
+            warnings.warn(
+                f"{len(faceless)} sequences have no frame with a face (every status in "
+                f"{skip}; first: sequence {faceless[0]}): each is aggregated from all its "
+                "frames",
+                UserWarning,
+                stacklevel=3,
+            )
+        return np.stack(out), left_out
 
     @staticmethod
     def _valid_frames(seq: np.ndarray, index: int, mask: Any) -> np.ndarray:
@@ -361,6 +416,10 @@ class TemporalResampler(_StatelessSequenceTransformer):
     back as float32 clips of ``n_frames`` frames in the same container kind
     (:func:`skfer.base.same_container`); sequences come back as a float64 ndarray.
 
+    A :class:`skfer.ClipSet` of clips keeps its companions, the per-frame ones resampled
+    with the frames: ``landmarks`` and ``boxes`` interpolated as ``kind`` says (NaN where
+    a neighbouring frame has none), ``status`` and ``frame_ids`` from the nearest frame.
+
     Examples
     --------
     >>> import numpy as np
@@ -368,24 +427,28 @@ class TemporalResampler(_StatelessSequenceTransformer):
     array([[0., 2., 4.]])
     """
 
-    def __init__(self, n_frames: int = 10, kind: str = "linear", flatten: bool = True) -> None:
+    _parameter_constraints: dict = {
+        "n_frames": [Interval(numbers.Integral, 1, None, closed="left")],
+        "kind": [StrOptions({"linear", "nearest"})],
+        "flatten": ["boolean"],
+    }
+
+    def __init__(
+        self, *, n_frames: int = 10, kind: str = "linear", flatten: bool = True
+    ) -> None:
         self.n_frames = n_frames
         self.kind = kind
         self.flatten = flatten
-
-    def _check_params(self) -> None:
-        _check_positive_int(self.n_frames, "n_frames")
-        if self.kind not in ("linear", "nearest"):
-            raise ValueError(f'kind must be "linear" or "nearest", got {self.kind!r}')
 
     @staticmethod
     def _holds_clips(X: Any) -> bool:
         if isinstance(X, np.ndarray) and X.dtype != object:
             return X.ndim in (4, 5)
-        if isinstance(X, (list, tuple)) or isinstance(X, np.ndarray):
+        if isinstance(X, (list, tuple, ClipSet)) or isinstance(X, np.ndarray):
             return len(X) > 0 and np.ndim(X[0]) in (3, 4)
         return False
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Validate the parameters and ``X`` and record its kind; learns nothing.
 
@@ -399,7 +462,6 @@ class TemporalResampler(_StatelessSequenceTransformer):
         -------
         self
         """
-        self._check_params()
         if self._holds_clips(X):
             check_clips(X)
             self.input_kind_ = "clips"
@@ -421,7 +483,6 @@ class TemporalResampler(_StatelessSequenceTransformer):
             ``n_frames`` float32 frames (list or ndarray, like ``X``) for clips
         """
         check_is_fitted(self, "input_kind_")
-        self._check_params()
         kind = "clips" if self._holds_clips(X) else "sequences"
         if kind != self.input_kind_:
             raise ValueError(
@@ -430,10 +491,27 @@ class TemporalResampler(_StatelessSequenceTransformer):
         if kind == "clips":
             clips = check_clips(X)
             out = [_interpolate(c, self.n_frames, self.kind).astype(np.float32) for c in clips]
-            return same_container(X, out)
+            return same_container(X, out, **self._resampled_companions(X))
         seqs = _validate_sequences(self, X, reset=False)
         out = np.stack([_interpolate(s, self.n_frames, self.kind) for s in seqs])
         return out.reshape(len(out), -1) if self.flatten else out
+
+    def _resampled_companions(self, X: Any) -> dict[str, list]:
+        """The per-frame companions of a ClipSet ``X`` at the output frames."""
+        if not isinstance(X, ClipSet):
+            return {}
+        out = {}
+        for name in ("landmarks", "boxes", "status", "frame_ids"):
+            values = X.get(name)
+            if values is None:
+                continue
+            # Positions are interpolated; labels (statuses, frame numbers) cannot be.
+            kind = self.kind if name in ("landmarks", "boxes") else "nearest"
+            out[name] = [
+                None if v is None else _interpolate(np.asarray(v), self.n_frames, kind)
+                for v in values
+            ]
+        return out
 
 
 # -------------------------------------------------------------------------- FramePooling
@@ -448,8 +526,8 @@ class FramePooling(_StatelessSequenceTransformer):
     ``"last"`` takes the last frame, the apex of a CK+ sequence (which runs from neutral to
     the peak expression), the usual static-image protocol on CK+; ``"first"`` the first
     frame (neutral in CK+); ``"middle"`` frame ``(T - 1) // 2``; ``"mean"`` and ``"max"``
-    average and max pooling over the frames; ``"delta"`` the last frame minus the first, the change from
-    onset to apex (zero for a one-frame clip).
+    average and max pooling over the frames; ``"delta"`` the last frame minus the first,
+    the change from onset to apex (zero for a one-frame clip).
 
     Parameters
     ----------
@@ -470,12 +548,10 @@ class FramePooling(_StatelessSequenceTransformer):
     array([[4., 5.]])
     """
 
-    def __init__(self, method: str = "last") -> None:
-        self.method = method
+    _parameter_constraints: dict = {"method": [StrOptions(set(_POOLING_METHODS))]}
 
-    def _check_params(self) -> None:
-        if self.method not in _POOLING_METHODS:
-            raise ValueError(f"method must be one of {_POOLING_METHODS}, got {self.method!r}")
+    def __init__(self, *, method: str = "last") -> None:
+        self.method = method
 
     def transform(self, X) -> np.ndarray:
         """Pool the frames of every sequence.
@@ -489,7 +565,6 @@ class FramePooling(_StatelessSequenceTransformer):
         Xt : ndarray of shape (n, F)
         """
         check_is_fitted(self, "n_features_in_")
-        self._check_params()
         seqs = _validate_sequences(self, X, reset=False)
         pool = {
             "last": lambda s: s[-1],
