@@ -32,6 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from _shared_data import SHARED_DATA
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
@@ -45,7 +46,6 @@ from skfer.ensemble import SVMStackingClassifier, WeightedAverageClassifier
 from skfer.ensemble.weighted_average import combine_proba
 from skfer.features import HOGFeatures, LBPFeatures, PixelFeatures
 from skfer.preprocessing import FramePooling
-from _shared_data import SHARED_DATA
 
 DEFAULT_DATA = SHARED_DATA / "ckplus48"
 
@@ -57,14 +57,15 @@ def members(seed: int = 0):
 
     return [
         # the `skfer evaluate --model hog-svm` baseline, calibrated for probabilities
-        ("hog-svm", make_pipeline(HOGFeatures(), FramePooling("last"),
+        ("hog-svm", make_pipeline(HOGFeatures(), FramePooling(method="last"),
                                   calibrated(SVC(C=10.0, gamma="scale")))),
-        ("pixels-pca-lr", make_pipeline(PixelFeatures(frame_size=(48, 48)), FramePooling("last"),
+        ("pixels-pca-lr", make_pipeline(PixelFeatures(frame_size=(48, 48)),
+                                        FramePooling(method="last"),
                                         PCA(60, random_state=seed), StandardScaler(),
                                         LogisticRegression(C=0.1, max_iter=2000))),
-        ("lbp-svm", make_pipeline(LBPFeatures(grid=4), FramePooling("last"), StandardScaler(),
-                                  calibrated(LinearSVC(C=1e-3)))),
-        ("delta-lr", make_pipeline(PixelFeatures(frame_size=(48, 48)), FramePooling("delta"),
+        ("lbp-svm", make_pipeline(LBPFeatures(grid=4), FramePooling(method="last"),
+                                  StandardScaler(), calibrated(LinearSVC(C=1e-3)))),
+        ("delta-lr", make_pipeline(PixelFeatures(frame_size=(48, 48)), FramePooling(method="delta"),
                                    PCA(40, random_state=seed), StandardScaler(),
                                    LogisticRegression(C=0.1, max_iter=2000))),
     ]

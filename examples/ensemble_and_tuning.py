@@ -7,7 +7,8 @@ members look at different things: HOG of the apex frame and the pixel change fro
 to the last frame. EmoNets (Kahou et al., 2015, section 4) combined its models with one
 weight per model and per class found by random search on held-out predictions; here those
 predictions are cross-fitted by subject inside ``fit``. Then an Optuna study tunes the SVM
-of one member under GroupKFold, stored in an SQLite file so that it can be resumed.
+of one member inside the weighted average (``hog__...``, a parameter of the ensemble) under
+GroupKFold, stored in an SQLite file so that it can be resumed.
 """
 
 import optuna
@@ -38,10 +39,10 @@ y, groups = data.target, data.groups
 cv = GroupKFold(n_splits=5)
 
 members = [
-    ("hog", make_pipeline(HOGFeatures(), FramePooling("last"),
+    ("hog", make_pipeline(HOGFeatures(), FramePooling(method="last"),
                           CalibratedClassifierCV(SVC(C=10.0), ensemble=False))),
-    ("delta", make_pipeline(PixelFeatures(frame_size=(24, 24)), FramePooling("delta"), PCA(20),
-                            LogisticRegression(C=0.1, max_iter=2000))),
+    ("delta", make_pipeline(PixelFeatures(frame_size=(24, 24)), FramePooling(method="delta"),
+                            PCA(20), LogisticRegression(C=0.1, max_iter=2000))),
 ]
 models = {name: est for name, est in members}
 models["weighted average"] = WeightedAverageClassifier(
@@ -52,12 +53,14 @@ for name, model in models.items():
     scores = cross_val_score(model, faces, y, cv=cv, params={"groups": groups})
     print(f"{name:<17} {scores.mean():.3f} ± {scores.std():.3f}")
 
+# The ensemble's members are its parameters ("hog__..."), so an Optuna study can tune a
+# member inside the ensemble: each trial cross-fits and weighs the members again, and the
+# routed subject ids keep both the outer and the inner folds subject-independent.
+C = "hog__calibratedclassifiercv__estimator__C"
 study = tune(
-    members[0][1],
-    {"calibratedclassifiercv__estimator__C": FloatDistribution(0.1, 100, log=True)},
-    faces, y, groups, cv=5, n_trials=8, random_state=0,
-    storage=sqlite_storage("skfer_example_study.db"), study_name="hog-svm-C",
+    models["weighted average"], {C: FloatDistribution(0.1, 100, log=True)},
+    faces, y, groups, cv=5, n_trials=4, random_state=0,
+    storage=sqlite_storage("skfer_example_study.db"), study_name="weighted-average-hog-C",
 )
 print(f"Optuna: {len(study.trials)} trials in skfer_example_study.db, "
-      f"best C={study.best_params['calibratedclassifiercv__estimator__C']:.3g}, "
-      f"accuracy {study.best_value:.3f}")
+      f"best C={study.best_params[C]:.3g}, accuracy {study.best_value:.3f}")
