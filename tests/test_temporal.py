@@ -116,7 +116,7 @@ def test_frame_aggregator_errors_name_the_sequence():
     with pytest.raises(ValueError, match="X has 3 features, but FrameAggregator is expecting 2"):
         agg.transform([np.ones((3, 3))])
     with pytest.raises(
-        ValueError, match=r"'n_frames' parameter of FrameAggregator must be an int in the range \[1, "
+        ValueError, match=r"'n_frames' parameter of FrameAggregator must be an int in the range"
     ):
         FrameAggregator(n_frames=0).fit([good])
 
