@@ -22,9 +22,8 @@ from sklearn.utils.validation import check_is_fitted
 from ..base import ClipTransformerMixin, same_container
 from ..clipset import ClipSet
 from ..utils._geometry import (
-    affine_boxes,
-    affine_points,
     compose_affine,
+    map_geometry_companions,
     procrustes_mean,
     similarity_to,
 )
@@ -363,17 +362,7 @@ class FaceRegistration(ClipTransformerMixin, TransformerMixin, BaseEstimator):
     @staticmethod
     def _companions(X: ClipSet, info: list[dict[str, np.ndarray]]) -> dict[str, list]:
         """Landmarks and boxes moved into the registered frames; statuses updated."""
-        moved: dict[str, list] = {}
-        landmarks, boxes = X.get("landmarks"), X.get("boxes")
-        moved["landmarks"] = [
-            None if p is None else affine_points(np.asarray(p, np.float64), rec["matrix"])
-            for p, rec in zip(landmarks, info)
-        ]
-        if boxes is not None:
-            moved["boxes"] = [
-                None if b is None else affine_boxes(b, rec["matrix"])
-                for b, rec in zip(boxes, info)
-            ]
+        moved = map_geometry_companions(X, [rec["matrix"] for rec in info])
         old = X.get("status") or [None] * len(info)
         status = []
         for s, rec in zip(old, info):
