@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.utils import estimator_checks as skchecks
 
 from skfer import ClipSet
 from skfer.io import read_video
@@ -483,3 +484,25 @@ def test_missing_frames_never_enter_the_descriptor():
     np.testing.assert_allclose(descriptor, with_faces)
     all_frames = FrameAggregator(n_frames=4).fit([hog]).transform([hog])
     assert not np.allclose(descriptor, all_frames)
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        skchecks.check_estimator_cloneable,
+        skchecks.check_estimator_repr,
+        skchecks.check_no_attributes_set_in_init,
+        skchecks.check_get_params_invariance,
+        skchecks.check_set_params,
+        skchecks.check_parameters_default_constructible,
+        skchecks.check_param_validation,
+    ],
+)
+def test_haar_detector_is_a_scikit_learn_estimator(check):
+    # Data-free API checks (detect() takes an image, not a feature matrix) and parameter
+    # validation; detect() leaves the detector unchanged and works unfitted.
+    check("HaarFaceDetector", HaarFaceDetector())
+    det = HaarFaceDetector()
+    before = pickle.dumps(det)
+    det.detect(np.zeros((60, 80), np.uint8))
+    assert pickle.dumps(det) == before

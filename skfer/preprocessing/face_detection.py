@@ -164,6 +164,8 @@ class HaarFaceDetector(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False  # nothing is learnt: detect() works unfitted
+        # detect() takes one image, not a feature matrix: no tabular checks apply.
+        tags.input_tags.two_d_array = False
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
