@@ -17,8 +17,9 @@ import argparse
 import time
 from pathlib import Path
 
-from skfer.datasets import load_ckplus48, load_fer2013
 from _shared_data import SHARED_DATA
+
+from skfer.datasets import load_ckplus48, load_fer2013
 
 
 def best_time(load, repeat: int):
@@ -45,7 +46,7 @@ def main() -> None:
     if csv.is_file():
         cases.append(("load_fer2013 (CSV, Training)", "fer2013/fer2013.csv",
                       lambda: load_fer2013(csv, subset="Training")))
-    print("| loader | data | clips | frames | best of %d (s) | clips/s |" % args.repeat)
+    print(f"| loader | data | clips | frames | best of {args.repeat} (s) | clips/s |")
     print("|---|---|---|---|---|---|")
     for name, where, load in cases:
         seconds, bunch = best_time(load, args.repeat)

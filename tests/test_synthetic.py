@@ -39,8 +39,9 @@ def _face_crop(frame: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
 def _aligned(landmarks: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Landmarks mapped onto the reference frame by a similarity fitted on rigid points."""
     rigid = [27, 28, 29, 30, 36, 39, 42, 45]  # nose bridge and eye corners: no expression motion
-    matrix, _ = cv2.estimateAffinePartial2D(landmarks[rigid].astype(np.float32),
-                                            reference[rigid].astype(np.float32))
+    matrix, _ = cv2.estimateAffinePartial2D(
+        landmarks[rigid].astype(np.float32), reference[rigid].astype(np.float32)
+    )
     return landmarks @ matrix[:, :2].T + matrix[:, 2]
 
 
@@ -94,8 +95,14 @@ def test_labels_canonical_and_balanced(default_set):
 
 
 def test_aliases_neutral_and_contempt():
-    ds = make_expressions(n_subjects=1, n_clips_per_expression=1, n_frames=4, frame_size=(96, 96),
-                          expressions=("Happy", "neutral", "contempt"), random_state=3)
+    ds = make_expressions(
+        n_subjects=1,
+        n_clips_per_expression=1,
+        n_frames=4,
+        frame_size=(96, 96),
+        expressions=("Happy", "neutral", "contempt"),
+        random_state=3,
+    )
     assert list(ds.target) == ["happiness", "neutral", "contempt"]
     assert list(ds.target_names) == ["happiness", "neutral", "contempt"]
     assert ds.data[0].shape == (4, 96, 96, 3)
@@ -119,11 +126,15 @@ def test_reproducible_and_seed_dependent():
 
 
 def test_grey_clips_match_colour_clips():
-    kwargs = dict(n_subjects=1, n_clips_per_expression=1, n_frames=3, expressions=("fear",), random_state=2)
+    kwargs = dict(
+        n_subjects=1, n_clips_per_expression=1, n_frames=3, expressions=("fear",), random_state=2
+    )
     colour = make_expressions(color=True, **kwargs).data[0]
     grey = make_expressions(color=False, **kwargs).data[0]
     assert grey.shape == colour.shape[:3] and grey.dtype == np.uint8
-    np.testing.assert_array_equal(grey, np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in colour]))
+    np.testing.assert_array_equal(
+        grey, np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in colour])
+    )
 
 
 def test_landmarks_inside_frames(default_set):
@@ -138,10 +149,14 @@ def test_boxes_follow_the_documented_rule(default_set):
         eyes = lms[:, 36:48].mean(axis=1)
         centre = eyes + 0.45 * (lms[:, 30] - eyes)
         np.testing.assert_allclose(boxes[:, :2] + boxes[:, 2:] / 2, centre)
-        np.testing.assert_allclose(boxes[:, 2], 1.08 * np.linalg.norm(lms[:, 16] - lms[:, 0], axis=1))
+        np.testing.assert_allclose(
+            boxes[:, 2], 1.08 * np.linalg.norm(lms[:, 16] - lms[:, 0], axis=1)
+        )
         # Eyes, nose and mouth corners lie inside the box (cheek to cheek, brows to chin region).
         for idx in (36, 45, 30, 48, 54):
-            assert (lms[:, idx] > boxes[:, :2]).all() and (lms[:, idx] < boxes[:, :2] + boxes[:, 2:]).all()
+            assert (lms[:, idx] > boxes[:, :2]).all() and (
+                lms[:, idx] < boxes[:, :2] + boxes[:, 2:]
+            ).all()
 
 
 def test_landmarks_to_box_single_face_and_bad_shape():
@@ -218,14 +233,20 @@ def test_not_trivially_separable(default_set):
     """
     ds = default_set
     cv = GroupKFold(n_splits=4)
-    first = np.array([cv2.resize(cv2.cvtColor(c[0], cv2.COLOR_RGB2GRAY), (40, 30)).ravel() / 255.0
-                      for c in ds.data])
+    first = np.array(
+        [
+            cv2.resize(cv2.cvtColor(c[0], cv2.COLOR_RGB2GRAY), (40, 30)).ravel() / 255.0
+            for c in ds.data
+        ]
+    )
     logistic = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
     neutral_acc = cross_val_score(logistic, first, ds.target, groups=ds.groups, cv=cv).mean()
     assert neutral_acc < 0.3, neutral_acc
 
     hog = cv2.HOGDescriptor((64, 64), (16, 16), (8, 8), (8, 8), 9)
-    apex = np.array([hog.compute(_face_crop(c[-1], b[-1], 64)).ravel() for c, b in zip(ds.data, ds.boxes)])
+    apex = np.array(
+        [hog.compute(_face_crop(c[-1], b[-1], 64)).ravel() for c, b in zip(ds.data, ds.boxes)]
+    )
     svm = make_pipeline(StandardScaler(), LinearSVC(C=0.01, max_iter=5000))
     apex_acc = cross_val_score(svm, apex, ds.target, groups=ds.groups, cv=cv).mean()
     assert 0.6 < apex_acc < 0.98, apex_acc
@@ -255,6 +276,7 @@ def test_subject_variation_comparable_to_expression_variation(default_set):
     Measured (random_state=0), RMS over the 68 points in inter-ocular units: spread of the
     subjects' mean neutral shapes 0.043, neutral-to-apex displacement 0.052.
     """
+
     def normalised(points):
         eyes = points[42:48].mean(0) - points[36:42].mean(0)
         angle = -np.arctan2(eyes[1], eyes[0])
@@ -265,6 +287,10 @@ def test_subject_variation_comparable_to_expression_variation(default_set):
     neutral = np.array([normalised(lms[0]) for lms in ds.landmarks])
     means = np.array([neutral[ds.groups == s].mean(0) for s in range(8)])
     subject_spread = np.sqrt(((means - means.mean(0)) ** 2).sum(-1).mean())
-    motion = np.mean([np.sqrt(((normalised(lms[-1]) - normalised(lms[0])) ** 2).sum(-1).mean())
-                      for lms in ds.landmarks])
+    motion = np.mean(
+        [
+            np.sqrt(((normalised(lms[-1]) - normalised(lms[0])) ** 2).sum(-1).mean())
+            for lms in ds.landmarks
+        ]
+    )
     assert 0.4 < subject_spread / motion < 2.5, (subject_spread, motion)

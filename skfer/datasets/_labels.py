@@ -24,15 +24,36 @@ EXPRESSIONS: tuple[str, ...] = (
 )
 
 _ALIASES = {
-    "anger": "anger", "angry": "anger", "an": "anger", "ang": "anger",
-    "contempt": "contempt", "co": "contempt",
-    "disgust": "disgust", "disgusted": "disgust", "di": "disgust", "dis": "disgust",
-    "fear": "fear", "fearful": "fear", "afraid": "fear", "fe": "fear", "fea": "fear",
-    "happiness": "happiness", "happy": "happiness", "joy": "happiness", "ha": "happiness",
+    "anger": "anger",
+    "angry": "anger",
+    "an": "anger",
+    "ang": "anger",
+    "contempt": "contempt",
+    "co": "contempt",
+    "disgust": "disgust",
+    "disgusted": "disgust",
+    "di": "disgust",
+    "dis": "disgust",
+    "fear": "fear",
+    "fearful": "fear",
+    "afraid": "fear",
+    "fe": "fear",
+    "fea": "fear",
+    "happiness": "happiness",
+    "happy": "happiness",
+    "joy": "happiness",
+    "ha": "happiness",
     "hap": "happiness",
-    "neutral": "neutral", "ne": "neutral", "neu": "neutral",
-    "sadness": "sadness", "sad": "sadness", "sa": "sadness",
-    "surprise": "surprise", "surprised": "surprise", "su": "surprise", "sur": "surprise",
+    "neutral": "neutral",
+    "ne": "neutral",
+    "neu": "neutral",
+    "sadness": "sadness",
+    "sad": "sadness",
+    "sa": "sadness",
+    "surprise": "surprise",
+    "surprised": "surprise",
+    "su": "surprise",
+    "sur": "surprise",
 }
 
 
@@ -56,9 +77,10 @@ def canonical_label(name: str, *, source: str | None = None) -> str:
         return _ALIASES[key]
     except KeyError:
         where = f" in {source}" if source else ""
+        aliases = ", ".join(sorted(set(_ALIASES) - set(EXPRESSIONS)))
         raise ValueError(
             f"unknown expression label {name!r}{where}; known labels are "
-            f"{', '.join(EXPRESSIONS)} (and the aliases {', '.join(sorted(set(_ALIASES) - set(EXPRESSIONS)))})"
+            f"{', '.join(EXPRESSIONS)} (and the aliases {aliases})"
         ) from None
 
 

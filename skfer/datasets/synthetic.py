@@ -1,4 +1,4 @@
-"""Synthetic facial-expression clips rendered from one public-domain face: skfer's embedded data set.
+"""Synthetic facial-expression clips from one public-domain face: skfer's embedded data set.
 
 :func:`make_expressions` needs no download. It warps a real face (see
 :mod:`skfer.datasets._face_template`) into several synthetic *subjects* (own face geometry, skin
@@ -27,7 +27,14 @@ from skfer.utils.landmark_scheme import IBUG68_GROUPS
 
 __all__ = ["make_expressions", "landmarks_to_box"]
 
-DEFAULT_EXPRESSIONS: tuple[str, ...] = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
+DEFAULT_EXPRESSIONS: tuple[str, ...] = (
+    "anger",
+    "disgust",
+    "fear",
+    "happiness",
+    "sadness",
+    "surprise",
+)
 
 # iBUG 68-point groups ("right" is the subject's right, the image's left): the scheme's
 # groups (skfer.utils.landmark_scheme), then the finer subsets the expression motions move.
@@ -48,9 +55,31 @@ _INNER_LIP = IBUG68_GROUPS["inner_lips"]
 _NOSE = np.concatenate([IBUG68_GROUPS["nose_bridge"], IBUG68_GROUPS["lower_nose"]])
 _CHEEKS = np.array([1, 2, 3, 4, 12, 13, 14, 15])
 # How much each point follows a jaw drop (chin = 1).
-_JAW_DROP = {3: 0.1, 4: 0.25, 5: 0.45, 6: 0.7, 7: 0.9, 8: 1.0, 9: 0.9, 10: 0.7, 11: 0.45, 12: 0.25,
-             13: 0.1, 55: 0.8, 56: 0.85, 57: 0.85, 58: 0.85, 59: 0.8, 65: 0.85, 66: 0.85, 67: 0.85,
-             48: 0.35, 54: 0.35, 60: 0.4, 64: 0.4}
+_JAW_DROP = {
+    3: 0.1,
+    4: 0.25,
+    5: 0.45,
+    6: 0.7,
+    7: 0.9,
+    8: 1.0,
+    9: 0.9,
+    10: 0.7,
+    11: 0.45,
+    12: 0.25,
+    13: 0.1,
+    55: 0.8,
+    56: 0.85,
+    57: 0.85,
+    58: 0.85,
+    59: 0.8,
+    65: 0.85,
+    66: 0.85,
+    67: 0.85,
+    48: 0.35,
+    54: 0.35,
+    60: 0.4,
+    64: 0.4,
+}
 # Region of each landmark, for the per-clip and per-subject "style" gains of the motion.
 _REGIONS = {"brows": _BROWS, "lids": _EYES, "nose": _NOSE, "mouth": _MOUTH, "jaw": _JAW}
 
@@ -221,7 +250,9 @@ def _anchors(points: np.ndarray, unit: float, size: int) -> np.ndarray:
     neck = points[[4, 6, 8, 10, 12]] + [0.0, 0.35 * unit]
     s = size - 1.0
     h = s / 2
-    border = np.array([[0, 0], [h, 0], [s, 0], [s, h], [s, s], [h, s], [0, s], [0, h]], dtype=np.float64)
+    border = np.array(
+        [[0, 0], [h, 0], [s, 0], [s, h], [s, s], [h, s], [0, s], [0, h]], dtype=np.float64
+    )
     return np.vstack([forehead, neck, border])
 
 
@@ -254,7 +285,9 @@ def _subject_geometry(points: np.ndarray, rng: np.random.RandomState) -> np.ndar
     return p
 
 
-def _subject_texture(image: np.ndarray, points: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+def _subject_texture(
+    image: np.ndarray, points: np.ndarray, rng: np.random.RandomState
+) -> np.ndarray:
     """Per-subject appearance: skin tone and tint, contrast, gamma, blotchy texture, moles."""
     size = image.shape[0]
     img = image.astype(np.float32) / 255.0
@@ -262,9 +295,13 @@ def _subject_texture(image: np.ndarray, points: np.ndarray, rng: np.random.Rando
     mean = img.mean()
     img = (img - mean) * rng.uniform(0.8, 1.2) + mean  # contrast
     tint = rng.uniform(-1, 1)
-    img = img * np.array([1 + 0.07 * tint, 1.0, 1 - 0.07 * tint], np.float32) * rng.uniform(0.6, 1.15)
+    img = (
+        img * np.array([1 + 0.07 * tint, 1.0, 1 - 0.07 * tint], np.float32) * rng.uniform(0.6, 1.15)
+    )
     # Low-frequency multiplicative texture (skin blotches, shading) plus fine grain.
-    low = cv2.resize(rng.normal(0, 1, (6, 6)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
+    low = cv2.resize(
+        rng.normal(0, 1, (6, 6)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC
+    )
     fine = cv2.GaussianBlur(rng.normal(0, 1, (size, size)).astype(np.float32), (0, 0), 0.8)
     img = img * (1 + 0.06 * low + 0.03 * fine)[:, :, None]
     # A few moles/freckles inside the face.
@@ -279,8 +316,9 @@ def _subject_texture(image: np.ndarray, points: np.ndarray, rng: np.random.Rando
     return np.clip(img * 255.0, 0, 255)
 
 
-def _make_subject(image: np.ndarray, points: np.ndarray, expressions: list[str],
-                  rng: np.random.RandomState) -> _Subject:
+def _make_subject(
+    image: np.ndarray, points: np.ndarray, expressions: list[str], rng: np.random.RandomState
+) -> _Subject:
     """Draw one synthetic subject from the template (``expressions`` feed its idle expression)."""
     size = image.shape[0]
     if rng.rand() < 0.5:  # mirrored face: a different-looking person with the same landmark order
@@ -319,8 +357,11 @@ def _background(height: int, width: int, rng: np.random.RandomState) -> np.ndarr
     # Muted colours: a grey level plus a moderate tint.
     c0, c1 = (rng.uniform(30, 220, (2, 1)) + rng.uniform(-45, 45, (2, 3))).astype(np.float32)
     bg = c0 + (c1 - c0) * (ramp - ramp.min()) / (np.ptp(ramp) + 1e-6)
-    blobs = cv2.resize(rng.normal(0, 1, (4, 5, 3)).astype(np.float32), (width, height),
-                       interpolation=cv2.INTER_CUBIC)
+    blobs = cv2.resize(
+        rng.normal(0, 1, (4, 5, 3)).astype(np.float32),
+        (width, height),
+        interpolation=cv2.INTER_CUBIC,
+    )
     bg = bg + 18 * blobs
     for _ in range(rng.randint(0, 4)):
         x0, y0 = rng.randint(0, width), rng.randint(0, height)
@@ -356,8 +397,14 @@ def _pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     return xx, yy
 
 
-def _render_face(subject: _Subject, mask: np.ndarray, warp_points: np.ndarray, pose: np.ndarray,
-                 height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+def _render_face(
+    subject: _Subject,
+    mask: np.ndarray,
+    warp_points: np.ndarray,
+    pose: np.ndarray,
+    height: int,
+    width: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Piecewise-affine warp of the subject texture to ``warp_points``, composed with the pose.
 
     One ``cv2.remap`` per frame: each frame pixel goes back through the pose to the template
@@ -382,20 +429,33 @@ def _render_face(subject: _Subject, mask: np.ndarray, warp_points: np.ndarray, p
     xx, yy = _pixel_grid(height, width)
     u = inv_pose[0, 0] * xx + inv_pose[0, 1] * yy + np.float32(inv_pose[0, 2])
     v = inv_pose[1, 0] * xx + inv_pose[1, 1] * yy + np.float32(inv_pose[1, 2])
-    k = ids[np.clip(np.rint(v), 0, size - 1).astype(np.intp), np.clip(np.rint(u), 0, size - 1).astype(np.intp)]
+    k = ids[
+        np.clip(np.rint(v), 0, size - 1).astype(np.intp),
+        np.clip(np.rint(u), 0, size - 1).astype(np.intp),
+    ]
     outside = (u < 0) | (u > size - 1) | (v < 0) | (v > size - 1) | (k < 0)
     k = np.maximum(k, 0)
     map_x = composed[k, 0, 0] * xx + composed[k, 0, 1] * yy + composed[k, 0, 2]
     map_y = composed[k, 1, 0] * xx + composed[k, 1, 1] * yy + composed[k, 1, 2]
     map_x[outside] = -10.0  # outside the head canvas: alpha 0 there
     map_y[outside] = -10.0
-    face = cv2.remap(subject.texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.remap(mask, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    face = cv2.remap(
+        subject.texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    alpha = cv2.remap(
+        mask, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
     return face, alpha
 
 
-def _draw_mouth(frame: np.ndarray, landmarks: np.ndarray, subject: _Subject, teeth: bool, scale: float,
-                rest_opening: float) -> None:
+def _draw_mouth(
+    frame: np.ndarray,
+    landmarks: np.ndarray,
+    subject: _Subject,
+    teeth: bool,
+    scale: float,
+    rest_opening: float,
+) -> None:
     """Paint the mouth cavity (and upper teeth) between the inner lips when the mouth is open."""
     inner = landmarks[_INNER_LIP]
     opening = np.linalg.norm(landmarks[66] - landmarks[62])
@@ -419,7 +479,7 @@ def _draw_mouth(frame: np.ndarray, landmarks: np.ndarray, subject: _Subject, tee
 
 
 def _smooth_ramp(n: int, onset: float, peak: float) -> np.ndarray:
-    """Expression intensity over n frames: 0 until ``onset``, smoothstep to 1 at ``peak``, then 1."""
+    """Expression intensity over n frames: 0 until ``onset``, smoothstep to 1 at ``peak``."""
     t = np.linspace(0.0, 1.0, n)
     z = np.clip((t - onset) / max(peak - onset, 1e-6), 0.0, 1.0)
     return z * z * (3 - 2 * z)
@@ -432,9 +492,15 @@ def _clip_poses(n: int, height: int, width: int, unit: float, rng: np.random.Ran
     face = rng.uniform(0.40, 0.52) * min(height, width)  # jaw width in frame pixels
     scale0 = face / (2.0 * unit)  # template jaw width is about two inter-ocular units
     scale = scale0 * (1 + (rng.uniform(0.88, 1.12) - 1) * t)
-    angle = np.deg2rad(rng.uniform(-8, 8) + (rng.uniform(-8, 8) - rng.uniform(-8, 8)) / 2 * t
-                       + 1.5 * np.sin(2 * np.pi * t + phase[0]))
-    start = np.array([width / 2, height / 2]) + rng.uniform(-1, 1, 2) * [0.12 * width, 0.08 * height]
+    angle = np.deg2rad(
+        rng.uniform(-8, 8)
+        + (rng.uniform(-8, 8) - rng.uniform(-8, 8)) / 2 * t
+        + 1.5 * np.sin(2 * np.pi * t + phase[0])
+    )
+    start = np.array([width / 2, height / 2]) + rng.uniform(-1, 1, 2) * [
+        0.12 * width,
+        0.08 * height,
+    ]
     drift = rng.uniform(-1, 1, 2) * [0.1 * width, 0.06 * height]
     wobble = 1.5 * np.column_stack([np.sin(3 * t + phase[1]), np.sin(4 * t + phase[2])])
     centre = start + t[:, None] * drift + wobble
@@ -445,8 +511,16 @@ def _transform(points: np.ndarray, pose: np.ndarray) -> np.ndarray:
     return points @ pose[:, :2].T + pose[:, 2]
 
 
-def _render_clip(subject: _Subject, mask: np.ndarray, expression: str, n: int, height: int, width: int,
-                 apex: float, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _render_clip(
+    subject: _Subject,
+    mask: np.ndarray,
+    expression: str,
+    n: int,
+    height: int,
+    width: int,
+    apex: float,
+    rng: np.random.RandomState,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Render one clip; returns frames (n, H, W, 3) uint8, landmarks (n, 68, 2), intensity (n,)."""
     motion, teeth = _expression_motion(expression, subject.points)
     gains = np.ones(68)
@@ -477,7 +551,9 @@ def _render_clip(subject: _Subject, mask: np.ndarray, expression: str, n: int, h
         poses = np.stack([_pose_matrices(centre[i], scale[i], angle[i], pivot) for i in range(n)])
         landmarks = np.stack([_transform(shapes[i], poses[i]) for i in range(n)])
         lo, hi = landmarks.min(axis=(0, 1)), landmarks.max(axis=(0, 1))
-    shift = np.maximum(margin - lo, 0) - np.maximum(hi - (np.array([width, height]) - 1 - margin), 0)
+    shift = np.maximum(margin - lo, 0) - np.maximum(
+        hi - (np.array([width, height]) - 1 - margin), 0
+    )
     poses[:, :, 2] += shift
     landmarks += shift
 
@@ -497,18 +573,25 @@ def _render_clip(subject: _Subject, mask: np.ndarray, expression: str, n: int, h
         frame = background * (1 - alpha[:, :, None]) + face * alpha[:, :, None]
         _draw_mouth(frame, landmarks[i], subject, teeth, scale[i], rest_opening * scale[i])
         light = (gain[i] * (1 + side[i] * ramp_x) * cast).astype(np.float32)
-        frame = frame * light + np.float32(sigma) * noise_rng.standard_normal(frame.shape, dtype=np.float32)
+        frame = frame * light + np.float32(sigma) * noise_rng.standard_normal(
+            frame.shape, dtype=np.float32
+        )
         frames[i] = np.clip(np.round(frame), 0, 255).astype(np.uint8)
     return frames, landmarks, intensity
 
 
-def _frame_counts(n_frames: int | tuple[int, int], n_clips: int, rng: np.random.RandomState) -> np.ndarray:
+def _frame_counts(
+    n_frames: int | tuple[int, int], n_clips: int, rng: np.random.RandomState
+) -> np.ndarray:
     if isinstance(n_frames, (int, np.integer)):
         low = high = int(n_frames)
     else:
         low, high = (int(v) for v in n_frames)
     if low < 2 or high < low:
-        raise ValueError(f"n_frames must be an int >= 2 or a (min, max) pair with 2 <= min <= max, got {n_frames!r}")
+        raise ValueError(
+            "n_frames must be an int >= 2 or a (min, max) pair with 2 <= min <= max, got "
+            f"{n_frames!r}"
+        )
     return rng.randint(low, high + 1, n_clips)
 
 
@@ -542,7 +625,8 @@ def make_expressions(
         Number of synthetic subjects (the ``groups``).
     n_clips_per_expression : int, default=2
         Clips of each expression per subject.
-    expressions : sequence of str, default=("anger", "disgust", "fear", "happiness", "sadness", "surprise")
+    expressions : sequence of str, default=DEFAULT_EXPRESSIONS
+        ``("anger", "disgust", "fear", "happiness", "sadness", "surprise")``.
         Expressions to render; any names accepted by
         :func:`skfer.datasets._labels.canonical_label` (``contempt`` and ``neutral`` included).
     n_frames : int or (int, int), default=(8, 16)
@@ -575,11 +659,16 @@ def make_expressions(
     (12, (120, 160, 3), (68, 2))
     """
     if int(n_subjects) < 1 or int(n_clips_per_expression) < 1:
-        raise ValueError(f"n_subjects and n_clips_per_expression must be >= 1, got {n_subjects}, "
-                         f"{n_clips_per_expression}")
+        raise ValueError(
+            f"n_subjects and n_clips_per_expression must be >= 1, got {n_subjects}, "
+            f"{n_clips_per_expression}"
+        )
     names = [canonical_label(e, source="make_expressions(expressions=...)") for e in expressions]
     if not names or len(set(names)) != len(names):
-        raise ValueError(f"expressions must be a non-empty list of distinct expressions, got {list(expressions)!r}")
+        raise ValueError(
+            "expressions must be a non-empty list of distinct expressions, got "
+            f"{list(expressions)!r}"
+        )
     height, width = (int(v) for v in frame_size)
     if height < 64 or width < 64:
         raise ValueError(f"frame_size must be at least (64, 64), got {frame_size!r}")
@@ -604,7 +693,9 @@ def make_expressions(
                 apex = crng.uniform(0.35, 0.65) if low else crng.uniform(0.75, 1.0)
                 if name == "neutral":
                     apex = 0.0
-                frames, lms, inten = _render_clip(subject, mask, name, int(lengths[k]), height, width, apex, crng)
+                frames, lms, inten = _render_clip(
+                    subject, mask, name, int(lengths[k]), height, width, apex, crng
+                )
                 if not color:
                     frames = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
                 data.append(frames)
