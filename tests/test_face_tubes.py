@@ -20,7 +20,7 @@ from skfer.io._prefetch import prefetch
 from skfer.preprocessing.box_smoothing import box_iou
 from skfer.preprocessing.face_detection import HaarFaceDetector, as_detector
 from skfer.preprocessing.face_tubes import FaceTubeExtractor, histogram_search
-from skfer.utils.estimator_checks import parametrize_with_clip_checks
+from skfer.utils.estimator_checks import _SKLEARN_DATA_FREE_CHECKS, parametrize_with_clip_checks
 
 H, W, SIDE = 120, 160, 40
 
@@ -488,15 +488,8 @@ def test_missing_frames_never_enter_the_descriptor():
 
 @pytest.mark.parametrize(
     "check",
-    [
-        skchecks.check_estimator_cloneable,
-        skchecks.check_estimator_repr,
-        skchecks.check_no_attributes_set_in_init,
-        skchecks.check_get_params_invariance,
-        skchecks.check_set_params,
-        skchecks.check_parameters_default_constructible,
-        skchecks.check_param_validation,
-    ],
+    [*_SKLEARN_DATA_FREE_CHECKS, skchecks.check_param_validation],
+    ids=lambda check: check.__name__,
 )
 def test_haar_detector_is_a_scikit_learn_estimator(check):
     # Data-free API checks (detect() takes an image, not a feature matrix) and parameter

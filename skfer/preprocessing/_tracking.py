@@ -15,6 +15,7 @@ Boxes are ``(x, y, w, h)`` rows, as everywhere in skfer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -24,6 +25,7 @@ from .box_smoothing import box_iou
 
 __all__ = [
     "HIST_BINS",
+    "SearchParams",
     "WORK_WIDTH",
     "WorkFrames",
     "associate",
@@ -45,6 +47,25 @@ __all__ = [
 WORK_WIDTH = 320
 #: Bins of the grey-level histograms compared by :func:`histogram_search`.
 HIST_BINS = 32
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """How far tracking and filling look for the face (FaceTubeExtractor's parameters).
+
+    Attributes
+    ----------
+    search_radius : float
+        Neighbourhood searched, in box sides around the previous box.
+    max_gap : int
+        Farthest a failed run is filled from each located side, in frames.
+    max_hist_distance : float
+        Largest Bhattacharyya distance accepted by the histogram search.
+    """
+
+    search_radius: float
+    max_gap: int
+    max_hist_distance: float
 
 
 def pixel_unit(clip: np.ndarray | Sequence[np.ndarray]) -> float:
@@ -241,10 +262,7 @@ def locate_undetected(
     found: dict[int, Any],
     boxes: np.ndarray,
     status: np.ndarray,
-    *,
-    search_radius: float,
-    max_gap: int,
-    max_hist_distance: float,
+    search: SearchParams,
 ) -> None:
     """Track skipped frames and fill failed ones of the primary tube, in place.
 
@@ -266,12 +284,7 @@ def locate_undetected(
         Boxes of the primary face, ``(x, y, w, h)`` in frame pixels; completed in place.
     status : ndarray of shape (T,) of object
         Frame statuses; completed in place.
-    search_radius : float
-        Neighbourhood searched, in box sides around the previous box.
-    max_gap : int
-        Farthest a failed run is filled from each located side, in frames.
-    max_hist_distance : float
-        Largest Bhattacharyya distance accepted by the histogram search.
+    search : SearchParams
     """
     n = len(work.cache)
     scale = work.scale
@@ -297,14 +310,11 @@ def locate_undetected(
             offset = np.array([b[0] - tpl_box[0], b[1] - tpl_box[1], 0.0, 0.0])
             prev = np.array([b[0], b[1], b[2] - b[0], b[3] - b[1]], dtype=float)
             for t in range(start, stop):
-                prev = template_track(work(t), template, prev, search_radius)
+                prev = template_track(work(t), template, prev, search.search_radius)
                 full = np.r_[prev[:2], tpl_box[2:]] - offset
                 boxes[t], status[t] = full / scale, "tracked"
             continue
-        fill_run(
-            work, start, stop, before, after, boxes, status,
-            search_radius=search_radius, max_gap=max_gap, max_hist_distance=max_hist_distance,
-        )
+        fill_run(work, start, stop, before, after, boxes, status, search)
 
 
 def fill_run(
@@ -315,10 +325,7 @@ def fill_run(
     after: int | None,
     boxes: np.ndarray,
     status: np.ndarray,
-    *,
-    search_radius: float,
-    max_gap: int,
-    max_hist_distance: float,
+    search: SearchParams,
 ) -> None:
     """Fill frames ``start..stop-1`` by histogram search, walking out from located frames.
 
@@ -335,15 +342,17 @@ def fill_run(
         if ref is None:
             continue
         t = anchor + step
-        while start <= t < stop and abs(t - anchor) <= max_gap:
+        while start <= t < stop and abs(t - anchor) <= search.max_gap:
             other = after if step == 1 else before
             # The other side's walk takes the frames temporally closer to it.
             if other is not None and abs(t - other) < abs(t - anchor):
                 break
             if status[t] != "missing":
                 break
-            box, dist = histogram_search(work(t), boxes[t - step] * scale, ref, search_radius)
-            if dist > max_hist_distance:
+            box, dist = histogram_search(
+                work(t), boxes[t - step] * scale, ref, search.search_radius
+            )
+            if dist > search.max_hist_distance:
                 break
             boxes[t], status[t] = box / scale, "filled"
             t += step

@@ -66,6 +66,7 @@ from ..io._prefetch import prefetch
 from ..utils._param_validation import FrameSize
 from ..utils.validation import check_clips
 from ._tracking import (
+    SearchParams,
     WorkFrames,
     associate,
     grey,
@@ -509,9 +510,9 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
                 found,
                 boxes,
                 status,
-                search_radius=float(self.search_radius),
-                max_gap=int(self.max_gap),
-                max_hist_distance=float(self.max_hist_distance),
+                SearchParams(
+                    float(self.search_radius), int(self.max_gap), float(self.max_hist_distance)
+                ),
             )
             located = status != "missing"
             idx = np.flatnonzero(located)
