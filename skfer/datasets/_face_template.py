@@ -35,12 +35,8 @@ _LANDMARKS_NAME = "astronaut_face_landmarks.json"
 # x 179-272, y 87-178) with enough margin for hair, ears and neck, so that the warp has texture
 # to pull in when the jaw drops or the head is scaled.
 _CROP_X0, _CROP_Y0, _CROP_SIDE = 137, 40, 176
-_DLIB_FACE_RECT = (
-    175,
-    76,
-    265,
-    166,
-)  # dlib's own HOG detection on the portrait (left, top, right, bottom)
+# dlib's own HOG detection on the portrait, as an (x, y, w, h) box like every box in skfer.
+_DLIB_FACE_BOX = (175, 76, 91, 91)
 
 
 #: Permutation of the iBUG 68 landmark indices under a left-right mirror of the image.
@@ -108,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         / "shape_predictor_68_face_landmarks.dat"
     )
     predictor = dlib.shape_predictor(str(model))
-    shape = predictor(np.ascontiguousarray(bgr[:, :, ::-1]), dlib.rectangle(*_DLIB_FACE_RECT))
+    x, y, w, h = _DLIB_FACE_BOX
+    rect = dlib.rectangle(x, y, x + w - 1, y + h - 1)  # dlib's corners are inclusive
+    shape = predictor(np.ascontiguousarray(bgr[:, :, ::-1]), rect)
     points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
 
     crop = bgr[_CROP_Y0 : _CROP_Y0 + _CROP_SIDE, _CROP_X0 : _CROP_X0 + _CROP_SIDE]
