@@ -284,3 +284,18 @@ def test_temporal_resampler_resamples_per_frame_companions():
     # Statuses from the nearest frame (positions 0, 0.5, 1, 1.5, 2; halves go later).
     assert out.get("status")[0].tolist() == ["detected", "missing", "missing", "tracked", "tracked"]
     assert out.get("fps") == [25.0]
+
+
+def test_frame_pooling_pools_frames_with_a_face():
+    seq = np.arange(8.0).reshape(4, 2)
+    X = ClipSet([seq], status=[np.array(["detected", "tracked", "filled", "missing"])])
+    np.testing.assert_allclose(FramePooling().fit(X).transform(X), [seq[2]])  # last with a face
+    np.testing.assert_allclose(FramePooling(skip_statuses=None).fit(X).transform(X), [seq[3]])
+    np.testing.assert_allclose(
+        FramePooling(method="mean").fit(X).transform(X), [seq[:3].mean(axis=0)]
+    )
+    lost = ClipSet([seq], status=[np.array(["missing"] * 4)])
+    with pytest.warns(UserWarning, match="no frame with a face"):
+        np.testing.assert_allclose(FramePooling().fit(lost).transform(lost), [seq[3]])
+    with pytest.raises(ValueError, match="unknown frame statuses"):
+        FramePooling(skip_statuses=("gone",)).fit(X)

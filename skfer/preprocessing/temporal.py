@@ -80,6 +80,41 @@ def _validate_sequences(
     return list(X2[:, np.newaxis, :])
 
 
+def _face_masks(X: Any, skip_statuses: Any) -> list[np.ndarray | None] | None:
+    """Per sequence, the frames whose ClipSet ``status`` is not in ``skip_statuses``.
+
+    None when ``X`` carries no statuses or nothing is skipped (every frame counts); an
+    entry is None for a sequence without statuses.
+    """
+    skip = tuple(skip_statuses or ())
+    statuses = X.get("status") if isinstance(X, ClipSet) else None
+    if not skip or statuses is None:
+        return None
+    return [
+        None if st is None else ~np.isin(np.asarray(st).astype(str), skip) for st in statuses
+    ]
+
+
+def _check_skip_statuses(skip_statuses: Any) -> None:
+    unknown = set(skip_statuses or ()) - set(FRAME_STATUSES)
+    if unknown:
+        raise ValueError(
+            f"skip_statuses holds unknown frame statuses {sorted(unknown)}; the statuses are "
+            f"{FRAME_STATUSES}"
+        )
+
+
+def _warn_faceless(faceless: list[int], skip_statuses: Any) -> None:
+    """Warn about sequences with no frame with a face, used whole."""
+    if faceless:
+        warnings.warn(
+            f"{len(faceless)} sequences have no frame with a face (every status in "
+            f"{tuple(skip_statuses)}; first: sequence {faceless[0]}): each is used whole",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def aggregation_indices(n_in: int, n_out: int) -> list[np.ndarray]:
     """Frames that make up each of the ``n_out`` output frames of :class:`FrameAggregator`.
 
@@ -258,12 +293,7 @@ class FrameAggregator(_StatelessSequenceTransformer):
         return True
 
     def _check_frames(self, seqs: list[np.ndarray]) -> None:
-        unknown = set(self.skip_statuses or ()) - set(FRAME_STATUSES)
-        if unknown:
-            raise ValueError(
-                f"skip_statuses holds unknown frame statuses {sorted(unknown)}; the statuses "
-                f"are {FRAME_STATUSES}"
-            )
+        _check_skip_statuses(self.skip_statuses)
         # Same rules as transform: all-NaN rows are missing frames, partial NaN is an error.
         for i, seq in enumerate(seqs):
             self._valid_frames(seq, i, None)
@@ -305,13 +335,13 @@ class FrameAggregator(_StatelessSequenceTransformer):
         seqs = _validate_sequences(self, X, reset=False, allow_nan=True)
         if mask is not None and len(mask) != len(seqs):
             raise ValueError(f"mask has {len(mask)} entries for {len(seqs)} sequences")
-        statuses = X.get("status") if isinstance(X, ClipSet) else None
+        faces = _face_masks(X, self.skip_statuses)
         skip = tuple(self.skip_statuses or ())
         out, left_out, faceless = [], [], []
         for i, seq in enumerate(seqs):
             keep = self._valid_frames(seq, i, None if mask is None else mask[i])
-            if skip and statuses is not None and statuses[i] is not None:
-                face = ~np.isin(np.asarray(statuses[i]).astype(str), skip)
+            face = None if faces is None else faces[i]
+            if face is not None:
                 if (keep & face).any():
                     keep &= face
                 else:
@@ -331,14 +361,7 @@ class FrameAggregator(_StatelessSequenceTransformer):
                 UserWarning,
                 stacklevel=3,
             )
-        if faceless:
-            warnings.warn(
-                f"{len(faceless)} sequences have no frame with a face (every status in "
-                f"{skip}; first: sequence {faceless[0]}): each is aggregated from all its "
-                "frames",
-                UserWarning,
-                stacklevel=3,
-            )
+        _warn_faceless(faceless, skip)
         return np.stack(out), left_out
 
     @staticmethod
@@ -532,6 +555,11 @@ class FramePooling(_StatelessSequenceTransformer):
     Parameters
     ----------
     method : {"last", "first", "middle", "mean", "max", "delta"}, default="last"
+    skip_statuses : tuple of str or None, default=("missing",)
+        As in :class:`FrameAggregator`: in a :class:`skfer.ClipSet` ``X``, frames whose
+        ``status`` is one of these are left out before pooling ("last" is then the last
+        frame with a face); a sequence with no other frame is pooled whole, with a
+        warning. ``None`` or ``()`` pools every frame.
 
     Attributes
     ----------
@@ -548,17 +576,26 @@ class FramePooling(_StatelessSequenceTransformer):
     array([[4., 5.]])
     """
 
-    _parameter_constraints: dict = {"method": [StrOptions(set(_POOLING_METHODS))]}
+    _parameter_constraints: dict = {
+        "method": [StrOptions(set(_POOLING_METHODS))],
+        "skip_statuses": [tuple, list, None],
+    }
 
-    def __init__(self, *, method: str = "last") -> None:
+    def __init__(
+        self, *, method: str = "last", skip_statuses: tuple[str, ...] | None = ("missing",)
+    ) -> None:
         self.method = method
+        self.skip_statuses = skip_statuses
+
+    def _check_frames(self, seqs: list[np.ndarray]) -> None:
+        _check_skip_statuses(self.skip_statuses)
 
     def transform(self, X) -> np.ndarray:
         """Pool the frames of every sequence.
 
         Parameters
         ----------
-        X : list of (T_i, F) arrays, or ndarray (n, T, F) or (n, F)
+        X : list of (T_i, F) arrays, ClipSet, or ndarray (n, T, F) or (n, F)
 
         Returns
         -------
@@ -566,6 +603,11 @@ class FramePooling(_StatelessSequenceTransformer):
         """
         check_is_fitted(self, "n_features_in_")
         seqs = _validate_sequences(self, X, reset=False)
+        faces = _face_masks(X, self.skip_statuses)
+        if faces is not None:
+            faceless = [i for i, f in enumerate(faces) if f is not None and not f.any()]
+            _warn_faceless(faceless, self.skip_statuses)
+            seqs = [s if f is None or not f.any() else s[f] for s, f in zip(seqs, faces)]
         pool = {
             "last": lambda s: s[-1],
             "first": lambda s: s[0],
