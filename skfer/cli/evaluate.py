@@ -6,6 +6,10 @@ import argparse
 import re
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..clipset import ClipSet
 
 __all__ = ["add_evaluate_parser", "load_data", "FORMATS", "PROTOCOLS"]
 
@@ -109,7 +113,7 @@ def _default_folds(groups, folds: int = 10) -> int:
     return folds
 
 
-def _extract_face_tubes(clips, progress: bool) -> tuple[list, dict[str, int]]:
+def _extract_face_tubes(clips, progress: bool) -> tuple[ClipSet, dict[str, int]]:
     """Face tubes of all clips, and how many frames were detected, tracked, filled, missing.
 
     The extractor learns nothing from the data, so taking every clip's tube once before the
@@ -117,6 +121,7 @@ def _extract_face_tubes(clips, progress: bool) -> tuple[list, dict[str, int]]:
     the detection in every fold.
     """
     from ..clipset import FRAME_STATUSES as STATUSES
+    from ..clipset import ClipSet
     from ..models import face_tube_step
 
     start = time.perf_counter()
@@ -125,14 +130,17 @@ def _extract_face_tubes(clips, progress: bool) -> tuple[list, dict[str, int]]:
         from tqdm.auto import tqdm
 
         pairs = tqdm(pairs, total=len(clips), desc="face tubes", unit="clip")
-    tubes, counts = [], dict.fromkeys(STATUSES, 0)
+    tubes, statuses, counts = [], [], dict.fromkeys(STATUSES, 0)
     for tube, record in pairs:
         tubes.append(tube)
+        statuses.append(record.status)
         for status in record.status:
             counts[str(status)] += 1
     print("face tubes: " + ", ".join(f"{n} frames {s}" for s, n in counts.items())
           + f" ({time.perf_counter() - start:.1f} s, once for all folds)")
-    return tubes, counts
+    # The statuses travel with the tubes, so the model's pooling leaves "missing" frames out,
+    # as it would with the extractor inside the pipeline.
+    return ClipSet(tubes, status=statuses), counts
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
