@@ -1,0 +1,823 @@
+"""DTAN, DTGN and DTAGN (Jung et al., "Joint Fine-Tuning in Deep Neural Networks for Facial
+Expression Recognition", ICCV 2015) as scikit-learn classifiers.
+
+* :class:`DTAN`: the appearance network on clips brought to ``n_frames`` frames;
+* :class:`DTGN`: the geometry network on the landmark trajectories that travel with the
+  clips in a :class:`skfer.ClipSet` (``landmarks`` companion);
+* :class:`DTAGN`: both networks on the same ClipSet, joined by the weighted sum of their
+  probabilities (eq. 7) or by joint fine-tuning of their two top layers (eq. 8-11).
+
+Training-time augmentation (section 3.4) is a pipeline step, not a parameter:
+``imblearn.pipeline.make_pipeline(ImageSequenceAugmenter(), DTAGN())`` flips and rotates
+every clip *with its landmarks* during ``fit`` only, and DTGN adds Gaussian noise to the
+normalised trajectories of every training batch (``noise_std``, eq. 5).
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.utils import Bunch, check_random_state, column_or_1d
+from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+from torch.utils.data import Dataset
+
+from ..base import ClipTransformerMixin
+from ..clipset import ClipSet
+from ..preprocessing.landmarks import LandmarkNormalizer, select_landmarks
+from ..preprocessing.temporal import TemporalResampler
+from ..utils.validation import check_clips
+from ._base import BaseNeuralClassifier
+from .modules_dtagn import DTAN_PRESETS, DTGN_PRESETS, DTANNet, DTGNNet, dtagn_loss
+
+__all__ = ["DTAGN", "DTAN", "DTGN", "weighted_sum"]
+
+_POLICY = StrOptions({"raise", "warn", "ignore"})
+
+
+def weighted_sum(p: np.ndarray, q: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """DTAGN's weighted summation (eq. 7): ``o = α p + (1 - α) q``.
+
+    ``p`` and ``q`` are the class probabilities of DTAN and DTGN (same columns). With
+    ``α = 0.5`` it is the soft vote of the two networks (scikit-learn's
+    ``VotingClassifier(voting="soft")``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> weighted_sum(np.array([[0.8, 0.2]]), np.array([[0.4, 0.6]]), alpha=0.5)
+    array([[0.6, 0.4]])
+    """
+    p, q = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
+    if p.shape != q.shape:
+        raise ValueError(f"the two networks' probabilities differ in shape: {p.shape}, {q.shape}")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1] (eq. 7), got {alpha}")
+    return alpha * p + (1.0 - alpha) * q
+
+
+def _where(i: int, sources) -> str:
+    return f"clip {i}" + (f" ({sources[i]})" if sources else "")
+
+
+class _FixedLengthMixin:
+    """``n_frames`` and the ``on_short`` policy shared by DTAN and DTGN."""
+
+    def _check_short(self, lengths: Sequence[int], sources) -> None:
+        short = [i for i, n in enumerate(lengths) if n < self.n_frames]
+        if not short or self.on_short == "ignore":
+            return
+        i = short[0]
+        msg = (
+            f"{len(short)} clip(s) have fewer frames than n_frames={self.n_frames} (first: "
+            f"{_where(i, sources)}, {lengths[i]} frames)"
+        )
+        if self.on_short == "raise":
+            raise ValueError(
+                f"{msg}; give longer clips, lower n_frames, or on_short='warn'/'ignore' to "
+                "interpolate the missing frames"
+            )
+        warnings.warn(f"{type(self).__name__}: {msg}; they were interpolated in time to "
+                      f"{self.n_frames} frames", UserWarning, stacklevel=4)
+
+
+class _VectorDataset(Dataset):
+    """Rows of a float32 matrix with their labels (skorch's ``(X, y)`` items)."""
+
+    def __init__(self, X: np.ndarray, y=None):
+        self.X = np.ascontiguousarray(X, dtype=np.float32)
+        self.y = None if y is None else np.asarray(y, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def __getitem__(self, i: int):
+        return torch.from_numpy(self.X[i]), (self.y[i] if self.y is not None else np.int64(-1))
+
+
+_BASE_DOC = """
+    classes : array-like or None, default=None
+    lr : float, default=0.01
+    max_epochs : int, default={max_epochs}
+    batch_size : int, default=32
+    optimizer : {{"sgd", "adam", "adamw"}} or torch optimizer class, default="sgd"
+    momentum : float, default=0.9
+    weight_decay : float, default=5e-4
+        The paper regularises with weight decay (value not given).
+    patience : int or None, default=None
+    validation_fraction : float or None, default=None
+        No internal validation by default: the paper trains for a fixed schedule.
+    callbacks : list or None, default=None
+    device : str, default="auto"
+    init_from : str, path, fitted estimator of this class or None, default=None
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+    **kwargs
+        Nested parameters (``module__*``, ``optimizer__*``, ...). See
+        :class:`~skfer.neural.BaseNeuralClassifier` for the shared parameters."""
+
+
+class DTAN(_FixedLengthMixin, BaseNeuralClassifier):
+    """Deep Temporal Appearance Network (DTAGN paper, section 3.2, eq. 1, 5.1).
+
+    Every clip is brought to ``n_frames`` frames by
+    :class:`~skfer.preprocessing.TemporalResampler` (linear interpolation in time) and
+    its frames are stacked as the input channels of the first convolution of
+    :class:`~skfer.neural.modules_dtagn.DTANNet`: ``C(5,64)-L5-P2-C(5,64)-L3-P2-FC500-
+    FC500-S`` (``preset="ckplus"``) or ``C(5,32)-P3-C(3,32)-FC30-S`` (``"mmi"``), with
+    ReLU, local contrast normalisation, dropout and weight decay, trained with SGD.
+
+    The input size is the training clips' frame size (the paper's 64x64; CK+48's 48x48
+    works as it is); frames of another size are refused at predict. A
+    :class:`~skfer.ClipSet` is accepted and read for its pixels only.
+
+    Parameters
+    ----------
+    n_frames : int, default=12
+        ``T``, frames per clip after resampling (DTGN's 1176 inputs imply 12 on CK+; the
+        paper's Fig. 5 shows 3). CK+48 keeps 3 frames per sequence: use 3 there.
+    preset : {"ckplus", "mmi"}, default="ckplus"
+        Architecture of section 5.1 (:data:`~skfer.neural.modules_dtagn.DTAN_PRESETS`);
+        ``module__stages`` / ``module__hidden`` override it.
+    dropout : float, default=0.5
+        Dropout before the second hidden layer and before the top layer.
+    on_short : {"raise", "warn", "ignore"}, default="warn"
+        A clip with fewer than ``n_frames`` frames: ``"raise"`` a ``ValueError`` naming the
+        clip; ``"warn"`` interpolate it in time (every output frame a blend of its two
+        nearest frames) with a warning counting such clips; ``"ignore"`` interpolate
+        silently. Longer clips are always resampled (first and last frames kept).
+    {base}
+
+    Attributes
+    ----------
+    classes_, net_, device_, frame_size_, color_, validation_split_, n_epochs_,
+    init_report_, history_
+        See :class:`~skfer.neural.BaseNeuralClassifier`.
+
+    Notes
+    -----
+    Where skfer departs from the paper: time normalisation by interpolation instead of
+    the lipreading manifold of Zhou et al.; convolution padding, the LCN window's
+    Gaussian width and the position of dropout are inferred (see
+    :class:`~skfer.neural.modules_dtagn.DTANNet`); inputs are standardised with the
+    training pixels' mean and standard deviation; PyTorch's default initialisation.
+
+    Examples
+    --------
+    >>> from skfer.utils.estimator_checks import make_clip_data
+    >>> X, y = make_clip_data(n_clips=8, frame_size=(24, 24))
+    >>> net = DTAN(n_frames=3, max_epochs=2, module__hidden=(16,), random_state=0).fit(X, y)
+    >>> net.predict_proba(X).shape
+    (8, 2)
+    """
+
+    _module_class = DTANNet
+    _input_mode = "clips"
+
+    _parameter_constraints: dict = {
+        **BaseNeuralClassifier._parameter_constraints,
+        "n_frames": [Interval(numbers.Integral, 1, None, closed="left")],
+        "preset": [StrOptions(set(DTAN_PRESETS))],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "on_short": [_POLICY],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_frames: int = 12,
+        preset: str = "ckplus",
+        dropout: float = 0.5,
+        on_short: str = "warn",
+        classes=None,
+        lr: float = 0.01,
+        max_epochs: int = 50,
+        batch_size: int = 32,
+        optimizer="sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        patience: int | None = None,
+        validation_fraction: float | None = None,
+        callbacks: list | None = None,
+        device: str = "auto",
+        init_from=None,
+        random_state=None,
+        verbose: int = 0,
+        **kwargs,
+    ):
+        self.n_frames = n_frames
+        self.preset = preset
+        self.dropout = dropout
+        self.on_short = on_short
+        super().__init__(
+            classes=classes, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
+            optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
+            patience=patience, validation_fraction=validation_fraction, callbacks=callbacks,
+            device=device, init_from=init_from, random_state=random_state, verbose=verbose,
+            **kwargs,
+        )
+
+    def _module_kwargs(self) -> dict:
+        return {"n_frames": self.n_frames, "preset": self.preset, "dropout": self.dropout}
+
+    def _check_X(self, X, *, reset: bool) -> list[np.ndarray]:
+        clips = super()._check_X(X, reset=reset)
+        sources = X.get("source") if isinstance(X, ClipSet) else None
+        self._check_short([len(c) for c in clips], sources)
+        return TemporalResampler(n_frames=self.n_frames).fit_transform(clips)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities of every clip.
+
+        Parameters
+        ----------
+        X : list of clips, ndarray or ClipSet
+
+        Returns
+        -------
+        proba : ndarray of shape (n_clips, n_classes)
+        """
+        check_is_fitted(self, "net_")
+        return self._network_outputs(self._dataset(self._check_X(X, reset=False)))
+
+
+DTAN.__doc__ = DTAN.__doc__.replace("{base}", _BASE_DOC.format(max_epochs=50).strip())
+
+
+class DTGN(_FixedLengthMixin, BaseNeuralClassifier):
+    """Deep Temporal Geometry Network (DTAGN paper, section 3.3, 5.1).
+
+    Reads the ``landmarks`` companion of a :class:`skfer.ClipSet` (``(T, P, 2)`` pixel
+    positions per clip, from a loader or
+    :class:`~skfer.preprocessing.LandmarkDetector`), keeps the 49 IntraFace points,
+    resamples each trajectory to ``n_frames`` frames with
+    :class:`~skfer.preprocessing.TemporalResampler`, normalises every frame with
+    :class:`~skfer.preprocessing.LandmarkNormalizer` (nose tip subtracted, each axis
+    divided by its standard deviation, eq. 3) and concatenates the frames (eq. 4, ``49 x
+    2 x T`` values: 1176 for T = 12) into :class:`~skfer.neural.modules_dtagn.DTGNNet`
+    (``FC100-FC600-S``, ``preset="ckplus"``; ``FC100-FC200-S``, ``"mmi"``).
+
+    Parameters
+    ----------
+    n_frames : int, default=12
+        ``T`` (12 gives the paper's 1176 inputs with 49 points).
+    n_points : {49, 68}, default=49
+        Points per frame the network reads. ``49``: 68-point iBUG input (dlib, the
+        loaders) is reduced to the IntraFace 49 by
+        :func:`~skfer.preprocessing.select_landmarks` (the 17 jaw points and the inner
+        mouth corners 60 and 64 dropped, :data:`~skfer.preprocessing.IBUG68_TO_INTRAFACE49`);
+        49-point input is used as it is. ``68``: all iBUG points (49-point input refused).
+    preset : {"ckplus", "mmi"}, default="ckplus"
+        Hidden widths (:data:`~skfer.neural.modules_dtagn.DTGN_PRESETS`); ``module__hidden``
+        overrides them.
+    dropout : float, default=0.5
+    noise_std : float, default=0.01
+        Gaussian noise added to the normalised coordinates of every training batch (eq. 5,
+        the paper's ``σ = 0.01``); 0 turns it off.
+    on_missing : {"raise", "warn", "ignore"}, default="warn"
+        Frames without landmarks (any NaN point, or ``status`` ``"missing"`` in the
+        ClipSet): ``"raise"`` a ``ValueError`` naming the clip and frame; ``"warn"`` /
+        ``"ignore"`` (with / without a ``UserWarning`` counting them) fill the frame by
+        linear interpolation in time between the clip's nearest frames with landmarks (the
+        nearest one at the ends). A clip with no landmarks at all gets the mean normalised
+        training trajectory (:attr:`mean_trajectory_`), so DTGN's vote for it carries no
+        clip-specific information. :attr:`missing_landmarks_` records what ``fit`` filled.
+    on_short : {"raise", "warn", "ignore"}, default="warn"
+        A clip with fewer than ``n_frames`` frames (see :class:`DTAN`).
+    {base}
+
+    Attributes
+    ----------
+    n_points_in_ : int
+        Points per frame of the training landmarks (68 or 49); predict refuses others.
+    mean_trajectory_ : ndarray of shape (2 * n_points * n_frames,)
+        Mean normalised trajectory of the training clips with landmarks.
+    missing_landmarks_ : Bunch
+        ``n_frames`` filled frames, ``clips`` the clips with a filled frame, ``empty``
+        the clips without any landmarks (given ``mean_trajectory_``), in ``fit``.
+    classes_, net_, device_, validation_split_, n_epochs_, init_report_, history_
+        See :class:`~skfer.neural.BaseNeuralClassifier`. ``frame_size_`` is ``None`` and
+        ``color_`` False: DTGN reads no pixels.
+
+    Notes
+    -----
+    ``X`` must be a ClipSet with landmarks: a plain list of clips is refused with an error
+    saying how to attach them (``ClipSet(clips, landmarks=...)``,
+    ``ClipSet.from_bunch``, ``LandmarkDetector(output="clips")``). The ClipSet checks on
+    construction that every landmark array has one entry per frame of its clip.
+
+    Where skfer departs from the paper: landmarks come from dlib's 68-point predictor
+    reduced to IntraFace's 49 (IntraFace itself is not available); the normalised
+    trajectory is standardised once more with its training mean and standard deviation;
+    the landmark noise is drawn for every batch instead of three fixed noisy copies; the
+    random landmark rotations of eq. 6 are left to the paired image rotations of
+    :class:`~skfer.augmentation.ImageSequenceAugmenter` (see :class:`DTAGN`).
+
+    Examples
+    --------
+    >>> from skfer import ClipSet
+    >>> from skfer.datasets import make_expressions
+    >>> data = make_expressions(n_subjects=2, n_clips_per_expression=1, random_state=0)
+    >>> X = ClipSet.from_bunch(data)
+    >>> net = DTGN(n_frames=4, max_epochs=3, random_state=0).fit(X, data.target)
+    >>> net.predict_proba(X).shape, net.net_.module_.n_inputs
+    ((12, 6), 392)
+    """
+
+    _module_class = DTGNNet
+    _input_mode = "vectors"
+
+    _parameter_constraints: dict = {
+        **BaseNeuralClassifier._parameter_constraints,
+        "n_frames": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_points": [Options(numbers.Integral, {49, 68})],
+        "preset": [StrOptions(set(DTGN_PRESETS))],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "noise_std": [Interval(numbers.Real, 0, None, closed="left")],
+        "on_missing": [_POLICY],
+        "on_short": [_POLICY],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_frames: int = 12,
+        n_points: int = 49,
+        preset: str = "ckplus",
+        dropout: float = 0.5,
+        noise_std: float = 0.01,
+        on_missing: str = "warn",
+        on_short: str = "warn",
+        classes=None,
+        lr: float = 0.01,
+        max_epochs: int = 100,
+        batch_size: int = 32,
+        optimizer="sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        patience: int | None = None,
+        validation_fraction: float | None = None,
+        callbacks: list | None = None,
+        device: str = "auto",
+        init_from=None,
+        random_state=None,
+        verbose: int = 0,
+        **kwargs,
+    ):
+        self.n_frames = n_frames
+        self.n_points = n_points
+        self.preset = preset
+        self.dropout = dropout
+        self.noise_std = noise_std
+        self.on_missing = on_missing
+        self.on_short = on_short
+        super().__init__(
+            classes=classes, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
+            optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
+            patience=patience, validation_fraction=validation_fraction, callbacks=callbacks,
+            device=device, init_from=init_from, random_state=random_state, verbose=verbose,
+            **kwargs,
+        )
+
+    def _module_kwargs(self) -> dict:
+        n_points = int(self.n_points)
+        return {
+            "n_inputs": 2 * n_points * self.n_frames,
+            "preset": self.preset,
+            "dropout": self.dropout,
+            "noise_std": self.noise_std,
+        }
+
+    # ------------------------------------------------------------------------ landmarks
+    def _landmarks(self, X, *, reset: bool) -> tuple[list[np.ndarray], list]:
+        """Validated ``(T, n_points, 2)`` landmarks (NaN in frames without), and sources."""
+        clips = check_clips(X)  # the clip errors first: empty set, bad clip, ...
+        landmarks = X.get("landmarks") if isinstance(X, ClipSet) else None
+        if landmarks is None:
+            got = "a ClipSet without landmarks" if isinstance(X, ClipSet) else (
+                f"a plain {type(X).__name__} of clips"
+            )
+            raise ValueError(
+                f"{type(self).__name__} reads the landmarks that travel with the clips in a "
+                f"skfer.ClipSet, got {got}; build X with ClipSet(clips, landmarks=...), "
+                "ClipSet.from_bunch(loader_bunch) or LandmarkDetector(output='clips')"
+            )
+        sources = X.get("source")
+        want = int(self.n_points)
+        out, found = [], None
+        for i, (clip, points) in enumerate(zip(clips, landmarks)):
+            if points is None:  # a clip whose landmarks are unknown: all frames missing
+                points = np.full((len(clip), found or want, 2), np.nan)
+            points = np.asarray(points, dtype=np.float64)
+            if points.ndim != 3 or points.shape[2] != 2 or points.shape[1] not in (49, 68):
+                raise ValueError(
+                    f"{_where(i, sources)}: landmarks must be (T, 68, 2) iBUG or (T, 49, 2) "
+                    f"IntraFace points, got shape {points.shape}"
+                )
+            if found is None:
+                found = points.shape[1]
+            elif points.shape[1] != found:
+                raise ValueError(
+                    f"{_where(i, sources)} has {points.shape[1]}-point landmarks but clip 0 "
+                    f"has {found}-point ones; use one landmark scheme per data set"
+                )
+            out.append(points)
+        fitted = found if reset else self.n_points_in_
+        if found != fitted:
+            raise ValueError(
+                f"X has {found}-point landmarks but {type(self).__name__} was fitted on "
+                f"{fitted}-point landmarks; give the scheme it was trained on (its 68 -> 49 "
+                "reduction is fixed at fit: landmarks of another source or scheme are "
+                "another input)"
+            )
+        if want == 68 and found == 49:
+            raise ValueError(
+                "n_points=68 but X has 49-point landmarks; 49 points cannot give 68: use "
+                "n_points=49"
+            )
+        if reset:
+            self.n_points_in_ = found
+        if want == 49 and found == 68:
+            out = [select_landmarks(p, "49") for p in out]
+        if isinstance(X, ClipSet) and X.get("status") is not None:
+            for i, points in enumerate(out):
+                missing = ~X.usable_frames(i)
+                if missing.any():
+                    out[i] = points.copy()
+                    out[i][missing] = np.nan
+        return out, sources
+
+    def _fill_missing(self, seqs: list[np.ndarray], sources) -> tuple[list, Bunch]:
+        """Frames without landmarks interpolated in time; clips with none listed."""
+        filled, clips, empty, n_frames = [], [], [], 0
+        for i, points in enumerate(seqs):
+            ok = np.isfinite(points).all(axis=(1, 2))
+            if ok.all():
+                filled.append(points)
+                continue
+            if self.on_missing == "raise":
+                t = int(np.flatnonzero(~ok)[0])
+                raise ValueError(
+                    f"{_where(i, sources)}: frame {t} has no landmarks (NaN); detect them "
+                    "again, or on_missing='warn'/'ignore' to interpolate them in time"
+                )
+            if not ok.any():
+                empty.append(i)
+                filled.append(None)
+                continue
+            n_frames += int((~ok).sum())
+            clips.append(i)
+            t, good = np.arange(len(points)), np.flatnonzero(ok)
+            flat = points.reshape(len(points), -1)
+            full = np.stack([np.interp(t, good, flat[good, k]) for k in range(flat.shape[1])],
+                            axis=1)
+            filled.append(full.reshape(points.shape))
+        record = Bunch(n_frames=n_frames, clips=clips, empty=empty)
+        if (clips or empty) and self.on_missing == "warn":
+            what = []
+            if clips:
+                what.append(f"{n_frames} frame(s) without landmarks in {len(clips)} clip(s) "
+                            f"(first: {_where(clips[0], sources)}) were interpolated in time")
+            if empty:
+                what.append(f"{len(empty)} clip(s) without any landmarks (first: "
+                            f"{_where(empty[0], sources)}) get the mean training trajectory")
+            warnings.warn(f"{type(self).__name__}: " + "; ".join(what), UserWarning,
+                          stacklevel=4)
+        return filled, record
+
+    def _check_X(self, X, *, reset: bool) -> list[np.ndarray]:
+        """Normalised trajectories ``(2 P T,)`` of every clip (the network's input rows)."""
+        seqs, sources = self._landmarks(X, reset=reset)
+        self._check_short([len(s) for s in seqs], sources)
+        seqs, record = self._fill_missing(seqs, sources)
+        have = [i for i, s in enumerate(seqs) if s is not None]
+        rows = np.zeros((len(seqs), 2 * int(self.n_points) * self.n_frames))
+        if have:
+            flat = [seqs[i].reshape(len(seqs[i]), -1) for i in have]
+            resampled = TemporalResampler(n_frames=self.n_frames, flatten=False).fit_transform(
+                flat
+            )
+            points = resampled.reshape(len(have), self.n_frames, -1, 2)
+            rows[have] = LandmarkNormalizer(flatten=True).fit_transform(list(points))
+        if reset:
+            if not have:
+                raise ValueError(f"{type(self).__name__}: no training clip has landmarks")
+            self.mean_trajectory_ = rows[have].mean(axis=0)
+            self.missing_landmarks_ = record
+            self.frame_size_, self.color_ = None, False
+        rows[record.empty] = self.mean_trajectory_
+        return list(rows.astype(np.float32))
+
+    def _dataset(self, rows, y=None) -> _VectorDataset:
+        return _VectorDataset(np.stack(rows) if len(rows) else np.empty((0, 0)), y)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities of every clip, from its landmark trajectory.
+
+        Parameters
+        ----------
+        X : ClipSet with a ``landmarks`` companion
+
+        Returns
+        -------
+        proba : ndarray of shape (n_clips, n_classes)
+        """
+        check_is_fitted(self, "net_")
+        return self._network_outputs(self._dataset(self._check_X(X, reset=False)))
+
+
+DTGN.__doc__ = DTGN.__doc__.replace("{base}", _BASE_DOC.format(max_epochs=100).strip())
+
+
+class DTAGN(ClipTransformerMixin, ClassifierMixin, BaseEstimator):
+    """DTAN and DTGN on the same clips, joined by weighted sum or joint fine-tuning.
+
+    ``fit`` trains a clone of ``dtan`` on the pixels and a clone of ``dtgn`` on the
+    landmarks of one :class:`skfer.ClipSet` (both with this estimator's class order, so
+    their outputs line up). Then, with ``combination="joint"`` (section 3.5.2), the two
+    networks' bodies (everything below their top linear layers, the grey boxes of the
+    paper's Fig. 2) are frozen and the two top layers (initialised from the trained ones)
+    are retrained on the same training clips with
+
+    ``L = λ1 CE(softmax(l1)) + λ2 CE(softmax(l2)) + λ3 CE(softmax(l1 + l2))`` (eq. 8-10),
+
+    ``l1, l2`` the two networks' logits, with dropout on the top layers' inputs; predictions
+    are ``softmax(l1 + l2)`` (eq. 10-11). With ``combination="weighted"`` (section 3.5.1)
+    the prediction is ``α p + (1 - α) q`` of the two networks' probabilities (eq. 7;
+    ``α = 0.5`` is the soft vote).
+
+    Parameters
+    ----------
+    dtan : DTAN or None, default=None
+        The appearance network (unfitted; cloned). ``None``: ``DTAN()``.
+    dtgn : DTGN or None, default=None
+        The geometry network (unfitted; cloned). ``None``: ``DTGN()``.
+    combination : {"joint", "weighted"}, default="joint"
+    alpha : float in [0, 1], default=0.5
+        Weight of DTAN in the weighted sum (eq. 7).
+    lambdas : (float, float, float), default=(1.0, 1.0, 0.1)
+        ``λ1, λ2, λ3`` of eq. 8 (the paper's values).
+    finetune_epochs : int, default=30
+    finetune_lr : float, default=0.01
+        SGD with momentum 0.9 on the two top layers.
+    finetune_weight_decay : float, default=5e-4
+        On the top layers' weights (not their biases).
+    finetune_batch_size : int, default=32
+    random_state : int, RandomState instance or None, default=None
+        Seeds the networks whose own ``random_state`` is None, and the fine-tuning
+        (batches, dropout).
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    dtan_ : DTAN
+        The trained appearance network; joint fine-tuning leaves it unchanged (its own
+        ``predict_proba`` is the DTAN alone).
+    dtgn_ : DTGN
+        The trained geometry network, likewise unchanged.
+    joint_heads_ : torch.nn.ModuleDict or None
+        ``"appearance"`` and ``"geometry"``: the two jointly fine-tuned top layers
+        (``combination="joint"``), applied to ``dtan_``'s and ``dtgn_``'s body features.
+    finetune_loss_ : list of float
+        Mean training loss (eq. 8) of every fine-tuning epoch.
+
+    Notes
+    -----
+    *How the landmarks travel.* ``X`` is a :class:`skfer.ClipSet` whose ``landmarks``
+    companion holds each clip's ``(T, 68 or 49, 2)`` points (``ClipSet.from_bunch`` of a
+    loader, or :class:`~skfer.preprocessing.LandmarkDetector` with ``output="clips"``);
+    indexing by cross-validation splitters keeps them with their clips.
+
+    *How the freezing works.* The bodies are evaluated once, in evaluation mode (no
+    dropout inside them), on the training clips; fine-tuning then trains copies of the
+    two top layers on those fixed features, so no gradient ever reaches a body
+    parameter: ``dtan_`` and ``dtgn_`` stay bit-identical to the separately trained
+    networks, and :meth:`predict_proba` is ``softmax(head_1(body_1(x)) +
+    head_2(body_2(x)))``. This is the paper's freezing (the bodies are deterministic
+    functions of the input once frozen); the one thing lost is DTGN's per-batch input
+    noise during fine-tuning, where dropout (as in the paper) is what keeps the
+    fine-tuning from starting at zero training error.
+
+    *Augmentation* (section 3.4) goes before this estimator in an imbalanced-learn
+    pipeline, so it runs in ``fit`` only and every stage (both networks and the
+    fine-tuning) sees the same augmented training set, as in the paper::
+
+        from imblearn.pipeline import make_pipeline
+        from skfer.augmentation import ImageSequenceAugmenter
+        model = make_pipeline(ImageSequenceAugmenter(), DTAGN())   # 14 copies per clip
+
+    :class:`~skfer.augmentation.ImageSequenceAugmenter` flips and rotates each clip by
+    ±5/10/15° and moves its landmarks with the pixels (paired augmentation); DTGN's
+    ``noise_std`` adds the landmark noise of eq. 5.
+
+    Examples
+    --------
+    >>> from skfer import ClipSet
+    >>> from skfer.datasets import make_expressions
+    >>> data = make_expressions(n_subjects=2, n_clips_per_expression=1, frame_size=(64, 64),
+    ...                         color=False, random_state=0)
+    >>> X = ClipSet.from_bunch(data)
+    >>> model = DTAGN(DTAN(n_frames=3, max_epochs=2, module__hidden=(32,)),
+    ...               DTGN(n_frames=3, max_epochs=5), finetune_epochs=2, random_state=0)
+    >>> model.fit(X, data.target).predict_proba(X).shape
+    (12, 6)
+    """
+
+    _parameter_constraints: dict = {
+        "dtan": [HasMethods(["fit", "predict_proba"]), None],
+        "dtgn": [HasMethods(["fit", "predict_proba"]), None],
+        "combination": [StrOptions({"joint", "weighted"})],
+        "alpha": [Interval(numbers.Real, 0, 1, closed="both")],
+        "lambdas": ["array-like"],
+        "finetune_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "finetune_lr": [Interval(numbers.Real, 0, None, closed="left")],
+        "finetune_weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "finetune_batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        dtan: DTAN | None = None,
+        dtgn: DTGN | None = None,
+        *,
+        combination: str = "joint",
+        alpha: float = 0.5,
+        lambdas: Sequence[float] = (1.0, 1.0, 0.1),
+        finetune_epochs: int = 30,
+        finetune_lr: float = 0.01,
+        finetune_weight_decay: float = 5e-4,
+        finetune_batch_size: int = 32,
+        random_state=None,
+        verbose: int = 0,
+    ):
+        self.dtan = dtan
+        self.dtgn = dtgn
+        self.combination = combination
+        self.alpha = alpha
+        self.lambdas = lambdas
+        self.finetune_epochs = finetune_epochs
+        self.finetune_lr = finetune_lr
+        self.finetune_weight_decay = finetune_weight_decay
+        self.finetune_batch_size = finetune_batch_size
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _lambdas(self) -> tuple[float, float, float]:
+        lam = np.asarray(self.lambdas, dtype=float).reshape(-1)
+        if lam.shape != (3,) or not np.isfinite(lam).all() or (lam < 0).any() or lam.sum() == 0:
+            raise ValueError(
+                f"lambdas must be three non-negative weights (λ1, λ2, λ3 of eq. 8), not all "
+                f"zero; got {self.lambdas!r}"
+            )
+        return tuple(float(v) for v in lam)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, groups=None):
+        """Train DTAN and DTGN, then (``combination="joint"``) fine-tune their top layers.
+
+        Parameters
+        ----------
+        X : ClipSet with a ``landmarks`` companion
+        y : array-like of shape (n_clips,)
+        groups : array-like of shape (n_clips,), default=None
+            Subjects, passed to both networks' ``fit`` (their grouped validation split).
+
+        Returns
+        -------
+        self
+        """
+        lambdas = self._lambdas()
+        clips = check_clips(X)
+        y = column_or_1d(y, warn=True)
+        if len(y) != len(clips):
+            raise ValueError(f"y has {len(y)} labels for {len(clips)} clips")
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        rng = check_random_state(self.random_state)
+        nets = []
+        for net, default in ((self.dtan, DTAN), (self.dtgn, DTGN)):
+            net = clone(net) if net is not None else default(verbose=self.verbose)
+            seed = int(rng.randint(np.iinfo(np.int32).max))
+            if net.get_params().get("random_state", 0) is None:
+                net.set_params(random_state=seed)
+            net.set_params(classes=self.classes_)
+            nets.append(net.fit(X, y, groups=groups))
+        self.dtan_, self.dtgn_ = nets
+        self.joint_heads_, self.finetune_loss_ = None, []
+        if self.combination == "joint":
+            seed = int(rng.randint(np.iinfo(np.int32).max))
+            self._joint_finetune(X, y, lambdas, seed)
+        return self
+
+    # ----------------------------------------------------------------- joint fine-tuning
+    @staticmethod
+    def _body_features(net, X) -> np.ndarray:
+        """Features of a trained network's frozen body (evaluation mode)."""
+        return net._network_outputs(net._dataset(net._check_X(X, reset=False)), features=True)
+
+    def _joint_finetune(self, X, y, lambdas, seed: int) -> None:
+        f1 = torch.from_numpy(self._body_features(self.dtan_, X))
+        f2 = torch.from_numpy(self._body_features(self.dtgn_, X))
+        index = {c: i for i, c in enumerate(self.classes_.tolist())}
+        target = torch.as_tensor([index[v] for v in y.tolist()], dtype=torch.int64)
+        modules = (self.dtan_.net_.module_, self.dtgn_.net_.module_)
+        # The top layers start from the trained ones; copies, so dtan_/dtgn_ stay as trained.
+        heads = torch.nn.ModuleDict({
+            "appearance": copy.deepcopy(modules[0].classifier).cpu(),
+            "geometry": copy.deepcopy(modules[1].classifier).cpu(),
+        })
+        drops = [torch.nn.Dropout(getattr(m.dropout, "p", 0.0)) for m in modules]
+        weights = [p for n, p in heads.named_parameters() if not n.endswith("bias")]
+        biases = [p for n, p in heads.named_parameters() if n.endswith("bias")]
+        optimizer = torch.optim.SGD(
+            [{"params": weights, "weight_decay": self.finetune_weight_decay},
+             {"params": biases, "weight_decay": 0.0}],
+            lr=self.finetune_lr, momentum=0.9,
+        )
+        n, bs = len(target), self.finetune_batch_size
+        losses = []
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            heads.train()
+            for d in drops:
+                d.train()
+            for epoch in range(self.finetune_epochs):
+                order, total = torch.randperm(n), 0.0
+                for start in range(0, n, bs):
+                    b = order[start:start + bs]
+                    l1 = heads["appearance"](drops[0](f1[b]))
+                    l2 = heads["geometry"](drops[1](f2[b]))
+                    loss = dtagn_loss(l1, l2, target[b], lambdas)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                    total += float(loss.detach()) * len(b)
+                losses.append(total / n)
+                if self.verbose:
+                    print(f"joint fine-tuning epoch {epoch + 1}: loss {losses[-1]:.4f}")
+        heads.eval()
+        self.joint_heads_ = heads
+        self.finetune_loss_ = losses
+
+    def joint_logits(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """The fine-tuned logits ``l1`` (DTAN) and ``l2`` (DTGN) of every clip (eq. 10).
+
+        Parameters
+        ----------
+        X : ClipSet with a ``landmarks`` companion
+
+        Returns
+        -------
+        l1, l2 : ndarray of shape (n_clips, n_classes)
+        """
+        check_is_fitted(self, "classes_")
+        if self.joint_heads_ is None:
+            raise ValueError(
+                'the model was fitted with combination="weighted": there are no jointly '
+                'fine-tuned layers; fit it with combination="joint"'
+            )
+        with torch.inference_mode():
+            l1 = self.joint_heads_["appearance"](
+                torch.from_numpy(self._body_features(self.dtan_, X)))
+            l2 = self.joint_heads_["geometry"](
+                torch.from_numpy(self._body_features(self.dtgn_, X)))
+        return l1.numpy(), l2.numpy()
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities: ``softmax(l1 + l2)`` (joint) or ``α p + (1 - α) q`` (weighted).
+
+        Parameters
+        ----------
+        X : ClipSet with a ``landmarks`` companion
+
+        Returns
+        -------
+        proba : ndarray of shape (n_clips, n_classes)
+        """
+        check_is_fitted(self, "classes_")
+        if self.combination == "weighted":
+            return weighted_sum(self.dtan_.predict_proba(X), self.dtgn_.predict_proba(X),
+                                self.alpha)
+        l1, l2 = self.joint_logits(X)
+        z = l1 + l2
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of every clip."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
