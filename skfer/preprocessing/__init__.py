@@ -1,13 +1,19 @@
 """From raw video to what the models consume.
 
-* face tubes: :class:`FaceTubeExtractor` (EmoNets 3.1.3) with a pluggable detector
-  (:class:`HaarFaceDetector` by default) and the box smoothing rules of :mod:`.box_smoothing`;
+* face tubes: :class:`FaceTubeExtractor` (EmoNets 3.1.3) with a pluggable detector (an
+  estimator such as :class:`HaarFaceDetector`, the default, whose parameters tune through
+  the extractor as ``detector__*``) and the box smoothing rules of :mod:`.box_smoothing`;
+  the tubes come in a :class:`skfer.ClipSet` with per-frame ``status`` and ``boxes``;
 * illumination: :class:`MinMaxImageScaler` (CS229 3.2), :class:`IsotropicSmoothing` (INface IS,
   EmoNets 3.1.1);
 * time: :class:`FrameAggregator` (EmoNets 3.1.4), :class:`TemporalResampler` (DTAGN),
   :class:`FramePooling`;
 * mouths: :class:`MouthRegion` (EmoNets 3.4, bag of mouths);
-* landmarks: :class:`LandmarkDetector`, :class:`LandmarkNormalizer` (DTAGN eq. 3-4).
+* landmarks: :class:`LandmarkDetector`, :class:`LandmarkNormalizer` (DTAGN eq. 3-4); the
+  point schemes' index table is :mod:`skfer.utils.landmark_scheme`.
+
+Boxes are ``(x, y, w, h)`` in pixels everywhere; frame sizes are ``frame_size=(height,
+width)``; missing-data policies are ``on_missing={"raise", "warn", "ignore"}``.
 """
 
 from .box_smoothing import box_iou, smooth_tube_boxes
