@@ -95,7 +95,8 @@ class FaceTube:
         ``x, y, w, h`` of the primary face before smoothing (detected, tracked or filled);
         NaN on ``"missing"`` frames.
     smoothed_boxes : ndarray of shape (T, 4)
-        The square boxes actually cropped (after smoothing), in frame pixels.
+        The square boxes actually cropped (after smoothing), ``x, y, w, h`` in pixels of
+        the source frames: the ``boxes`` companion of the tubes.
     status : ndarray of shape (T,) of str
         ``"detected"``, ``"tracked"``, ``"filled"`` or ``"missing"`` per frame.
     scores : ndarray of shape (T,)
