@@ -32,11 +32,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from _shared_data import SHARED_DATA
 
 from skfer.io import iter_frames, read_video
 from skfer.preprocessing.box_smoothing import box_iou
 from skfer.preprocessing.face_tubes import FaceTube, FaceTubeExtractor
-from _shared_data import SHARED_DATA
 
 
 def decode(path: Path) -> np.ndarray:
