@@ -265,8 +265,10 @@ def test_transform_files_matches_transform_on_decoded_clips(tmp_path, color):
         _write_avi(tmp_path / "b.avi", _video({t: [(60, 40)] for t in range(9)}, 9)),
     ]
     ext = FaceTubeExtractor(detector=_grey_patch, detect_every=4, color=color).fit()
+    before = dict(vars(ext))
     expected, expected_records = ext.transform_with_info([read_video(p).frames for p in paths])
     got, records = ext.transform_files_with_info(paths)
+    assert vars(ext) == before  # neither changes the extractor
     assert len(got) == 2 and len(records) == 2
     for tube, want, rec, want_rec in zip(got, expected, records, expected_records):
         assert tube.dtype == np.uint8
