@@ -18,15 +18,21 @@ same table (marked ``xfail(strict=True)``, so a check that starts passing is rep
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
 from skfer.ensemble import CoarseToFineSVC
 from skfer.utils.discovery import all_estimators
-from skfer.utils.estimator_checks import parametrize_with_clip_checks
+from skfer.utils.estimator_checks import (
+    SKLEARN_DATA_FREE_CHECKS,
+    parametrize_with_clip_checks,
+)
 
 _SMALL_SVM_GRID = {
     "coarse_low": -1, "coarse_high": 1, "fine_step": 3.0, "inner_cv": 2, "random_state": 0
@@ -109,14 +115,23 @@ def _is_sampler(est) -> bool:
     return hasattr(est, "fit_resample")
 
 
+def _is_detector(est) -> bool:
+    """A face detector: ``detect(frame)`` on one image, no transform/predict over clips."""
+    return hasattr(est, "detect") and not any(
+        hasattr(est, m) for m in ("transform", "predict", "fit_resample")
+    )
+
+
 TABULAR = [e for e in _instances() if not _is_clip_estimator(e) and not _is_sampler(e)]
 TABULAR_SAMPLERS = [e for e in _instances() if not _is_clip_estimator(e) and _is_sampler(e)]
-CLIP = [e for e in _instances() if _is_clip_estimator(e)]
+DETECTORS = [e for e in _instances() if _is_detector(e)]
+CLIP = [e for e in _instances() if _is_clip_estimator(e) and not _is_detector(e)]
 
 
 def test_discovery_finds_estimators():
     names = {name for name, _ in all_estimators()}
-    assert {"HOGFeatures", "PixelFeatures"} <= names
+    assert {"HOGFeatures", "PixelFeatures", "HaarFaceDetector"} <= names
+    assert {type(e).__name__ for e in DETECTORS} == {"HaarFaceDetector"}
 
 
 @parametrize_with_checks(
@@ -146,6 +161,29 @@ if TABULAR_SAMPLERS:
     )
     def test_imblearn_compatible_sampler(estimator, check):
         check(estimator)
+
+
+@pytest.mark.parametrize(
+    "estimator, check",
+    [(e, c) for e in DETECTORS for c in (*SKLEARN_DATA_FREE_CHECKS, check_param_validation)],
+    ids=lambda obj: getattr(obj, "__name__", type(obj).__name__),
+)
+def test_detector_api(estimator, check):
+    # A detector's input is one image, not clips or a feature matrix: it runs the data-free
+    # API checks and parameter validation (its fit validates parameters).
+    check(type(estimator).__name__, estimator)
+
+
+@pytest.mark.parametrize("estimator", DETECTORS, ids=lambda est: type(est).__name__)
+def test_detector_protocol(estimator):
+    # detect(frame) -> (boxes (n, 4) as x, y, w, h; scores (n,)), unfitted or fitted, and it
+    # leaves the detector unchanged (the clip version of check_dict_unchanged).
+    frame = np.zeros((60, 80), np.uint8)
+    for det in (clone(estimator), clone(estimator).fit()):
+        before = pickle.dumps(det)
+        boxes, scores = det.detect(frame)
+        assert np.asarray(boxes).reshape(-1, 4).shape[0] == len(np.asarray(scores))
+        assert pickle.dumps(det) == before, f"{type(det).__name__}.detect changed the detector"
 
 
 def _clip_data_for(estimator):

@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.utils import estimator_checks as skchecks
 
 from skfer import ClipSet
 from skfer.io import read_video
@@ -20,7 +19,7 @@ from skfer.io._prefetch import prefetch
 from skfer.preprocessing.box_smoothing import box_iou
 from skfer.preprocessing.face_detection import HaarFaceDetector, as_detector
 from skfer.preprocessing.face_tubes import FaceTubeExtractor, histogram_search
-from skfer.utils.estimator_checks import _SKLEARN_DATA_FREE_CHECKS, parametrize_with_clip_checks
+from skfer.utils.estimator_checks import parametrize_with_clip_checks
 
 H, W, SIDE = 120, 160, 40
 
@@ -486,18 +485,3 @@ def test_missing_frames_never_enter_the_descriptor():
     np.testing.assert_allclose(descriptor, with_faces)
     all_frames = FrameAggregator(n_frames=4).fit([hog]).transform([hog])
     assert not np.allclose(descriptor, all_frames)
-
-
-@pytest.mark.parametrize(
-    "check",
-    [*_SKLEARN_DATA_FREE_CHECKS, skchecks.check_param_validation],
-    ids=lambda check: check.__name__,
-)
-def test_haar_detector_is_a_scikit_learn_estimator(check):
-    # Data-free API checks (detect() takes an image, not a feature matrix) and parameter
-    # validation; detect() leaves the detector unchanged and works unfitted.
-    check("HaarFaceDetector", HaarFaceDetector())
-    det = HaarFaceDetector()
-    before = pickle.dumps(det)
-    det.detect(np.zeros((60, 80), np.uint8))
-    assert pickle.dumps(det) == before

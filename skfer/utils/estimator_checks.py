@@ -38,6 +38,7 @@ from sklearn.utils._param_validation import (
 )
 
 __all__ = [
+    "SKLEARN_DATA_FREE_CHECKS",
     "check_clip_param_validation",
     "make_clip_data",
     "parametrize_with_clip_checks",
@@ -314,7 +315,8 @@ def check_clip_param_validation(name, estimator, data):
                 )
 
 
-_SKLEARN_DATA_FREE_CHECKS = (
+#: scikit-learn's checks that need no data: run on every estimator whatever its input.
+SKLEARN_DATA_FREE_CHECKS = (
     skchecks.check_estimator_cloneable,
     skchecks.check_estimator_repr,
     skchecks.check_no_attributes_set_in_init,
@@ -346,7 +348,7 @@ _CLIP_CHECKS = (
 def yield_clip_checks(estimator, data: ClipData | None = None) -> Iterator[Callable]:
     """Yield ``check(name, estimator)`` callables for a clip estimator."""
     data = make_clip_data() if data is None else data
-    yield from _SKLEARN_DATA_FREE_CHECKS
+    yield from SKLEARN_DATA_FREE_CHECKS
     for check in _CLIP_CHECKS:
         yield partial(check, data=data)
 
