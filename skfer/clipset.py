@@ -30,7 +30,11 @@ FRAME_STATUSES = ("detected", "tracked", "filled", "missing")
 #: Companions with one entry per frame: ``(T, ...)`` arrays aligned with the clip's frames.
 PER_FRAME_COMPANIONS = {
     "landmarks": "(T, P, 2) float (x, y) pixel positions; NaN rows: no landmarks found",
-    "boxes": "(T, 4) float face boxes (x, y, w, h) in the clip's pixels",
+    "boxes": "(T, 4) float face boxes (x, y, w, h) in the clip's own pixels",
+    "source_boxes": (
+        "(T, 4) float (x, y, w, h): where each frame of a face crop was cut from its source "
+        "frame (set by FaceTubeExtractor; provenance, not moved by later geometry steps)"
+    ),
     "status": f"(T,) str, one of {FRAME_STATUSES}",
     "frame_ids": "(T,) frame numbers in the source",
 }
@@ -99,7 +103,8 @@ class ClipSet(Sequence):
         The clips ``(T, H, W[, 3])``, or after a feature step the per-frame sequences
         ``(T, F)``. An ndarray whose first axis indexes samples is split into a list.
     **companions : sequence, one entry per clip
-        Per-frame companions (``landmarks``, ``boxes``, ``status``, ``frame_ids``: arrays
+        Per-frame companions (``landmarks``, ``boxes``, ``source_boxes``, ``status``,
+        ``frame_ids``: arrays
         whose first axis has one entry per frame of the clip; an entry may be ``None``) and
         per-clip companions (``audio``, ``sample_rate``, ``fps``, ``source``). See
         :data:`PER_FRAME_COMPANIONS` and :data:`PER_CLIP_COMPANIONS`. ``None`` as a whole

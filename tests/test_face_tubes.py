@@ -276,7 +276,8 @@ def test_transform_files_matches_transform_on_decoded_clips(tmp_path, color):
     status = records[0].status
     # The statuses and boxes travel with the tubes, and the files are named.
     assert got.get("status")[0].tolist() == status.tolist()
-    np.testing.assert_array_equal(got.get("boxes")[0], records[0].smoothed_boxes)
+    np.testing.assert_array_equal(got.get("source_boxes")[0], records[0].smoothed_boxes)
+    assert got.get("boxes") is None
     assert got.get("source") == [str(p) for p in paths]
     assert ext.transform_files(paths)[1].shape == got[1].shape
     assert (status[:6] == "missing").all() and (status[5:8] != "tracked").all()
@@ -415,22 +416,25 @@ def test_detections_match_synthetic_ground_truth():
 # -- companions, parameters and the pipeline to a descriptor ---------------------------------
 
 
-def test_transform_returns_clipset_with_status_boxes_and_mapped_landmarks():
+def test_transform_returns_clipset_with_status_source_boxes_and_mapped_landmarks():
     pos = {t: [(50, 30)] for t in range(6)}
     clip = _video(pos, 6)
     points = np.tile([[50.0, 30.0], [89.0, 69.0], [70.0, 50.0]], (6, 1, 1))  # box corners
-    X = ClipSet([clip], landmarks=[points], fps=[25.0])
+    face_boxes = np.tile([50.0, 30.0, 40.0, 40.0], (6, 1))  # in the source's pixels
+    X = ClipSet([clip], landmarks=[points], boxes=[face_boxes], fps=[25.0])
     ext = FaceTubeExtractor(detector=ScriptedDetector(_script(pos)), frame_size=(20, 20)).fit()
     out, (rec,) = ext.transform_with_info(X)
+    # Source-frame boxes never pass as boxes of the tube's own pixels.
+    assert out.get("boxes") is None
     assert out.get("status")[0].tolist() == rec.status.tolist()
-    np.testing.assert_array_equal(out.get("boxes")[0], rec.smoothed_boxes)  # source pixels
+    np.testing.assert_array_equal(out.get("source_boxes")[0], rec.smoothed_boxes)
     assert out.get("fps") == [25.0]
     # The 40-pixel square at (50, 30) becomes the 20x20 tube: pixel centres scale by 1/2.
     np.testing.assert_allclose(out.get("landmarks")[0][0], [[-0.25, -0.25], [19.25, 19.25],
                                                            [9.75, 9.75]])
     # A list in gives a ClipSet too; the plain tubes are its data.
     listed = ext.transform([clip])
-    assert isinstance(listed, ClipSet) and set(listed.companions) == {"status", "boxes"}
+    assert isinstance(listed, ClipSet) and set(listed.companions) == {"status", "source_boxes"}
     np.testing.assert_array_equal(listed[0], out[0])
 
 

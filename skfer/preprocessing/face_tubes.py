@@ -32,7 +32,7 @@ smoothing":
 
 Every frame gets a status, ``"detected"``, ``"tracked"``, ``"filled"`` or ``"missing"``
 (:data:`skfer.FRAME_STATUSES`). :meth:`FaceTubeExtractor.transform` returns the tubes in a
-:class:`skfer.ClipSet` whose ``status`` and ``boxes`` companions carry them to later steps
+:class:`skfer.ClipSet` whose ``status`` and ``source_boxes`` companions carry them to later steps
 (:class:`~skfer.preprocessing.FrameAggregator` leaves the ``"missing"`` frames out);
 :meth:`FaceTubeExtractor.transform_with_info` also returns the :class:`FaceTube` records
 (boxes before and after smoothing, detector scores). Tracking and filling live in
@@ -96,7 +96,7 @@ class FaceTube:
         NaN on ``"missing"`` frames.
     smoothed_boxes : ndarray of shape (T, 4)
         The square boxes actually cropped (after smoothing), ``x, y, w, h`` in pixels of
-        the source frames: the ``boxes`` companion of the tubes.
+        the source frames: the ``source_boxes`` companion of the tubes.
     status : ndarray of shape (T,) of str
         ``"detected"``, ``"tracked"``, ``"filled"`` or ``"missing"`` per frame.
     scores : ndarray of shape (T,)
@@ -183,11 +183,12 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
     *Output.* :meth:`transform` returns a :class:`skfer.ClipSet` of the tubes (also for a
     list or an ndarray ``X``: the step produces companions) with two per-frame
     companions: ``status`` (``"detected"``, ``"tracked"``, ``"filled"`` or ``"missing"``)
-    and ``boxes``, the square actually cropped (after smoothing) as ``(x, y, w, h)`` in
-    pixels of the *source* frame, so that a later step can map tube pixels back to the
+    and ``source_boxes``, the square actually cropped (after smoothing) as ``(x, y, w, h)``
+    in pixels of the *source* frame, so that a later step can map tube pixels back to the
     video. A ``landmarks`` companion of ``X`` is mapped into tube pixels with the crop
-    (the same scale and offset as the pixels); ``boxes`` of ``X`` are replaced; the other
-    companions are kept. Missing frames are still cropped (at the temporally closest
+    (the same scale and offset as the pixels); ``boxes`` of ``X`` (face boxes in the
+    source's pixels) are dropped, since the face now fills the tube; the other companions
+    are kept. Missing frames are still cropped (at the temporally closest
     located box) so that every frame keeps its place; :class:`FrameAggregator` leaves
     them out by their status. :meth:`transform_with_info` also returns the per-clip
     :class:`FaceTube` records; ``transform`` does not change the estimator.
@@ -280,7 +281,7 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         -------
         tubes : ClipSet
             ``(T, height, width)`` (or ``(..., 3)`` with ``color=True``) per clip, in the
-            input's dtype, with the ``status`` and ``boxes`` companions (see Notes).
+            input's dtype, with the ``status`` and ``source_boxes`` companions (see Notes).
         """
         return self.transform_with_info(X)[0]
 
@@ -346,7 +347,7 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         -------
         tubes : ClipSet
             ``(T, height, width)`` uint8 (or ``(..., 3)`` with ``color=True``) per video,
-            with the ``status`` and ``boxes`` companions of :meth:`transform` and the file
+            with the ``status`` and ``source_boxes`` companions of :meth:`transform` and the file
             names as ``source``.
 
         Raises
@@ -406,10 +407,12 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         return tubes, records
 
     def _package(self, X: Any, tubes: list[np.ndarray], records: list[FaceTube]) -> ClipSet:
-        """The tubes as a ClipSet with ``status`` and ``boxes``; X's landmarks mapped."""
+        """The tubes as a ClipSet with ``status`` and ``source_boxes``; X's landmarks mapped."""
         companions: dict[str, Any] = {
             "status": [rec.status for rec in records],
-            "boxes": [rec.smoothed_boxes for rec in records],
+            "source_boxes": [rec.smoothed_boxes for rec in records],
+            # Face boxes in the clip's own pixels would now be the whole tube frame.
+            "boxes": None,
         }
         landmarks = X.get("landmarks") if isinstance(X, ClipSet) else None
         if landmarks is not None:
