@@ -5,7 +5,8 @@
   the extractor as ``detector__*``) and the box smoothing rules of :mod:`.box_smoothing`;
   the tubes come in a :class:`skfer.ClipSet` with per-frame ``status`` and ``boxes``;
 * illumination: :class:`MinMaxImageScaler` (CS229 3.2), :class:`IsotropicSmoothing` (INface IS,
-  EmoNets 3.1.1);
+  EmoNets 3.1.1); :class:`LightingChange` adds seeded lighting ramps and flicker (to test
+  invariance);
 * time: :class:`FrameAggregator` (EmoNets 3.1.4), :class:`TemporalResampler` (DTAGN),
   :class:`FramePooling`;
 * mouths: :class:`MouthRegion` (EmoNets 3.4, bag of mouths);
@@ -34,6 +35,7 @@ from .landmarks import (
     flip_permutation,
     select_landmarks,
 )
+from .lighting import LightingChange
 from .mouth import MOUTH_BOX, MOUTH_INDICES_68, MouthRegion
 from .registration import FaceRegistration
 from .temporal import (
@@ -56,6 +58,7 @@ __all__ = [
     "IsotropicSmoothing",
     "LandmarkDetector",
     "LandmarkNormalizer",
+    "LightingChange",
     "MOUTH_BOX",
     "MOUTH_INDICES_68",
     "MinMaxImageScaler",
