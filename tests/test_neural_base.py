@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skfer.neural import ConvNet, resolve_device
+from skfer.neural import ConvNet, TimeLimit, resolve_device
 from skfer.preprocessing import FrameAggregator
 from skfer.utils.estimator_checks import make_clip_data
 
@@ -253,6 +253,12 @@ def test_user_callbacks_are_used_but_never_modified(data):
     assert "train_acc" in net.history_[-1]
     assert vars(scoring) == before
     assert clone(net).callbacks[0][1] is scoring  # shared by clones, not rebuilt
+
+
+def test_time_limit_ends_training_and_keeps_the_best_epoch(data):
+    X, y = data
+    net = tiny(max_epochs=10, patience=5, callbacks=[TimeLimit(max_minutes=0)]).fit(X, y)
+    assert net.n_epochs_ == 1 and net.history_[-1, "time_limit_reached"]
 
 
 def test_optuna_pruning_callback_prunes_a_bad_trial(data):

@@ -6,6 +6,7 @@
   subject-grouped validation split for early stopping, callbacks such as Optuna's
   ``SkorchPruningCallback``, fine-tuning with ``init_from``);
 * :class:`ClipDataset`: a torch dataset over ragged lists of clips;
+* :class:`TimeLimit`: a skorch callback ending training after a wall-clock budget;
 * :mod:`skfer.neural.modules`: the torch modules on their own.
 
 torch and skorch are imported with this package, not with ``import skfer``.
@@ -14,8 +15,11 @@ torch and skorch are imported with this package, not with ``import skfer``.
 from . import modules
 from ._base import NESTED_PREFIXES, BaseFrameClassifier, BaseNeuralClassifier, resolve_device
 from ._dataset import ClipDataset
+from .callbacks import TimeLimit
 from .convnet import ConvNet
+from .facenet2expnet import FaceNet2ExpNet, FaceNet2ExpNetModule, TeacherClassifier
 from .modules import EmoNetsConvNet, RandomCropFlip, SpatialResponseNorm, Standardize
+from .video_autoencoder import SemiSupervisedVideoAutoencoder
 
 __all__ = [
     "NESTED_PREFIXES",
@@ -24,9 +28,14 @@ __all__ = [
     "ClipDataset",
     "ConvNet",
     "EmoNetsConvNet",
+    "FaceNet2ExpNet",
+    "FaceNet2ExpNetModule",
     "RandomCropFlip",
+    "SemiSupervisedVideoAutoencoder",
     "SpatialResponseNorm",
     "Standardize",
+    "TimeLimit",
+    "TeacherClassifier",
     "modules",
     "resolve_device",
 ]
