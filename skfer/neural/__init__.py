@@ -7,6 +7,8 @@
   ``SkorchPruningCallback``, fine-tuning with ``init_from``);
 * :class:`ClipDataset`: a torch dataset over ragged lists of clips;
 * :class:`TimeLimit`: a skorch callback ending training after a wall-clock budget;
+* :class:`SemiSupervisedVideoAutoencoder`: spatio-temporal autoencoder + predictor trained on
+  labelled and unlabelled clips, with the illumination-invariant sub-network as an option;
 * :mod:`skfer.neural.modules`: the torch modules on their own.
 
 torch and skorch are imported with this package, not with ``import skfer``.
@@ -20,6 +22,7 @@ from .convnet import ConvNet
 from .facenet2expnet import FaceNet2ExpNet, FaceNet2ExpNetModule, TeacherClassifier
 from .modules import EmoNetsConvNet, RandomCropFlip, SpatialResponseNorm, Standardize
 from .video_autoencoder import SemiSupervisedVideoAutoencoder
+from .video_autoencoder import SemiSupervisedVideoAutoencoder
 
 __all__ = [
     "NESTED_PREFIXES",
@@ -31,6 +34,7 @@ __all__ = [
     "FaceNet2ExpNet",
     "FaceNet2ExpNetModule",
     "RandomCropFlip",
+    "SemiSupervisedVideoAutoencoder",
     "SemiSupervisedVideoAutoencoder",
     "SpatialResponseNorm",
     "Standardize",
