@@ -22,7 +22,6 @@ from .convnet import ConvNet
 from .facenet2expnet import FaceNet2ExpNet, FaceNet2ExpNetModule, TeacherClassifier
 from .modules import EmoNetsConvNet, RandomCropFlip, SpatialResponseNorm, Standardize
 from .video_autoencoder import SemiSupervisedVideoAutoencoder
-from .video_autoencoder import SemiSupervisedVideoAutoencoder
 
 __all__ = [
     "NESTED_PREFIXES",
@@ -34,7 +33,6 @@ __all__ = [
     "FaceNet2ExpNet",
     "FaceNet2ExpNetModule",
     "RandomCropFlip",
-    "SemiSupervisedVideoAutoencoder",
     "SemiSupervisedVideoAutoencoder",
     "SpatialResponseNorm",
     "Standardize",
