@@ -19,6 +19,8 @@ from sklearn.base import _fit_context
 from sklearn.utils import Bunch, check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNetClassifier
+from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
 
 from ..clipset import ClipSet
@@ -51,48 +53,42 @@ def unlabelled_mask(y) -> np.ndarray:
                      for v in values], dtype=bool)
 
 
-def _make_net_class():
-    """skorch's classifier with eq. 1's loss (imported lazily, as the base does)."""
-    from skorch import NeuralNetClassifier
-    from skorch.utils import to_tensor
+class _SemiSupervisedNet(NeuralNetClassifier):
+    """skorch's ``NeuralNetClassifier`` whose loss is eq. 1, with ``α`` decayed every epoch.
 
-    class SemiSupervisedNet(NeuralNetClassifier):
-        """``NeuralNetClassifier`` whose loss is eq. 1 with ``α`` decayed every epoch.
+    ``module_.forward_all`` gives ``(logits, reconstruction, target)``; the batch means of
+    the two terms are recorded per batch (``ce``, ``rec`` in training, ``valid_ce``,
+    ``valid_rec`` in validation) and ``alpha`` per epoch. (Module level, not built in
+    ``fit``: a fitted estimator must pickle.)
+    """
 
-        ``module_.forward_all`` gives ``(logits, reconstruction, target)``; the batch
-        means of the two terms are recorded per batch (``ce``, ``rec`` in training,
-        ``valid_ce``, ``valid_rec`` in validation) and ``alpha`` per epoch.
-        """
+    def __init__(self, *args, loss_alpha=1.0, loss_beta=1.0, alpha_decay=1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loss_alpha = loss_alpha
+        self.loss_beta = loss_beta
+        self.alpha_decay = alpha_decay
 
-        def __init__(self, *args, loss_alpha=1.0, loss_beta=1.0, alpha_decay=1.0, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.loss_alpha = loss_alpha
-            self.loss_beta = loss_beta
-            self.alpha_decay = alpha_decay
+    def current_alpha(self) -> float:
+        epoch = max(len(self.history) - 1, 0)
+        return float(self.loss_alpha * self.alpha_decay**epoch)
 
-        def current_alpha(self) -> float:
-            epoch = max(len(self.history) - 1, 0)
-            return float(self.loss_alpha * self.alpha_decay**epoch)
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)
+        self.history.record("alpha", self.current_alpha())
 
-        def on_epoch_begin(self, net, **kwargs):
-            super().on_epoch_begin(net, **kwargs)
-            self.history.record("alpha", self.current_alpha())
+    def infer(self, x, **fit_params):
+        return self.module_.forward_all(to_tensor(x, device=self.device), **fit_params)
 
-        def infer(self, x, **fit_params):
-            return self.module_.forward_all(to_tensor(x, device=self.device), **fit_params)
-
-        def get_loss(self, y_pred, y_true, X=None, training=False):
-            logits, recon, target = y_pred
-            y = to_tensor(y_true, device=self.device).long()
-            total, ce, rec = semi_supervised_loss(
-                logits, y, recon, target, alpha=self.current_alpha(), beta=self.loss_beta
-            )
-            prefix = "" if training else "valid_"
-            self.history.record_batch(prefix + "ce", float(ce.detach()))
-            self.history.record_batch(prefix + "rec", float(rec.detach()))
-            return total
-
-    return SemiSupervisedNet
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        logits, recon, target = y_pred
+        y = to_tensor(y_true, device=self.device).long()
+        total, ce, rec = semi_supervised_loss(
+            logits, y, recon, target, alpha=self.current_alpha(), beta=self.loss_beta
+        )
+        prefix = "" if training else "valid_"
+        self.history.record_batch(prefix + "ce", float(ce.detach()))
+        self.history.record_batch(prefix + "rec", float(rec.detach()))
+        return total
 
 
 class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
@@ -462,7 +458,7 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
         cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
-            net = _make_net_class()(
+            net = _SemiSupervisedNet(
                 **self._net_kwargs(module_kwargs, valid_ds, device),
                 loss_alpha=self.alpha, loss_beta=1.0, alpha_decay=self.alpha_decay,
             )
