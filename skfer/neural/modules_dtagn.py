@@ -265,9 +265,14 @@ class DTGNNet(nn.Module):
     dropout : float, default=0.5
         Dropout before every hidden layer but the first, and before ``classifier``.
     noise_std : float, default=0.0
-        Training-time Gaussian noise on the inputs (eq. 5; :class:`GaussianNoise`).
+        Training-time Gaussian noise on the normalised trajectories (eq. 5;
+        :class:`GaussianNoise`), added before the standardisation below.
+    center, scale : sequence of float of length ``n_inputs``, or None, default=None
+        Per-input standardisation ``(x - center) / scale`` (buffers, saved with the
+        weights); skfer's estimator sets the training trajectories' mean and standard
+        deviation. ``None``: the scalar ``mean``/``std`` below instead.
     mean, std : float, default=0.0, 1.0
-        Input standardisation.
+        Scalar standardisation, used when ``center`` is None.
     in_channels, input_size : ignored
         Accepted so that skfer's estimator base can build every network alike.
 
@@ -286,6 +291,8 @@ class DTGNNet(nn.Module):
         hidden: Sequence[int] | None = None,
         dropout: float = 0.5,
         noise_std: float = 0.0,
+        center: Sequence[float] | None = None,
+        scale: Sequence[float] | None = None,
         mean: float = 0.0,
         std: float = 1.0,
         in_channels=None,
@@ -296,7 +303,14 @@ class DTGNNet(nn.Module):
             raise ValueError(f"preset must be one of {sorted(DTGN_PRESETS)}, got {preset!r}")
         hidden = DTGN_PRESETS[preset] if hidden is None else hidden
         self.n_inputs = int(n_inputs)
-        self.standardize = Standardize(mean, std)
+        if center is None:
+            center, scale = [float(mean)] * self.n_inputs, [float(std)] * self.n_inputs
+        center = torch.as_tensor(center, dtype=torch.float32).reshape(-1)
+        scale = torch.as_tensor(scale, dtype=torch.float32).reshape(-1)
+        if center.shape != (self.n_inputs,) or scale.shape != (self.n_inputs,):
+            raise ValueError(f"center and scale must have n_inputs={self.n_inputs} values")
+        self.register_buffer("center", center)
+        self.register_buffer("scale", torch.where(scale > 1e-8, scale, torch.ones_like(scale)))
         self.noise = GaussianNoise(noise_std)
         widths = [self.n_inputs, *(int(u) for u in hidden)]
         self.n_features = widths[-1]
@@ -311,7 +325,7 @@ class DTGNNet(nn.Module):
                 f"the network takes (N, {self.n_inputs}) trajectories, got a batch of shape "
                 f"{tuple(x.shape)}"
             )
-        return self.fc(self.noise(self.standardize(x)))
+        return self.fc((self.noise(x) - self.center) / self.scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits ``(N, n_classes)``."""
