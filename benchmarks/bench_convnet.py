@@ -189,12 +189,15 @@ def main(argv=None) -> None:
     parser.add_argument("--finetune-epochs", type=int, default=4)
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (on a CPU shared with other jobs, 1 can be faster)")
+                        help="torch and BLAS threads (on a CPU shared with other jobs, 1 can be "
+                             "much faster: OpenBLAS threads spin while waiting for a core)")
     args = parser.parse_args(argv)
     if args.threads is not None:
         import torch
+        from threadpoolctl import threadpool_limits
 
         torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {' '.join(sys.argv)}")
     {"fer2013": run_fer2013, "ckplus": run_ckplus}[args.part](args)
 
