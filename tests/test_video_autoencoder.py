@@ -284,3 +284,25 @@ def test_clips_of_different_sizes(data, semi_y, fitted):
         SemiSupervisedVideoAutoencoder(max_epochs=1, on_short="ignore", **TINY).fit(bad, semi_y)
     with pytest.raises(ValueError, match="clip 5.*fitted on 24x24"):
         fitted.predict(bad)
+
+
+def test_validation_split_among_labelled_clips_only(data, semi_y):
+    X, _ = data
+    groups = np.repeat(np.arange(8), 2)
+    est = SemiSupervisedVideoAutoencoder(validation_fraction=0.25, patience=2, max_epochs=2,
+                                         on_short="ignore", random_state=0, **TINY)
+    est.fit(X, semi_y, groups=groups)
+    split = est.validation_split_
+    labelled = ~unlabelled_mask(semi_y)
+    assert split.by == "subject" and len(split.valid) > 0
+    assert labelled[split.valid].all()  # unlabelled clips always train
+    assert set(np.flatnonzero(~labelled)) <= set(split.train)
+    assert not set(groups[split.valid]) & set(groups[split.train][labelled[split.train]])
+    assert "valid_loss" in est.history_[-1]
+
+
+def test_init_from_copies_the_network(fitted, data, semi_y):
+    X, _ = data
+    est = SemiSupervisedVideoAutoencoder(init_from=fitted, max_epochs=0, on_short="ignore",
+                                         random_state=1, **TINY).fit(X, semi_y)
+    np.testing.assert_allclose(est.predict_proba(X), fitted.predict_proba(X), atol=1e-6)
