@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skfer.neural import ConvNet, TimeLimit, resolve_device
+from skfer.neural import BaseClipClassifier, ConvNet, Standardize, TimeLimit, resolve_device
 from skfer.preprocessing import FrameAggregator
 from skfer.utils.estimator_checks import make_clip_data
 
@@ -367,3 +367,44 @@ def test_class_absent_from_training_is_kept_with_a_warning(data):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert tiny(max_epochs=1).fit(X, y).predict_proba(X).shape == (N_CLIPS, 2)
+
+
+# -------------------------------------------------------------------------- clip models
+class _ClipModule(torch.nn.Module):
+    """Logistic regression on a whole clip's pixels: the smallest clip model."""
+
+    def __init__(self, n_classes, in_channels, input_size, mean, std, n_frames):
+        super().__init__()
+        self.standardize = Standardize(mean, std)
+        self.classifier = torch.nn.Linear(n_frames * in_channels * input_size[0] * input_size[1],
+                                          n_classes)
+
+    def forward(self, x):  # (N, T, C, H, W)
+        return self.classifier(torch.flatten(self.standardize(x), 1))
+
+
+class _ClipNet(BaseClipClassifier):
+    _module_class = _ClipModule
+
+    def __init__(self, *, max_epochs=5, random_state=0, verbose=0, **kwargs):
+        super().__init__(optimizer="adam", lr=0.01, max_epochs=max_epochs,
+                         random_state=random_state, verbose=verbose, **kwargs)
+
+    def _module_kwargs(self):
+        return {"n_frames": self.n_frames_}
+
+
+def test_clip_model_takes_fixed_length_clips(data):
+    X, y = data
+    clips = [c[:3] for c in X]
+    net = _ClipNet().fit(clips, y, groups=GROUPS)
+    assert net.n_frames_ == 3 and net.validation_split_.by == "subject"
+    assert net.predict_proba(clips).shape == (N_CLIPS, 2)
+    assert net.score(clips, y) == 1.0
+    longer = list(clips)
+    longer[5] = X[5][:4]
+    with pytest.raises(ValueError, match="clip 5 has 4 frames but the network was fitted on "
+                                         "clips of 3"):
+        net.predict(longer)
+    with pytest.raises(ValueError, match="clip 1 has 4 frames but clip 0 has 3"):
+        _ClipNet().fit([clips[0], X[1][:4]] + clips[2:], y)

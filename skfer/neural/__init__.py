@@ -1,7 +1,8 @@
 """Neural networks as scikit-learn estimators, trained with skorch.
 
 * :class:`ConvNet`: the frame ConvNet of EmoNets (Kahou et al. 2015, section 3.1.2);
-* :class:`BaseNeuralClassifier` / :class:`BaseFrameClassifier`: the base every skfer network
+* :class:`BaseNeuralClassifier`, with :class:`BaseFrameClassifier` (frame models) and
+  :class:`BaseClipClassifier` (fixed-length clip models): the base every skfer network
   estimator builds on (parameters, nested ``module__*`` parameters, seeding, devices,
   subject-grouped validation split for early stopping, callbacks such as Optuna's
   ``SkorchPruningCallback``, fine-tuning with ``init_from``);
@@ -15,7 +16,13 @@ torch and skorch are imported with this package, not with ``import skfer``.
 """
 
 from . import modules
-from ._base import NESTED_PREFIXES, BaseFrameClassifier, BaseNeuralClassifier, resolve_device
+from ._base import (
+    NESTED_PREFIXES,
+    BaseClipClassifier,
+    BaseFrameClassifier,
+    BaseNeuralClassifier,
+    resolve_device,
+)
 from ._dataset import ClipDataset
 from .callbacks import TimeLimit
 from .convnet import ConvNet
@@ -25,6 +32,7 @@ from .video_autoencoder import SemiSupervisedVideoAutoencoder
 
 __all__ = [
     "NESTED_PREFIXES",
+    "BaseClipClassifier",
     "BaseFrameClassifier",
     "BaseNeuralClassifier",
     "ClipDataset",

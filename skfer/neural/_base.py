@@ -41,7 +41,10 @@ from ..clipset import ClipSet
 from ..utils.validation import check_clips
 from ._dataset import ClipDataset
 
-__all__ = ["BaseFrameClassifier", "BaseNeuralClassifier", "NESTED_PREFIXES", "resolve_device"]
+__all__ = [
+    "BaseClipClassifier", "BaseFrameClassifier", "BaseNeuralClassifier", "NESTED_PREFIXES",
+    "resolve_device",
+]
 
 #: Prefixes of the nested parameters passed through to the skorch net.
 NESTED_PREFIXES = (
@@ -174,6 +177,8 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
 
     _module_class: type[torch.nn.Module]
     _input_mode: str = "frames"
+    #: The loss; the module returns logits (skorch applies softmax for probabilities).
+    _criterion: type[torch.nn.Module] = torch.nn.CrossEntropyLoss
     #: Name prefix of the module's output layer, re-initialised when classes differ.
     _output_layer: str = "classifier"
     #: Parameters ``clone`` keeps by reference (see ``callbacks`` and ``init_from``).
@@ -426,7 +431,7 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
         kwargs: dict[str, Any] = {
             "module": self._module_class,
-            "criterion": torch.nn.CrossEntropyLoss,
+            "criterion": self._criterion,
             "optimizer": optimizer,
             "lr": self.lr,
             "max_epochs": self.max_epochs,
@@ -709,3 +714,42 @@ class BaseFrameClassifier(TransformerMixin, BaseNeuralClassifier):
                 out[~keep] = np.nan
             seqs.append(out)
         return same_container(X, seqs)
+
+
+class BaseClipClassifier(BaseNeuralClassifier):
+    """A network that classifies whole clips of a fixed number of frames (DTAN/DTGN-like).
+
+    The module gets batches ``(N, T, C, H, W)``; every clip must have the same ``T`` (use
+    :class:`~skfer.preprocessing.TemporalResampler` first). The validation split and
+    ``batch_size`` count clips.
+    """
+
+    _input_mode = "clips"
+
+    def _check_X(self, X, *, reset: bool) -> list[np.ndarray]:
+        clips = super()._check_X(X, reset=reset)
+        n = len(clips[0]) if reset else self.n_frames_
+        for i, clip in enumerate(clips):
+            if len(clip) != n:
+                what = "clip 0 has" if reset else "the network was fitted on clips of"
+                raise ValueError(
+                    f"clip {i} has {len(clip)} frames but {what} {n}; a clip model takes clips "
+                    "of one length (use TemporalResampler first)"
+                )
+        if reset:
+            self.n_frames_ = n
+        return clips
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, one row per clip.
+
+        Parameters
+        ----------
+        X : list of clips ``(T, H, W[, 3])`` of the fitted length, ClipSet or ndarray
+
+        Returns
+        -------
+        proba : ndarray of shape (n_clips, n_classes)
+        """
+        check_is_fitted(self, "net_")
+        return self._network_outputs(self._dataset(self._check_X(X, reset=False)))

@@ -62,7 +62,7 @@ class ConvNet(BaseFrameClassifier):
         (see :class:`~skfer.neural.modules.EmoNetsConvNet`), ``optimizer__*``,
         ``criterion__*``, ``iterator_train__*``, ``iterator_valid__*``, ``callbacks__*``.
 
-        See :class:`~skfer.neural._base.BaseNeuralClassifier` for the shared parameters:
+        See :class:`~skfer.neural.BaseNeuralClassifier` for the shared parameters:
         grouped validation split, seeding, devices, callbacks (Optuna pruning), init_from
         (fine-tuning).
 
@@ -70,7 +70,7 @@ class ConvNet(BaseFrameClassifier):
     ----------
     classes_, net_, device_, frame_size_, color_, validation_split_, n_epochs_, init_report_,
     history_
-        See :class:`~skfer.neural._base.BaseNeuralClassifier`.
+        See :class:`~skfer.neural.BaseNeuralClassifier`.
 
     Notes
     -----
