@@ -119,7 +119,9 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
     patience : int or None, default=None
         Early stopping: stop after ``patience`` epochs without a lower validation loss and
         restore the weights of the best epoch (skorch ``EarlyStopping(load_best=True)``).
-        ``None`` trains ``max_epochs`` epochs.
+        ``None`` trains ``max_epochs`` epochs. The callback is named ``early_stopping``:
+        ``callbacks__early_stopping__monitor="valid_acc"`` with
+        ``callbacks__early_stopping__lower_is_better=False`` stops on accuracy instead.
     validation_fraction : float in (0, 1) or None, default=0.1
         Share of the training *clips* held out to score every epoch (``valid_loss``,
         ``valid_acc``; needed by ``patience`` and by pruning callbacks). The split is grouped:
@@ -173,6 +175,34 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         With ``init_from``: ``source`` and ``reinitialized`` (parameter names not copied).
     history_ : skorch.History
         ``net_.history``.
+
+    Notes
+    -----
+    *Devices and saved models.* A fitted estimator pickles (``joblib.dump``) with its skorch
+    net, whose unpickling maps CUDA tensors to the CPU where there is no GPU (with skorch's
+    ``DeviceWarning``): a model trained on a GPU predicts on a CPU-only machine.
+    ``device_`` keeps where it was trained; inference runs on ``net_.device``.
+
+    *Pretrained networks in cross-validation.* ``FrozenEstimator(fitted_network)`` in a
+    pipeline is never refitted (``clone`` returns it as is), so a network trained on one data
+    set serves every fold on another; ``init_from`` instead fine-tunes a copy in each fold.
+
+    *Optuna pruning.* ``optuna_integration.SkorchPruningCallback(trial, "valid_acc")`` in
+    ``callbacks`` reports every epoch's validation accuracy to the trial and raises
+    ``optuna.TrialPruned`` when the pruner says so (it needs the validation split). The
+    callback object is shared by clones and copied (shallowly) into each fit, so it always
+    reaches the trial. Remove it (``set_params(callbacks=None)``) before saving a model: it
+    holds the study.
+
+    Examples
+    --------
+    >>> import optuna  # doctest: +SKIP
+    >>> from optuna_integration import SkorchPruningCallback  # doctest: +SKIP
+    >>> def objective(trial):  # doctest: +SKIP
+    ...     net = ConvNet(lr=trial.suggest_float("lr", 1e-4, 1e-1, log=True),
+    ...                   callbacks=[SkorchPruningCallback(trial, "valid_acc")], verbose=0)
+    ...     net.fit(X, y, groups=subjects)  # validation split by subject
+    ...     return net.history_[-1, "valid_acc"]
     """
 
     _module_class: type[torch.nn.Module]
