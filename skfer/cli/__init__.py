@@ -1,5 +1,8 @@
 """The ``skfer`` command.
 
+``skfer train`` fits a named model on a whole data set and saves it with a model card;
+``skfer predict`` runs a saved model on videos, images and folders (per-frame CSV/JSON,
+timeline plots, annotated videos).
 ``skfer evaluate`` cross-validates a named model subject-independently on the embedded
 synthetic data set (default) or on a data folder, prints accuracy (mean ± std over folds),
 per-class recall and the confusion matrix, and writes a JSON report and a confusion-matrix
@@ -12,6 +15,8 @@ import argparse
 import sys
 
 from .evaluate import add_evaluate_parser
+from .predict import add_predict_parser
+from .train import add_train_parser
 
 __all__ = ["main", "build_parser"]
 
@@ -22,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     add_evaluate_parser(sub)
+    add_train_parser(sub)
+    add_predict_parser(sub)
     models = sub.add_parser("models", help="list the named models")
     models.set_defaults(func=_list_models)
     return parser
@@ -40,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, ImportError) as exc:
+    # Anticipated problems (bad arguments, unreadable data or model, unwritable output):
+    # one line on stderr and status 2; anything else is a bug and keeps its traceback.
+    except (ValueError, OSError, ImportError) as exc:
         print(f"skfer {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..clipset import ClipSet
 
-__all__ = ["add_evaluate_parser", "load_data", "FORMATS", "PROTOCOLS"]
+__all__ = [
+    "FORMATS", "PROTOCOLS", "add_data_arguments", "add_evaluate_parser", "extract_if_needed",
+    "load_data", "prepare_data", "set_device",
+]
 
 #: Data formats ``--format`` accepts, and whether their clips are face crops already.
 FORMATS = {
@@ -41,11 +44,7 @@ def add_evaluate_parser(sub) -> None:
             "(default) or on --data DIR."
         ),
     )
-    p.add_argument("--model", default="hog-svm", help="model name (see `skfer models`)")
-    p.add_argument("--data", type=Path, help="data folder (default: embedded data)")
-    p.add_argument(
-        "--format", choices=sorted(FORMATS), help="layout of --data (required with --data)"
-    )
+    add_data_arguments(p)
     p.add_argument(
         "--folds",
         type=int,
@@ -58,20 +57,12 @@ def add_evaluate_parser(sub) -> None:
         default="groupkfold",
         help="; ".join(f"{name}: {text}" for name, text in PROTOCOLS.items()),
     )
-    p.add_argument(
-        "--faces",
-        choices=("auto", "detect", "given"),
-        default="auto",
-        help="detect face tubes first, or take clips as face crops (auto: by format)",
-    )
-    p.add_argument("--subset", default=None, help="fer2013 CSV subset or class-folder split")
-    p.add_argument(
-        "--max-per-class", type=int, default=None, help="cap clips per class (fer2013)"
-    )
+    p.add_argument("--test-data", type=Path, default=None,
+                   help="train on --data, score on this data set instead of cross-validating")
+    p.add_argument("--test-format", choices=sorted(FORMATS), default=None,
+                   help="layout of --test-data ('embedded': the embedded data)")
     p.add_argument("--output-dir", type=Path, default=Path("reports"))
     p.add_argument("--n-jobs", type=int, default=None, help="folds in parallel")
-    p.add_argument("--random-state", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run_evaluate)
 
 
@@ -143,51 +134,157 @@ def _extract_face_tubes(clips, progress: bool) -> tuple[ClipSet, dict[str, int]]
     return ClipSet(tubes, status=statuses), counts
 
 
+def add_data_arguments(p, *, test: bool = False) -> None:
+    """``--data``/``--format``/``--faces``/... shared by ``skfer evaluate`` and ``skfer train``."""
+    p.add_argument("--model", default="hog-svm", help="model name (see `skfer models`)")
+    p.add_argument("--data", type=Path, help="data folder (default: embedded data)")
+    p.add_argument(
+        "--format", choices=sorted(FORMATS), help="layout of --data (required with --data)"
+    )
+    p.add_argument(
+        "--faces",
+        choices=("auto", "detect", "given"),
+        default="auto",
+        help="detect face tubes first, or take clips as face crops (auto: by format)",
+    )
+    p.add_argument("--subset", default=None, help="fer2013 CSV subset or class-folder split")
+    p.add_argument(
+        "--max-per-class", type=int, default=None, help="cap clips per class (fer2013)"
+    )
+    p.add_argument(
+        "--device", default=None,
+        help="torch device of network models ('cpu', 'cuda', 'auto'; default: their own)",
+    )
+    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def set_device(model, device: str | None) -> list[str]:
+    """Set ``device`` on every step of ``model`` that has one; return those steps' names.
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is given and no step has a ``device`` parameter (not a network model).
+    """
+    steps = [name for name, est in getattr(model, "steps", [])
+             if "device" in est.get_params(deep=False)]
+    if device is None:
+        return steps
+    if not steps:
+        raise ValueError("--device is for network models; this model has no torch step")
+    model.set_params(**{f"{name}__device": device for name in steps})
+    return steps
+
+
+def prepare_data(
+    args: argparse.Namespace, fmt: str | None, path: Path | None, flag: str = ""
+):
+    """Load a data set: ``(bunch, name, fmt, faces)``.
+
+    ``faces`` is ``"detect"`` where the clips are whole frames (see
+    :func:`extract_if_needed`), ``"given"`` for face crops; ``flag`` is ``""`` for
+    ``--data``/``--format`` and ``"test-"`` for ``--test-data``/``--test-format``.
+    """
+    if path is not None and fmt is None:
+        raise ValueError(
+            f"--{flag}data needs --{flag}format (one of " + ", ".join(FORMATS) + ")"
+        )
+    fmt = fmt or "embedded"
+    if fmt == "embedded" and path is not None:
+        raise ValueError(f"--{flag}format embedded takes no --{flag}data")
+    bunch, data_name = load_data(fmt, path, args)
+    faces = FORMATS[fmt] if args.faces == "auto" else args.faces
+    return bunch, data_name, fmt, faces
+
+
+def extract_if_needed(bunch, faces: str, progress: bool):
+    """``(clips, tube_counts)``: face tubes of whole-frame data, the clips themselves else."""
+    if faces == "detect":
+        return _extract_face_tubes(bunch.data, progress=progress)
+    return bunch.data, None
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate
     from ..models import make_model
 
-    if args.data is not None and args.format is None:
-        raise ValueError("--data needs --format (one of " + ", ".join(FORMATS) + ")")
-    fmt = args.format or "embedded"
-    if fmt == "embedded" and args.data is not None:
-        raise ValueError("--format embedded takes no --data")
-    bunch, data_name = load_data(fmt, args.data, args)
-    faces = FORMATS[fmt] if args.faces == "auto" else args.faces
-    # Validate the model name before the (long) face extraction.
+    bunch, data_name, fmt, faces = prepare_data(args, args.format, args.data)
+    if args.test_format is not None or args.test_data is not None:
+        test = prepare_data(args, args.test_format, args.test_data, "test-")
+    # Validate the model name (and device) before the (long) face extraction.
     model = make_model(args.model, faces="given", random_state=args.random_state)
+    set_device(model, args.device)
     print(f"data: {data_name}: {len(bunch.data)} clips; model {args.model} (faces: {faces})")
-    clips, tube_counts = bunch.data, None
-    if faces == "detect":
-        clips, tube_counts = _extract_face_tubes(bunch.data, progress=not args.no_progress)
-    n_splits = args.folds
-    if n_splits is None:
-        n_splits = _default_folds(bunch.groups)
-    cv = None  # evaluate's default: GroupKFold(n_splits)
-    if args.protocol == "ascending-id":
-        from ..model_selection import AscendingSubjectKFold
+    clips, tube_counts = extract_if_needed(bunch, faces, not args.no_progress)
+    if args.test_format is not None or args.test_data is not None:
+        report = _holdout(args, model, clips, bunch, data_name, test)
+        fmt = f"{fmt}_to_{test[2]}"
+    else:
+        n_splits = args.folds
+        if n_splits is None:
+            n_splits = _default_folds(bunch.groups)
+        cv = None  # evaluate's default: GroupKFold(n_splits)
+        if args.protocol == "ascending-id":
+            from ..model_selection import AscendingSubjectKFold
 
-        cv = AscendingSubjectKFold(n_splits=n_splits)
-    report = evaluate(
-        model,
-        clips,
-        bunch.target,
-        bunch.groups,
-        n_splits=n_splits,
-        cv=cv,
-        name=args.model,
-        n_jobs=args.n_jobs,
-        progress=not args.no_progress,
-    )
-    report.extra.update(
-        {"data": data_name, "format": fmt, "faces": faces, "protocol": args.protocol}
-    )
+            cv = AscendingSubjectKFold(n_splits=n_splits)
+        report = evaluate(
+            model,
+            clips,
+            bunch.target,
+            bunch.groups,
+            n_splits=n_splits,
+            cv=cv,
+            name=args.model,
+            n_jobs=args.n_jobs,
+            progress=not args.no_progress,
+        )
+        report.extra.update({"protocol": args.protocol})
+    report.extra.update({"data": data_name, "format": fmt, "faces": faces})
+    if args.device is not None:
+        report.extra["device"] = args.device
     if tube_counts is not None:
         report.extra["face_tube_frames"] = tube_counts
     print(report.summary())
-    suffix = "" if args.protocol == "groupkfold" else f"_{args.protocol}"
+    suffix = "" if args.protocol == "groupkfold" or "_to_" in fmt else f"_{args.protocol}"
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{args.model}_{fmt}{suffix}")
     json_path = report.save_json(args.output_dir / f"{stem}.json")
     png_path = report.save_confusion_png(args.output_dir / f"{stem}_confusion.png")
     print(f"\nreport: {json_path}\nconfusion matrix: {png_path}")
     return 0
+
+
+def _holdout(args, model, clips, bunch, data_name, test):
+    """Fit on the whole training set, score on the test set: a one-"fold" report."""
+    import numpy as np
+    from sklearn.metrics import confusion_matrix, recall_score
+
+    from ..evaluation import EvaluationReport
+
+    test_bunch, test_name, _, test_faces = test
+    print(f"test data: {test_name}: {len(test_bunch.data)} clips (faces: {test_faces})")
+    test_clips, test_counts = extract_if_needed(test_bunch, test_faces, not args.no_progress)
+    start = time.perf_counter()
+    model.fit(clips, bunch.target)
+    pred = model.predict(test_clips)
+    wall = time.perf_counter() - start
+    y = np.asarray(test_bunch.target)
+    labels = sorted(set(np.unique(y).tolist()) | set(np.unique(bunch.target).tolist()))
+    recall = recall_score(y, pred, labels=labels, average=None, zero_division=0)
+    report = EvaluationReport(
+        model=args.model,
+        protocol=(f"trained on {data_name} ({len(bunch.data)} clips), tested on {test_name} "
+                  f"({len(y)} clips): held-out data set"),
+        labels=[str(lab) for lab in labels],
+        fold_accuracy=[float(np.mean(pred == y))],
+        recall={str(lab): float(r) for lab, r in zip(labels, recall)},
+        confusion=confusion_matrix(y, pred, labels=labels).tolist(),
+        n_samples=len(y),
+        n_groups=None if test_bunch.groups is None else int(len(np.unique(test_bunch.groups))),
+        wall_time_s=wall,
+        fold_time_s=[wall],
+    )
+    if test_counts is not None:
+        report.extra["test_face_tube_frames"] = test_counts
+    return report

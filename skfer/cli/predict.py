@@ -1,0 +1,66 @@
+"""``skfer predict``: run a saved model on videos, images and folders of them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+__all__ = ["add_predict_parser"]
+
+
+def add_predict_parser(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="predict expressions frame by frame on videos, images and folders",
+        description=(
+            "Run a model saved by `skfer train` on video files, images and folders of them "
+            "(recursively). Writes per file: <name>.csv and <name>.json (one row per frame: "
+            "time, face box, status, class probabilities), <name>_timeline.png and, with "
+            "--annotate, <name>_annotated.mp4. A file that cannot be processed is reported "
+            "and skipped; the exit status is 1 if any failed."
+        ),
+    )
+    p.add_argument("model", type=Path, help="model file written by `skfer train`")
+    p.add_argument("paths", type=Path, nargs="+", help="video/image files and folders")
+    p.add_argument("--output-dir", type=Path, default=Path("predictions"))
+    p.add_argument("--annotate", action="store_true", help="also write annotated videos")
+    p.add_argument("--n-jobs", type=int, default=None, help="files in parallel (joblib)")
+    p.add_argument("--chunk-frames", type=int, default=300,
+                   help="frames decoded and processed at a time (bounds memory)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(func=run_predict)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from .._model_card import load_model
+    from ..prediction import FrameModel, predict_files_with_info
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model, card = load_model(args.model)
+    for w in caught:
+        print(f"skfer predict: warning: {w.message}", file=sys.stderr)
+    try:
+        head = FrameModel(model)
+    except TypeError as exc:
+        raise ValueError(f"model {args.model}: {exc}") from None
+    print(f"model: {card.model} ({args.model}), classes {', '.join(card.classes)}; "
+          f"trained on {card.data}")
+    _, results = predict_files_with_info(
+        head, args.paths, output_dir=args.output_dir, annotate=args.annotate,
+        n_jobs=args.n_jobs, chunk_frames=args.chunk_frames, progress=not args.no_progress,
+        on_error="ignore", as_frame=False, model_name=card.model,
+    )
+    failed = [r for r in results if not r.ok]
+    for r in results:
+        if r.ok:
+            counts = ", ".join(f"{n} {s}" for s, n in r.status_counts().items() if n)
+            notes = f" [{'; '.join(r.notes)}]" if r.notes else ""
+            print(f"{r.path}: {r.label} ({r.n_frames} frames: {counts}){notes}")
+        else:
+            print(f"skfer predict: {r.path}: {r.error}", file=sys.stderr)
+    print(f"\n{len(results) - len(failed)} of {len(results)} files predicted"
+          + (f", {len(failed)} failed" if failed else "") + f"; outputs in {args.output_dir}")
+    return 1 if failed else 0
