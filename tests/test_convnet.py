@@ -137,6 +137,19 @@ def test_clipset_in_clipset_out_and_missing_frames(fitted, data):
     np.testing.assert_allclose(proba[1], plain[1].mean(axis=0), rtol=1e-6)
 
 
+def test_faceless_frames_are_not_trained_on(data):
+    X, y = data
+    status = [np.array(["detected"] * len(c), dtype=object) for c in X]
+    status[0][:2] = "missing"
+    status[1][:] = "missing"
+    params = dict(crop_size=(28, 28), module__n_filters=(2, 2, 4), max_epochs=1, patience=None,
+                  validation_fraction=None, random_state=0, verbose=0)
+    with pytest.warns(UserWarning, match=r"clips \[1\] have no frame with a face"):
+        net = ConvNet(**params).fit(ClipSet(X, status=status), y)
+    assert net.n_missing_frames_skipped_ == 2
+    assert ConvNet(**params).fit(X, y).n_missing_frames_skipped_ == 0
+
+
 def test_error_names_the_file_of_a_clip_of_another_size(fitted, data):
     X, _ = data
     clips = list(X)

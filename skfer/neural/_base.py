@@ -173,6 +173,9 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         Epochs trained.
     init_report_ : dict or None
         With ``init_from``: ``source`` and ``reinitialized`` (parameter names not copied).
+    n_missing_frames_skipped_ : int
+        Training frames left out because a ClipSet's ``status`` marks them ``"missing"``
+        (frame models; a clip with no other frame keeps them all, with a warning).
     history_ : skorch.History
         ``net_.history``.
 
@@ -328,6 +331,13 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
 
     def _check_geometry(self, size: tuple[int, int]) -> None:
         """Further checks of the training frame size (e.g. crop larger than the frames)."""
+
+    def _training_clips(self, X, clips: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
+        """The clips ``fit`` trains (or validates) on, and the number of frames left out.
+
+        Frame models leave out the frames a ClipSet marks ``"missing"``.
+        """
+        return clips, 0
 
     # ------------------------------------------------------------------------ validation
     def _check_X(self, X, *, reset: bool) -> list[np.ndarray]:
@@ -519,14 +529,14 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         self._check_nested()
         if (X_valid is None) != (y_valid is None):
             raise ValueError("give both X_valid and y_valid, or neither")
-        clips = self._check_X(X, reset=True)
+        clips, n_skipped = self._training_clips(X, self._check_X(X, reset=True))
         self._set_classes(y)
         y_enc = self._encode(y, len(clips))
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         if X_valid is not None:
-            valid_clips = self._check_X(X_valid, reset=False)
+            valid_clips, _ = self._training_clips(X_valid, self._check_X(X_valid, reset=False))
             valid_y = self._encode(y_valid, len(valid_clips), "y_valid")
             split = Bunch(train=np.arange(len(clips)), valid=np.arange(0), by="predefined")
         else:
@@ -567,6 +577,7 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         self.device_ = device
         self.validation_split_ = split
         self.n_epochs_ = len(net.history)
+        self.n_missing_frames_skipped_ = n_skipped
         return self
 
     # ----------------------------------------------------------------------- init_from
@@ -673,6 +684,30 @@ class BaseFrameClassifier(TransformerMixin, BaseNeuralClassifier):
     """
 
     _input_mode = "frames"
+
+    def _training_clips(self, X, clips: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
+        # A frame marked "missing" holds no face (or a filled-in guess): training on it with
+        # its clip's label would teach noise. Counted in n_missing_frames_skipped_.
+        if not isinstance(X, ClipSet) or X.get("status") is None:
+            return clips, 0
+        out, skipped, faceless = [], 0, []
+        for i, clip in enumerate(clips):
+            keep = X.usable_frames(i)
+            if keep.all() or not keep.any():
+                out.append(clip)
+                if not keep.any():
+                    faceless.append(i)
+                continue
+            skipped += int((~keep).sum())
+            out.append(clip[keep])
+        if faceless:
+            warnings.warn(
+                f"clips {faceless[:10]}{' ...' if len(faceless) > 10 else ''} have no frame with "
+                "a face (status 'missing'); they are trained on all their frames",
+                UserWarning,
+                stacklevel=3,
+            )
+        return out, skipped
 
     def _frame_outputs(self, X, *, features: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Per-clip frame outputs and per-clip usable-frame masks."""
