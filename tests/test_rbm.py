@@ -17,6 +17,15 @@ from skfer.neural.rbm import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """These networks are tiny: with 2 threads on the shared, loaded cores, OpenMP's waiting
+    costs more than the arithmetic (0.2 s per small operation seen), so one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 @pytest.fixture(scope="module")
 def low_rank():
     """Standardised data on a 3-dimensional subspace of 12 dimensions, plus noise."""

@@ -1,6 +1,9 @@
 """Neural networks as scikit-learn estimators, trained with skorch.
 
 * :class:`ConvNet`: the frame ConvNet of EmoNets (Kahou et al. 2015, section 3.1.2);
+* :class:`AudioDBNClassifier`: the EmoNets audio model (section 3.2), a DBN-initialised
+  frame MLP with top-N temporal pooling, on :class:`GaussianReLURBM` and
+  :class:`GaussianBernoulliRBM` (scikit-learn transformers);
 * :class:`BaseNeuralClassifier`, with :class:`BaseFrameClassifier` (frame models) and
   :class:`BaseClipClassifier` (fixed-length clip models): the base every skfer network
   estimator builds on (parameters, nested ``module__*`` parameters, seeding, devices,
@@ -24,14 +27,17 @@ from ._base import (
     resolve_device,
 )
 from ._dataset import ClipDataset
+from .audio_dbn import AudioDBNClassifier, NesterovRMSprop
 from .callbacks import TimeLimit
 from .convnet import ConvNet
 from .facenet2expnet import FaceNet2ExpNet, FaceNet2ExpNetModule, TeacherClassifier
 from .modules import EmoNetsConvNet, RandomCropFlip, SpatialResponseNorm, Standardize
+from .rbm import GaussianBernoulliRBM, GaussianReLURBM
 from .video_autoencoder import SemiSupervisedVideoAutoencoder
 
 __all__ = [
     "NESTED_PREFIXES",
+    "AudioDBNClassifier",
     "BaseClipClassifier",
     "BaseFrameClassifier",
     "BaseNeuralClassifier",
@@ -40,6 +46,9 @@ __all__ = [
     "EmoNetsConvNet",
     "FaceNet2ExpNet",
     "FaceNet2ExpNetModule",
+    "GaussianBernoulliRBM",
+    "GaussianReLURBM",
+    "NesterovRMSprop",
     "RandomCropFlip",
     "SemiSupervisedVideoAutoencoder",
     "SpatialResponseNorm",
