@@ -50,6 +50,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -61,6 +62,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from .clipset import FRAME_STATUSES, ClipSet
 from .io import IMAGE_EXTENSIONS
@@ -110,20 +112,20 @@ class FrameModel:
     ------
     TypeError
         If the model has neither a frame-pooling step nor a frame classifier last.
+    sklearn.exceptions.NotFittedError
+        If it is not fitted.
     """
 
     def __init__(self, model: Any) -> None:
         from sklearn.base import clone
 
         from .models import face_tube_step
-        from .neural._base import BaseFrameClassifier
         from .preprocessing import FaceTubeExtractor, FrameAggregator, FramePooling
 
         steps = list(model.steps) if hasattr(model, "steps") else [("model", model)]
         extractor = steps.pop(0)[1] if isinstance(steps[0][1], FaceTubeExtractor) else None
         extractor = face_tube_step() if extractor is None else clone(extractor)
         self.extractor = extractor.set_params(on_missing="ignore").fit()
-        self.classes = np.asarray(steps[-1][1].classes_)
         pools = [k for k, (_, est) in enumerate(steps)
                  if isinstance(est, (FramePooling, FrameAggregator))]
         if pools:
@@ -136,7 +138,7 @@ class FrameModel:
                     "probabilities of this model would say nothing of the frame"
                 )
             self.pre, self.post = [e for _, e in steps[:k]], [e for _, e in steps[k + 1 :]]
-        elif isinstance(steps[-1][1], BaseFrameClassifier):
+        elif _is_frame_classifier(steps[-1][1]):
             self.kind = "frame-classifier"
             self.pre, self.clf = [e for _, e in steps[:-1]], steps[-1][1]
         else:
@@ -145,6 +147,8 @@ class FrameModel:
                 f"cannot score frames of the model {names}: it has no frame-pooling step "
                 "(FramePooling, FrameAggregator) and does not end in a frame classifier"
             )
+        check_is_fitted(steps[-1][1])
+        self.classes = np.asarray(steps[-1][1].classes_)
 
     def vectors(self, tubes: ClipSet) -> list[np.ndarray]:
         """Per-frame vectors of each tube: pre-pooling features, or frame probabilities."""
@@ -178,19 +182,30 @@ class FrameModel:
             out[usable] = self._head(self.pool.transform(vectors[usable][:, None, :]))
         return out
 
-    def clip_proba(self, vectors: np.ndarray, status: np.ndarray) -> np.ndarray:
-        """Class probabilities of the whole file from its frames' vectors and statuses."""
+    def clip_predict(self, vectors: np.ndarray, status: np.ndarray) -> tuple[Any, np.ndarray]:
+        """The model's label and class probabilities for a whole file from its frames.
+
+        The label is the model's own ``predict`` (for an SVM, its decision values, which
+        may differ from the arg-max of its Platt probabilities), from the same pooled
+        vector as the probabilities.
+        """
         usable = status != "missing"
         if self.kind == "frame-classifier":
+            # BaseFrameClassifier.predict_proba's rule, on the frames already scored.
             probs = np.asarray(vectors, dtype=np.float64)[usable]
             last = getattr(self.clf, "clip_aggregation", "mean") == "last"
-            return probs[-1] if last else probs.mean(axis=0)
-        seq = ClipSet([np.asarray(vectors)], status=[status])
-        return self._head(self.pool.transform(seq))[0]
-
-    def _head(self, pooled: np.ndarray) -> np.ndarray:
+            proba = probs[-1] if last else probs.mean(axis=0)
+            return self.classes[int(np.argmax(proba))], proba
+        pooled = self.pool.transform(ClipSet([np.asarray(vectors)], status=[status]))
         for est in self.post[:-1]:
             pooled = est.transform(pooled)
+        return self.post[-1].predict(pooled)[0], self._head(pooled, transformed=True)[0]
+
+    def _head(self, pooled: np.ndarray, transformed: bool = False) -> np.ndarray:
+        """The clip classifier's probabilities of pooled vectors (through the steps between)."""
+        if not transformed:
+            for est in self.post[:-1]:
+                pooled = est.transform(pooled)
         last = self.post[-1]
         if not hasattr(last, "predict_proba"):
             raise TypeError(
@@ -198,6 +213,17 @@ class FrameModel:
                 "needs probability=True, as the named models have)"
             )
         return last.predict_proba(pooled)
+
+
+def _is_frame_classifier(est: Any) -> bool:
+    """Whether ``est`` is a skfer network scoring single frames (e.g. ConvNet).
+
+    Looked up in ``sys.modules`` rather than imported: a model holding one has imported
+    it when it was built or unpickled, and a classical model then does not pay for
+    importing torch (a few hundred MB of resident memory).
+    """
+    base = sys.modules.get("skfer.neural._base")
+    return base is not None and isinstance(est, base.BaseFrameClassifier)
 
 
 def predict_frames(model: Any, X: Any) -> list[np.ndarray]:
@@ -431,8 +457,8 @@ def _predict_path(
         result.frame = np.arange(n)
         result.time_s = np.zeros(1) if result.kind == "image" else result.frame / result.fps
         result.boxes, result.proba = np.concatenate(boxes), np.concatenate(proba)
-        result.clip_proba = head.clip_proba(np.concatenate(vectors), result.status)
-        result.label = str(head.classes[int(np.argmax(result.clip_proba))])
+        label, result.clip_proba = head.clip_predict(np.concatenate(vectors), result.status)
+        result.label = str(label)
         if writer is not None:
             result.outputs["annotated"] = str(writer.close())
             writer = None
