@@ -4,10 +4,13 @@ Usage::
 
     python benchmarks/bench_facenet2expnet.py [--data ../shared/data/ckplus48] [--folds 10]
         [--run-folds 10] [--teacher-epochs 30] [--stage1-epochs 20] [--stage2-epochs 20]
-        [--channels 64 128 256 512 512]
+        [--channels 64 128 256 512 512] [--frames all|last] [--threads 1]
 
-10-fold GroupKFold by subject on ``ckplus48`` (327 clips of the last 3 frames, 48x48 grey;
-every frame is a training image, a clip is scored by the mean of its frames' probabilities).
+10-fold GroupKFold by subject on ``ckplus48`` (327 clips of the last 3 frames, 48x48 grey).
+``--frames all``: every frame is a training image and a clip is scored by the mean of its
+frames' probabilities; ``--frames last``: the networks see only the last (apex) frame of each
+clip, as ``hog-svm`` does. One torch thread by default: on a machine shared with other jobs,
+two threads were 2x slower than one (measured on a tiny fit under a load of 14).
 In each fold, on the training clips only:
 
 * ``teacher``: :class:`~skfer.neural.TeacherClassifier`, dlib's ResNet (read from
@@ -56,13 +59,17 @@ def main() -> None:
     parser.add_argument("--stage1-epochs", type=int, default=20)
     parser.add_argument("--stage2-epochs", type=int, default=20)
     parser.add_argument("--channels", type=int, nargs=5, default=(64, 128, 256, 512, 512))
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--frames", choices=("all", "last"), default="all",
+                        help="train and score the networks on every frame of a clip, or on "
+                        "its last (apex) frame only, as hog-svm does (3x cheaper)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     bunch = load_ckplus48(args.data)
     X, y, groups = bunch.data, np.asarray(bunch.target), np.asarray(bunch.groups)
+    X_net = X if args.frames == "all" else [clip[-1:] for clip in X]
     folds = list(GroupKFold(n_splits=args.folds).split(X, y, groups))
     folds = folds[: args.run_folds or args.folds]
     print(f"{len(X)} clips, {sum(len(c) for c in X)} frames, {len(set(groups))} subjects; "
@@ -91,7 +98,7 @@ def main() -> None:
     times: dict[str, list[float]] = {k: [] for k in (
         "teacher_fit", "teacher_images_per_s", "stage1", "stage2", "scratch", "hog")}
     for k, (train, test) in enumerate(folds):
-        Xtr, Xte = [X[i] for i in train], [X[i] for i in test]
+        Xtr, Xte = [X_net[i] for i in train], [X_net[i] for i in test]
         t0 = time.perf_counter()
         fitted_teacher = teacher.fit(Xtr, y[train], groups[train])
         times["teacher_fit"].append(time.perf_counter() - t0)
@@ -107,10 +114,11 @@ def main() -> None:
         scratch.fit(Xtr, y[train], groups[train])
         times["scratch"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        hog = make_model("hog-svm").fit(Xtr, y[train])
+        hog = make_model("hog-svm").fit([X[i] for i in train], y[train])
         times["hog"].append(time.perf_counter() - t0)
         for row, model in zip(ROWS, (fn2en, scratch, fitted_teacher, hog)):
-            correct[row].append(model.predict(Xte) == y[test])
+            X_test = [X[i] for i in test] if model is hog else Xte
+            correct[row].append(model.predict(X_test) == y[test])
         print(f"fold {k + 1}: " + ", ".join(
             f"{row.split(' (')[0]} {correct[row][-1].mean():.3f}" for row in ROWS
         ) + f"; teacher fit {times['teacher_fit'][-1]:.0f}s, stage 1 "
@@ -119,7 +127,9 @@ def main() -> None:
             f"{fn2en.stage1_.losses[0]:.0f} -> {fn2en.stage1_.losses[-1]:.0f}", flush=True)
 
     print(f"\n{len(folds)} of {args.folds} folds (GroupKFold by subject), "
-          f"{sum(len(t) for _, t in folds)} test clips\n")
+          f"{sum(len(t) for _, t in folds)} test clips, networks on {args.frames} frames, "
+          f"student channels {tuple(args.channels)}, epochs: teacher {args.teacher_epochs}, "
+          f"stage 1 {args.stage1_epochs}, stage 2 {args.stage2_epochs}\n")
     print("| model | accuracy (mean ± std over folds) | pooled |")
     print("|---|---|---|")
     for row in ROWS:

@@ -82,7 +82,8 @@ def _resolve_module(teacher) -> tuple[nn.Module, tuple | None]:
         path = dlib_face_model_path()
         module = load_dlib_face_resnet(path)
         return module, ("dlib", os.fspath(path), path.stat().st_mtime)
-    return teacher, None
+    # A copy: freezing, moving to a device or fine-tuning never touch the caller's module.
+    return copy.deepcopy(teacher), None
 
 
 def _input_spec(module: nn.Module, input_size, in_channels, frame_size) -> tuple:
@@ -384,7 +385,7 @@ class _TeacherHead(nn.Module):
                  n_classes: int = 7, freeze_before: str | None = None, dropout: float = 0.0,
                  **_ignored):
         super().__init__()
-        self.teacher = copy.deepcopy(teacher)  # fine-tuning never touches the caller's module
+        self.teacher = copy.deepcopy(teacher)  # the frozen teacher_ stays as it is
         self.start = start
         # Parameters are registered in forward order: those before the first trained layer
         # stay frozen (with a split they are not even run).
