@@ -7,6 +7,7 @@ See ``docs/data_model.md``.
 
 from ._labels import EXPRESSIONS, canonical_label, canonical_labels
 from .ckplus import CKPLUS_CODES, load_ckplus, load_ckplus48, read_ckplus_landmarks
+from .emodb import EMODB_CODES, load_emodb
 from .fer2013 import FER2013_CODES, load_fer2013
 from .folder import load_folder
 from .jaffe import JAFFE_CODES, load_jaffe
@@ -17,6 +18,7 @@ __all__ = [
     "CKPLUS_CODES",
     "CREMAD_CODES",
     "DEFAULT_EXPRESSIONS",
+    "EMODB_CODES",
     "EXPRESSIONS",
     "FER2013_CODES",
     "JAFFE_CODES",
@@ -25,6 +27,7 @@ __all__ = [
     "landmarks_to_box",
     "load_ckplus",
     "load_ckplus48",
+    "load_emodb",
     "load_fer2013",
     "load_folder",
     "load_jaffe",

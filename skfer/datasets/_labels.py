@@ -11,9 +11,11 @@ from collections.abc import Iterable
 
 __all__ = ["EXPRESSIONS", "canonical_label", "canonical_labels"]
 
-#: The canonical expression names: the six basic expressions, contempt and neutral.
+#: The canonical expression names: the six basic expressions, contempt and neutral, and
+#: boredom (an emotion of Emo-DB's speech, not a facial expression of the other sets).
 EXPRESSIONS: tuple[str, ...] = (
     "anger",
+    "boredom",
     "contempt",
     "disgust",
     "fear",
@@ -28,6 +30,7 @@ _ALIASES = {
     "angry": "anger",
     "an": "anger",
     "ang": "anger",
+    "boredom": "boredom",
     "contempt": "contempt",
     "co": "contempt",
     "disgust": "disgust",
