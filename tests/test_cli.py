@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
+import warnings
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from skfer import FRAME_STATUSES
 from skfer.cli import main
 from skfer.models import MODELS
 
@@ -121,3 +126,162 @@ def test_a_clip_without_face_is_named_by_its_index():
     clips = [faces[0], faces[1], np.zeros((4, 120, 160), np.uint8)]
     with pytest.raises(ValueError, match="clip 2: no face was found in any of its 4 frames"):
         _extract_face_tubes(clips, progress=False)
+
+
+# -- skfer train / skfer predict (issue 15) ---------------------------------------------------
+
+CREMAD = sorted(
+    (Path(__file__).resolve().parents[1] / "skfer/datasets/data/cremad").glob("*.flv")
+)
+CREMAD_FRAMES = {"ANG": 67, "DIS": 70, "FEA": 65, "HAP": 56, "NEU": 61, "SAD": 60}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """``skfer train`` on the embedded data, once for the tests below."""
+    out = tmp_path_factory.mktemp("model") / "hog.joblib"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # SVC(probability=True), sklearn 1.9
+        assert main(["train", "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def test_train_writes_model_and_card(trained):
+    card = json.loads(trained.with_name("hog.card.json").read_text())
+    assert card["model"] == "hog-svm" and card["faces"] == "detect"
+    assert card["classes"] == ["anger", "disgust", "fear", "happiness", "sadness", "surprise"]
+    assert card["frame_size"] == [48, 48] and card["device"] == "cpu"
+    assert card["n_clips"] == 120 and "embedded" in card["data"]
+    assert card["skfer_version"] and card["libraries"]["scikit-learn"]
+    assert card["params"]["svm"]["C"] == 10.0 and card["score"] is None
+
+
+def test_predict_on_the_cremad_clips(trained, tmp_path, capsys):
+    out = tmp_path / "pred"
+    rc = main(["predict", str(trained), *map(str, CREMAD), "--output-dir", str(out),
+               "--no-progress"])
+    assert rc == 0
+    assert "6 of 6 files predicted" in capsys.readouterr().out
+    for clip in CREMAD:
+        n = CREMAD_FRAMES[clip.stem.split("_")[2]]
+        with open(out / f"{clip.stem}.csv") as fh:
+            rows = list(csv.DictReader(fh))
+        assert len(rows) == n and [int(r["frame"]) for r in rows] == list(range(n))
+        assert {r["status"] for r in rows} <= set(FRAME_STATUSES)
+        report = json.loads((out / f"{clip.stem}.json").read_text())
+        assert report["n_frames"] == n == sum(report["status_counts"].values())
+        assert len(report["frames"]) == n and report["prediction"] in report["classes"]
+        assert sum(report["clip_proba"].values()) == pytest.approx(1, abs=1e-5)
+        png = (out / f"{clip.stem}_timeline.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_predict_annotate_writes_a_playable_video(trained, tmp_path):
+    import av
+
+    hap = next(c for c in CREMAD if "_HAP_" in c.stem)
+    assert main(["predict", str(trained), str(hap), "--output-dir", str(tmp_path),
+                 "--annotate", "--no-progress"]) == 0
+    with av.open(str(tmp_path / f"{hap.stem}_annotated.mp4")) as video:
+        frames = [f.to_ndarray(format="rgb24") for f in video.decode(video=0)]
+    assert len(frames) == 56 and frames[0].shape == (360, 480, 3)
+
+
+def test_a_corrupt_file_is_reported_and_the_others_done(trained, tmp_path, capsys):
+    data = tmp_path / "in"
+    data.mkdir()
+    for clip in CREMAD[:2]:
+        shutil.copy(clip, data / clip.name)
+    (data / "cut.flv").write_bytes(CREMAD[2].read_bytes()[:30000])  # truncated
+    rc = main(["predict", str(trained), str(data), "--output-dir", str(tmp_path / "out"),
+               "--no-progress"])
+    assert rc == 1
+    captured = capsys.readouterr()
+    assert "cut.flv: video is truncated or corrupt" in captured.err
+    assert "2 of 3 files predicted, 1 failed" in captured.out
+    assert all((tmp_path / "out" / f"{c.stem}.csv").exists() for c in CREMAD[:2])
+    assert not (tmp_path / "out" / "cut.csv").exists()
+
+
+def test_predict_bad_inputs(trained, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    black = tmp_path / "black.png"
+    cv2.imwrite(str(black), np.zeros((80, 80), np.uint8))
+    rc = main(["predict", str(trained), str(tmp_path / "empty"), str(black),
+               "--output-dir", str(tmp_path / "out"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "empty: folder holds no video or image file" in err
+    assert "black.png: no face was found in any of its 1 frames" in err
+    # Problems with the whole run: one line on stderr and status 2.
+    (tmp_path / "file").write_text("")
+    not_a_model = tmp_path / "m.joblib"
+    not_a_model.write_text("hello")
+    for argv, message in [
+        ([str(not_a_model), str(black)], "is not a skfer model file"),
+        ([str(tmp_path / "none.joblib"), str(black)], "none.joblib does not exist"),
+        ([str(trained), str(black), "--output-dir", str(tmp_path / "file" / "x")],
+         "is not writable"),
+    ]:
+        assert main(["predict", *argv, "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_another_versions_model_warns(trained, tmp_path, capsys):
+    import joblib
+
+    payload = joblib.load(trained)
+    payload["card"]["skfer_version"] = "0.0.1"
+    old = tmp_path / "old.joblib"
+    joblib.dump(payload, old)
+    hap = next(c for c in CREMAD if "_HAP_" in c.stem)
+    assert main(["predict", str(old), str(hap), "--output-dir", str(tmp_path),
+                 "--no-progress"]) == 0
+    assert "saved with skfer 0.0.1" in capsys.readouterr().err
+    payload["format"] = "skfer-model/0"
+    joblib.dump(payload, old)
+    assert main(["predict", str(old), str(hap), "--no-progress"]) == 2
+    assert "format 'skfer-model/0'" in capsys.readouterr().err
+
+
+def test_train_with_evaluate_records_the_score(tmp_path):
+    data = _write_ckplus48(tmp_path / "ck")
+    out = tmp_path / "m.joblib"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        assert main(["train", "--data", str(data), "--format", "ckplus48", "--evaluate",
+                     "--folds", "2", "--out", str(out), "--no-progress"]) == 0
+    card = json.loads((tmp_path / "m.card.json").read_text())
+    assert card["faces"] == "given" and card["frame_size"] == [48, 48]
+    assert card["score"]["accuracy_mean"] == pytest.approx(1.0)
+    assert "2-fold GroupKFold" in card["score"]["protocol"]
+
+
+def test_evaluate_on_a_test_data_set(tmp_path, capsys):
+    train = _write_ckplus48(tmp_path / "a", seed=0)
+    test = _write_ckplus48(tmp_path / "b", n_subjects=2, seed=1)
+    rc = main(["evaluate", "--data", str(train), "--format", "ckplus48", "--test-data",
+               str(test), "--test-format", "ckplus48", "--output-dir", str(tmp_path),
+               "--no-progress"])
+    assert rc == 0
+    assert "held-out data set" in capsys.readouterr().out
+    report = json.loads((tmp_path / "hog-svm_ckplus48_to_ckplus48.json").read_text())
+    assert report["n_samples"] == 8 and report["accuracy_mean"] == pytest.approx(1.0)
+    assert np.asarray(report["confusion"]).sum() == 8
+    assert main(["evaluate", "--data", str(train), "--format", "ckplus48", "--test-data",
+                 str(test)]) == 2
+    assert "--test-data needs --test-format" in capsys.readouterr().err
+
+
+def test_evaluate_network_model_on_a_device(tmp_path, capsys):
+    data = _write_ckplus48(tmp_path / "ck")
+    rc = main(["evaluate", "--model", "convnet", "--device", "cpu", "--data", str(data),
+               "--format", "ckplus48", "--folds", "2", "--output-dir", str(tmp_path),
+               "--no-progress"])
+    assert rc == 0
+    report = json.loads((tmp_path / "convnet_ckplus48.json").read_text())
+    assert report["extra"]["device"] == "cpu" and len(report["fold_accuracy"]) == 2
+    assert main(["evaluate", "--device", "cpu", "--data", str(data), "--format",
+                 "ckplus48"]) == 2
+    assert "--device is for network models" in capsys.readouterr().err

@@ -209,12 +209,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate
     from ..models import make_model
 
+    # Validate the model name (and device) before loading data and extracting faces.
+    model = make_model(args.model, faces="given", random_state=args.random_state)
+    set_device(model, args.device)
     bunch, data_name, fmt, faces = prepare_data(args, args.format, args.data)
     if args.test_format is not None or args.test_data is not None:
         test = prepare_data(args, args.test_format, args.test_data, "test-")
-    # Validate the model name (and device) before the (long) face extraction.
-    model = make_model(args.model, faces="given", random_state=args.random_state)
-    set_device(model, args.device)
     print(f"data: {data_name}: {len(bunch.data)} clips; model {args.model} (faces: {faces})")
     clips, tube_counts = extract_if_needed(bunch, faces, not args.no_progress)
     if args.test_format is not None or args.test_data is not None:

@@ -40,9 +40,9 @@ def run_train(args: argparse.Namespace) -> int:
     from ..models import face_tube_step, make_model
     from .evaluate import _default_folds
 
-    bunch, data_name, fmt, faces = prepare_data(args, args.format, args.data)
     model = make_model(args.model, faces="given", random_state=args.random_state)
     set_device(model, args.device)
+    bunch, data_name, fmt, faces = prepare_data(args, args.format, args.data)
     print(f"data: {data_name}: {len(bunch.data)} clips; model {args.model} (faces: {faces})")
     clips, tube_counts = extract_if_needed(bunch, faces, not args.no_progress)
     score = None
