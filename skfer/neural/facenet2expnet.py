@@ -614,8 +614,9 @@ class TeacherClassifier(BaseFrameClassifier):
                         batch_size=self.batch_size, device=self.device_)
 
     def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_runner", None)
+        state = super().__getstate__()  # scikit-learn's (records its version)
+        state = dict(state)
+        state.pop("_runner", None)  # rebuilt on demand by _make_runner
         return state
 
     @_fit_context(prefer_skip_nested_validation=True)
