@@ -189,9 +189,9 @@ def test_initial_mlp_is_the_dbn():
     h1 = np.maximum(z @ module.hidden[0].weight.detach().numpy().T
                     + module.hidden[0].bias.detach().numpy(), 0)
     np.testing.assert_allclose(np.minimum(h1, 6.0), rbm1.transform(z), rtol=1e-4, atol=1e-5)
-    # The second RBM saw the standardised first-layer activations; the MLP folds that in.
+    # The second RBM saw the centred first-layer activations; the MLP folds the shift in.
     h1_rbm = rbm1.transform(z)
-    scaled = (h1_rbm - h1_rbm.mean(0)) / np.where(h1_rbm.std(0) < 1e-8, 1, h1_rbm.std(0))
+    scaled = h1_rbm - h1_rbm.mean(0)
     h2 = 1 / (1 + np.exp(-(h1_rbm @ module.hidden[1].weight.detach().numpy().T
                            + module.hidden[1].bias.detach().numpy())))
     np.testing.assert_allclose(h2, rbm2.transform(scaled), rtol=1e-4, atol=1e-5)

@@ -355,8 +355,8 @@ class AudioDBNClassifier(BaseNeuralClassifier):
         third repeats the second's).
     pretrain_epochs : int, default=15
         Epochs of each RBM (the paper's 15).
-    pretrain_batch_size : int, default=128
-        Frames per RBM update (not in the paper).
+    pretrain_batch_size : int, default=32
+        Frames per RBM update (not in the paper; the RBMs' default).
     pretrain_method : {"cd1", "sml"}, default="cd1"
     pretrain_max_frames : int or None, default=None
         Pre-train on at most this many training frames, drawn at random (a speed knob: the
@@ -427,10 +427,11 @@ class AudioDBNClassifier(BaseNeuralClassifier):
     Where skfer departs from, or fills in, the paper:
 
     * Features are standardised per feature (the paper only centres them, after its online
-      PCA); the hidden activations feeding each upper RBM are standardised too, and the
-      affine maps are folded into the MLP's weights, so the initial MLP computes exactly the
-      DBN's mean-field activations (with plain ReLU, unbounded, in the first layer as the
-      paper's MLP).
+      PCA); the hidden activations feeding each upper RBM are centred (not scaled: their
+      standard deviations are about 0.1, and folding a 10x scale into the weights would put
+      them far past the max-norm bound), and the shifts are folded into the MLP's biases, so
+      the initial MLP computes exactly the DBN's mean-field activations (with plain ReLU,
+      unbounded, in the first layer as the paper's MLP).
     * The paper's third RBM and third learning rate (1e-3) are used with three hidden
       layers; its MLP has two, the default.
     * The paper's per-iteration dropping of 98 training clips, the shuffling of frames
@@ -482,7 +483,7 @@ class AudioDBNClassifier(BaseNeuralClassifier):
         pretrain_learning_rate=(6e-4, 5e-4, 1e-3),
         pretrain_l2=(2e-3, 2e-4, 2e-4),
         pretrain_epochs: int = 15,
-        pretrain_batch_size: int = 128,
+        pretrain_batch_size: int = 32,
         pretrain_method: str = "cd1",
         pretrain_max_frames: int | None = None,
         alpha: float = NOISY_RELU_ALPHA,
@@ -710,15 +711,14 @@ class AudioDBNClassifier(BaseNeuralClassifier):
                                                replace=False))]
         common = {"n_epochs": self.pretrain_epochs, "batch_size": self.pretrain_batch_size,
                   "method": self.pretrain_method, "verbose": self.verbose}
-        rbms, inputs = [], frames
-        shift, scale = np.zeros(frames.shape[1]), np.ones(frames.shape[1])
+        rbms, inputs, shift = [], frames, np.zeros(frames.shape[1])
         for i, (size, lr, l2) in enumerate(zip(sizes, rates, l2s)):
             cls = GaussianReLURBM if i == 0 else GaussianBernoulliRBM
             extra = {"alpha": self.alpha} if i == 0 else {}
             rbm = cls(n_components=size, learning_rate=lr, l2=l2, random_state=rng, **common,
-                      **extra).fit((inputs - shift) / scale)
-            # The RBM sees (h - shift) / scale; the MLP layer sees h: fold the affine map in.
-            weight = rbm.components_ / scale[None, :]
+                      **extra).fit(inputs - shift)
+            # The RBM sees h - shift, the MLP layer sees h: the shift goes into the bias.
+            weight = rbm.components_
             bias = rbm.intercept_hidden_ - weight @ shift
             layer = net.module_.hidden[i]
             with torch.no_grad():
@@ -726,10 +726,11 @@ class AudioDBNClassifier(BaseNeuralClassifier):
                 layer.bias.copy_(torch.as_tensor(bias, dtype=layer.bias.dtype))
             rbms.append(rbm)
             if i + 1 < len(sizes):
-                inputs = rbm.transform((inputs - shift) / scale)
+                # Centred, not scaled: the hidden activations have standard deviations of
+                # about 0.1, and a scale folded into the MLP's weights would multiply their
+                # norms by 10, past the max-norm bound, which would then crush them.
+                inputs = rbm.transform(inputs - shift)
                 shift = inputs.mean(axis=0)
-                scale = inputs.std(axis=0)
-                scale[scale < 1e-8] = 1.0
         return rbms
 
     # -------------------------------------------------------------------- inference
