@@ -284,3 +284,13 @@ def test_dtagn_parameters(data):
         DTAGN(lambdas=(1, 1)).fit(X, y)
     with pytest.raises(ValueError, match="plain list of clips"):
         DTAGN(_dtan(max_epochs=1), _dtgn()).fit(X.data, y)
+
+
+def test_clip_without_landmark_entry(data):
+    X, y, _ = data
+    landmarks = list(X.get("landmarks"))
+    landmarks[0] = None  # e.g. a clip where the detector never ran
+    net = _dtgn(max_epochs=1)
+    with pytest.warns(UserWarning, match="1 clip.*without any landmarks.*clip 0"):
+        net.fit(X.replace(landmarks=landmarks), y)
+    assert net.missing_landmarks_.empty == [0] and net.n_points_in_ == 68

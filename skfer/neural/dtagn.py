@@ -68,7 +68,22 @@ def _where(i: int, sources) -> str:
 
 
 class _FixedLengthMixin:
-    """``n_frames`` and the ``on_short`` policy shared by DTAN and DTGN."""
+    """``n_frames``, the ``on_short`` policy and ``predict_proba`` of DTAN and DTGN."""
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities of every clip.
+
+        Parameters
+        ----------
+        X : list of clips, ndarray or ClipSet (DTAN); ClipSet with a ``landmarks``
+            companion (DTGN)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_clips, n_classes)
+        """
+        check_is_fitted(self, "net_")
+        return self._network_outputs(self._dataset(self._check_X(X, reset=False)))
 
     def _check_short(self, lengths: Sequence[int], sources) -> None:
         short = [i for i, n in enumerate(lengths) if n < self.n_frames]
@@ -232,20 +247,6 @@ class DTAN(_FixedLengthMixin, BaseNeuralClassifier):
         sources = X.get("source") if isinstance(X, ClipSet) else None
         self._check_short([len(c) for c in clips], sources)
         return TemporalResampler(n_frames=self.n_frames).fit_transform(clips)
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities of every clip.
-
-        Parameters
-        ----------
-        X : list of clips, ndarray or ClipSet
-
-        Returns
-        -------
-        proba : ndarray of shape (n_clips, n_classes)
-        """
-        check_is_fitted(self, "net_")
-        return self._network_outputs(self._dataset(self._check_X(X, reset=False)))
 
 
 DTAN.__doc__ = DTAN.__doc__.replace("{base}", _BASE_DOC.format(max_epochs=50).strip())
@@ -417,10 +418,11 @@ class DTGN(_FixedLengthMixin, BaseNeuralClassifier):
             )
         sources = X.get("source")
         want = int(self.n_points)
-        out, found = [], None
-        for i, (clip, points) in enumerate(zip(clips, landmarks)):
-            if points is None:  # a clip whose landmarks are unknown: all frames missing
-                points = np.full((len(clip), found or want, 2), np.nan)
+        out, found, first = [], None, None
+        for i, points in enumerate(landmarks):
+            if points is None:  # a clip whose landmarks are unknown: filled below
+                out.append(None)
+                continue
             points = np.asarray(points, dtype=np.float64)
             if points.ndim != 3 or points.shape[2] != 2 or points.shape[1] not in (49, 68):
                 raise ValueError(
@@ -428,14 +430,19 @@ class DTGN(_FixedLengthMixin, BaseNeuralClassifier):
                     f"IntraFace points, got shape {points.shape}"
                 )
             if found is None:
-                found = points.shape[1]
+                found, first = points.shape[1], i
             elif points.shape[1] != found:
                 raise ValueError(
-                    f"{_where(i, sources)} has {points.shape[1]}-point landmarks but clip 0 "
-                    f"has {found}-point ones; use one landmark scheme per data set"
+                    f"{_where(i, sources)} has {points.shape[1]}-point landmarks but clip "
+                    f"{first} has {found}-point ones; use one landmark scheme per data set"
                 )
             out.append(points)
+        if found is None:  # no clip has landmarks: read them as the fitted scheme's
+            found = want if reset else self.n_points_in_
         fitted = found if reset else self.n_points_in_
+        # A clip whose entry is None has no landmarks in any frame (NaN, see on_missing).
+        out = [np.full((len(c), found, 2), np.nan) if p is None else p
+               for c, p in zip(clips, out)]
         if found != fitted:
             raise ValueError(
                 f"X has {found}-point landmarks but {type(self).__name__} was fitted on "
@@ -524,20 +531,6 @@ class DTGN(_FixedLengthMixin, BaseNeuralClassifier):
 
     def _dataset(self, rows, y=None) -> _VectorDataset:
         return _VectorDataset(np.stack(rows) if len(rows) else np.empty((0, 0)), y)
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities of every clip, from its landmark trajectory.
-
-        Parameters
-        ----------
-        X : ClipSet with a ``landmarks`` companion
-
-        Returns
-        -------
-        proba : ndarray of shape (n_clips, n_classes)
-        """
-        check_is_fitted(self, "net_")
-        return self._network_outputs(self._dataset(self._check_X(X, reset=False)))
 
 
 DTGN.__doc__ = DTGN.__doc__.replace("{base}", _BASE_DOC.format(max_epochs=100).strip())
