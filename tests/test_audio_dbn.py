@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _torch_threads import one_torch_thread  # noqa: F401 (a fixture)
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 from skorch.callbacks import Callback
@@ -19,15 +20,7 @@ from skfer.neural.audio_dbn import (
     top_n_pool,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """These networks are tiny: with 2 threads on the shared, loaded cores, OpenMP's waiting
-    costs more than the arithmetic (0.2 s per small operation seen), so one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SMALL = {"hidden_layer_sizes": (12, 10), "pretrain_epochs": 2, "max_epochs": 3,
          "validation_fraction": None, "device": "cpu", "random_state": 0}

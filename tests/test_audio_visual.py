@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
+from _torch_threads import one_torch_thread  # noqa: F401 (a fixture)
 from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
@@ -20,14 +20,7 @@ from skfer.features import AudioFeatures
 from skfer.neural import AudioDBNClassifier, ConvNet
 from skfer.preprocessing import FaceTubeExtractor
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks: one thread avoids OpenMP waits on the shared, loaded cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _torch_threads import one_torch_thread  # noqa: F401 (a fixture)
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -16,15 +17,7 @@ from skfer.neural.rbm import (
     bounded_noisy_relu,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """These networks are tiny: with 2 threads on the shared, loaded cores, OpenMP's waiting
-    costs more than the arithmetic (0.2 s per small operation seen), so one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def low_rank():
