@@ -180,3 +180,20 @@ def test_colour_clips(data):
     with pytest.raises(ValueError, match="32x32 grey frames, but the network was fitted on "
                                          "32x32 colour"):
         net.predict(data[0])
+
+
+def test_bfloat16_precision_trains_predicts_and_pickles(data):
+    import pickle
+
+    X, y = data
+    params = dict(crop_size=(28, 28), flip=False, module__n_filters=(4, 4, 8),
+                  optimizer="adam", lr=0.01, max_epochs=3, patience=None, random_state=0,
+                  verbose=0)
+    mixed = ConvNet(precision="bfloat16", **params).fit(X, y)
+    plain = ConvNet(**params).fit(X, y)
+    assert mixed.net_.precision == "bfloat16"
+    assert mixed.score(X, y) == plain.score(X, y) == 1.0
+    proba = mixed.predict_proba(X)
+    assert proba.dtype == np.float32
+    np.testing.assert_allclose(proba, plain.predict_proba(X), atol=0.1)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(mixed)).predict_proba(X), proba)

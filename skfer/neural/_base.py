@@ -34,6 +34,7 @@ from sklearn.utils import Bunch, check_random_state, column_or_1d
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNetClassifier
 from torch.utils.data import DataLoader
 
 from ..base import ClipTransformerMixin, same_container
@@ -53,6 +54,31 @@ NESTED_PREFIXES = (
 )
 
 _OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+
+
+class MixedPrecisionNet(NeuralNetClassifier):
+    """skorch's classifier, with the module's forward under ``torch.autocast`` on request.
+
+    ``precision="bfloat16"`` runs the forward pass in bfloat16 where it is safe (autocast:
+    convolutions and matrix products; weights, optimiser state and the loss stay float32;
+    bfloat16 has float32's range, so no loss scaling is needed) and feeds 4-D image batches
+    in ``channels_last`` layout. On CPUs with bfloat16 instructions (AVX-512 BF16, AMX) this
+    about doubles the training speed of skfer's ConvNet; ``"float32"`` is plain skorch.
+    Defined at module level so that a fitted net pickles.
+    """
+
+    def __init__(self, *args, precision: str = "float32", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.precision = precision
+
+    def infer(self, x, **fit_params):
+        if self.precision == "float32":
+            return super().infer(x, **fit_params)
+        if isinstance(x, torch.Tensor) and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16):
+            out = super().infer(x, **fit_params)
+        return out.float()
 
 
 def resolve_device(device: str) -> str:
@@ -154,10 +180,18 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         Nested parameters (see the module docstring), prefixed with one of
         :data:`NESTED_PREFIXES`.
 
+    Subclasses may add a parameter ``precision : {"float32", "bfloat16"}`` (with its
+    constraint ``StrOptions({"float32", "bfloat16"})``): ``"bfloat16"`` runs forward passes
+    (training and inference) under ``torch.autocast`` with channels-last images (see
+    :class:`MixedPrecisionNet`), about twice as fast on CPUs with bfloat16 instructions.
+    Without the parameter a network trains in float32. (Not a base parameter: a parameter
+    added here would have to be added to every subclass's signature.)
+
     Attributes
     ----------
     classes_ : ndarray
-    net_ : skorch.NeuralNetClassifier
+    net_ : MixedPrecisionNet
+        A skorch ``NeuralNetClassifier``.
         The trained net (``net_.module_`` is the torch module, ``net_.history`` the epochs).
     device_ : str
         The device the network was trained on.
@@ -560,13 +594,16 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
             "std": std,
         }
         source = self._init_source()
-        from skorch import NeuralNetClassifier
-
         cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
-            net = NeuralNetClassifier(**self._net_kwargs(module_kwargs, valid_ds, device))
+            net = MixedPrecisionNet(
+                **self._net_kwargs(module_kwargs, valid_ds, device),
+                precision=getattr(self, "precision", "float32"),
+            )
             net.initialize()
+            if net.precision != "float32":
+                net.module_.to(memory_format=torch.channels_last)
             self.init_report_ = None if source is None else self._load_weights(net, source)
             # partial_fit: fit() would initialize again and lose init_from's weights.
             net.partial_fit(train_ds, None)
@@ -642,14 +679,22 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         net = self.net_
         module = net.module_
         loader = DataLoader(dataset, batch_size=self.batch_size, shuffle=False)
+        mixed = getattr(net, "precision", "float32") != "float32"
+        autocast = torch.autocast(
+            torch.device(net.device).type, dtype=torch.bfloat16, enabled=mixed
+        )
         was_training = module.training
         module.eval()
         outputs = []
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast:
                 for xb, _ in loader:
                     xb = xb.to(net.device)
-                    out = module.features(xb) if features else torch.softmax(module(xb), -1)
+                    if mixed and xb.ndim == 4:
+                        xb = xb.contiguous(memory_format=torch.channels_last)
+                    out = module.features(xb) if features else torch.softmax(
+                        module(xb).float(), -1
+                    )
                     outputs.append(out.float().cpu().numpy())
         finally:
             module.train(was_training)

@@ -57,6 +57,10 @@ class ConvNet(BaseFrameClassifier):
     init_from : str, path, fitted ConvNet or None, default=None
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=1
+    precision : {"float32", "bfloat16"}, default="float32"
+        ``"bfloat16"``: mixed-precision forward passes (``torch.autocast``) with channels-last
+        images, about twice as fast on CPUs with bfloat16 instructions; probabilities differ
+        slightly from float32.
     **kwargs
         Nested parameters: ``module__n_filters``, ``module__kernel_size``, ``module__lrn``
         (see :class:`~skfer.neural.modules.EmoNetsConvNet`), ``optimizer__*``,
@@ -109,6 +113,7 @@ class ConvNet(BaseFrameClassifier):
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "clip_aggregation": [StrOptions({"mean", "last"})],
         "transform_output": [StrOptions({"proba", "features"})],
+        "precision": [StrOptions({"float32", "bfloat16"})],
     }
 
     def __init__(
@@ -134,6 +139,7 @@ class ConvNet(BaseFrameClassifier):
         init_from=None,
         random_state=None,
         verbose: int = 1,
+        precision: str = "float32",
         **kwargs,
     ):
         self.crop_size = crop_size
@@ -142,6 +148,7 @@ class ConvNet(BaseFrameClassifier):
         self.dropout = dropout
         self.clip_aggregation = clip_aggregation
         self.transform_output = transform_output
+        self.precision = precision
         super().__init__(
             classes=classes, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
             optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
