@@ -59,11 +59,12 @@ def fer2013_convnet(max_minutes: float, random_state: int):
 
     return ConvNet(
         batch_norm=True,
-        dropout=0.5,
+        dropout=0.25,
         optimizer="adamw",
         lr=1e-3,
         weight_decay=0.004,
-        batch_size=128,
+        batch_size=64,
+        precision="bfloat16",
         max_epochs=200,
         patience=8,
         callbacks=[
@@ -154,9 +155,10 @@ def run_ckplus(args) -> None:
             ("lr", LogisticRegression(C=0.1, max_iter=2000)),
         ]),
         "(c) fine-tuned": ConvNet(
-            init_from=args.model, batch_norm=True, dropout=0.5, optimizer="adamw", lr=3e-4,
+            init_from=args.model, batch_norm=True, dropout=0.25, optimizer="adamw", lr=3e-4,
             weight_decay=0.004, max_epochs=args.finetune_epochs, patience=None,
-            validation_fraction=None, batch_size=64, random_state=0, verbose=0,
+            validation_fraction=None, batch_size=64, precision="bfloat16", random_state=0,
+            verbose=0,
         ),
     }
     cv = GroupKFold(n_splits=args.folds)
