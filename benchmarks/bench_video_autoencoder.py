@@ -22,7 +22,9 @@ Configurations, each on the same folds and the same labelled subset:
 CK+48 keeps 3 frames per sequence: clips are interpolated to the model's 9 frames
 (TemporalResampler) before the lighting is applied per model frame.
 
-Run: ``python benchmarks/bench_video_autoencoder.py [--folds 10] [--epochs 15]``.
+Run: ``python benchmarks/bench_video_autoencoder.py [--folds 10] [--epochs 15]`` (from
+``benchmarks/``; ``--configs sup-10,semi-10`` runs a subset, ``--eta`` sets the
+sub-network's ``η``).
 Prints one table per data set (accuracy mean and std over folds, fit seconds per fold).
 Models are small (8/16/16 filters, 64-wide bottleneck) so the whole run takes minutes on
 2 shared CPU cores; torch uses one thread.
@@ -68,7 +70,7 @@ def labelled_subset(y: np.ndarray, share: float, seed: int) -> np.ndarray:
     return np.sort(next(split.split(np.zeros(len(y)), y))[0])
 
 
-def run_config(name, X, y, groups, folds, epochs, seed=0):
+def run_config(name, X, y, groups, folds, epochs, seed=0, eta=10.0):
     share, alpha, front = CONFIGS[name]
     accs, times = [], []
     for k, (train, test) in enumerate(folds):
@@ -80,7 +82,7 @@ def run_config(name, X, y, groups, folds, epochs, seed=0):
             y_fit = y[train].astype(object)
             y_fit[~np.isin(train, lab)] = -1
         est = SemiSupervisedVideoAutoencoder(
-            n_frames=N_FRAMES, alpha=alpha, front_end=front, max_epochs=epochs,
+            n_frames=N_FRAMES, alpha=alpha, front_end=front, eta=eta, max_epochs=epochs,
             lr=0.003, batch_size=32, classes=np.unique(y), random_state=seed + k, **MODEL,
         )
         with warnings.catch_warnings():
@@ -112,6 +114,8 @@ def main():
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--skip-ckplus", action="store_true")
     parser.add_argument("--skip-synthetic", action="store_true")
+    parser.add_argument("--eta", type=float, default=10.0,
+                        help="eq. 3's eta of the invariant sub-network (tau = 1)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     names = args.configs.split(",")
@@ -129,9 +133,9 @@ def main():
             lighting = CONFIGS[name][2] != "none"
             data = X_lit if lighting else X
             results[name + (" (lit)" if lighting else "")] = run_config(
-                name, data, y, groups, folds, args.epochs)
+                name, data, y, groups, folds, args.epochs, eta=args.eta)
             print(f"  done {name} ({time.perf_counter() - start:.0f} s)", flush=True)
-        if "semi-100" in names:
+        if "semi-100" in names and "semi-100+inv" in names:
             results["semi-100 (lit)"] = run_config("semi-100", X_lit, y, groups, folds,
                                                    args.epochs)
         report(f"CK+48, {len(X)} clips, {args.folds}-fold GroupKFold by subject, "
@@ -145,7 +149,7 @@ def main():
         y, groups = np.asarray(b.target), np.asarray(b.groups)
         n_folds = min(5, len(np.unique(groups)))
         folds = list(GroupKFold(n_splits=n_folds).split(X, y, groups))
-        results = {name: run_config(name, X, y, groups, folds, args.epochs)
+        results = {name: run_config(name, X, y, groups, folds, args.epochs, eta=args.eta)
                    for name in names}
         report(f"synthetic (make_expressions, {len(X)} clips of 48x48, relit), "
                f"{n_folds}-fold GroupKFold by subject, {args.epochs} epochs", results)
