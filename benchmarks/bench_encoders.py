@@ -37,7 +37,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skfer import ClipSet
-from skfer.datasets import load_ckplus48, load_sample_videos
+from skfer.datasets import load_ckplus48, load_emodb, load_sample_videos
 from skfer.features import AudioFeatures, BagOfMouths, FrameLevelClassifier, HOGFeatures
 from skfer.models import make_model
 from skfer.preprocessing import MouthRegion
@@ -135,16 +135,15 @@ def audio(emodb: Path | None) -> None:
           f"{[s.shape for s in seqs.data]}; pooled {pooled.shape}; all finite: {finite}")
     if emodb is None:
         return
-    files = sorted((emodb / "wav").glob("*.wav"))
-    speakers = np.array([f.name[:2] for f in files])
-    y = np.array([f.name[5] for f in files])
     t0 = time.perf_counter()
-    F = AudioFeatures(pooling=["mean", "std"]).fit_transform([str(f) for f in files])
+    bunch = load_emodb(emodb)  # decoded with skfer.io.read_audio at 16 kHz
+    y, speakers = np.asarray(bunch.target), np.asarray(bunch.groups)
+    F = AudioFeatures(pooling=["mean", "std"]).fit_transform(ClipSet.from_bunch(bunch))
     t_feat = time.perf_counter() - t0
     model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000))
     scores = cross_val_score(model, F, y, groups=speakers, cv=GroupKFold(10))
     majority = np.unique(y, return_counts=True)[1].max() / len(y)
-    print(f"Emo-DB: {len(files)} files, {len(set(speakers))} speakers, {len(set(y))} classes; "
+    print(f"Emo-DB: {len(y)} files, {len(set(speakers))} speakers, {len(set(y))} classes; "
           f"decoding + features {t_feat:.1f} s; pooled mean+std + logistic regression (C=0.1), "
           f"GroupKFold by speaker: {_mean_std(scores)} (majority class {majority:.3f})")
 
