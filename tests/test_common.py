@@ -18,6 +18,7 @@ same table (marked ``xfail(strict=True)``, so a check that starts passing is rep
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
 
 import numpy as np
@@ -61,7 +62,34 @@ REQUIRED_PARAMS: dict[str, dict] = {
     "FaceTubeExtractor": {"on_missing": "ignore"},
     # scikit-learn's check data are points, not face landmarks: no flip permutation applies.
     "LandmarkAugmenter": {"flip": False, "n_points": 1, "random_state": 0},
+    # The 32x32 check clips give about 54 patches per region, fewer than the paper's 400
+    # centroids (rightly refused); seeded so that refits agree.
+    "BagOfMouths": {"n_clusters": 8, "random_state": 0},
 }
+
+#: Tiny, seeded networks: the checks refit several times (determinism, idempotence), and the
+#: papers' sizes would take minutes per check. Network estimators get these when discovered.
+_TINY_DTAN = {
+    "n_frames": 3, "max_epochs": 2, "module__stages": ((3, 4, 3, 2),), "module__hidden": (8,),
+    "random_state": 0,
+}
+_TINY_DTGN = {"n_frames": 3, "max_epochs": 2, "random_state": 0}
+
+
+def _network_params() -> dict[str, dict]:
+    from skfer.neural.dtagn import DTAN, DTGN
+
+    return {
+        "DTAN": _TINY_DTAN,
+        "DTGN": _TINY_DTGN,
+        "DTAGN": {
+            "dtan": DTAN(**_TINY_DTAN), "dtgn": DTGN(**_TINY_DTGN), "finetune_epochs": 2,
+            "random_state": 0,
+        },
+    }
+
+
+REQUIRED_PARAMS.update(_network_params())
 
 #: check name -> reason, per estimator class name.
 _ODD_FEATURES = (
@@ -90,11 +118,24 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
         )
     },
     "LandmarkAugmenter": {"check_sampler_get_feature_names_out": _ODD_FEATURES},
-    "FaceRegistration": dict.fromkeys(
-        ("check_clip_dtypes", "check_clip_array_input"),
-        "the check rebuilds X as a plain list or array of clips, without the landmarks "
-        "companion FaceRegistration needs (refused with a clear error: test_registration)",
-    ),
+    **{
+        name: dict.fromkeys(
+            ("check_clip_dtypes", "check_clip_array_input"),
+            f"the check rebuilds X as a plain list or array of clips, without the landmarks "
+            f"companion {name} needs (refused with a clear error: {test})",
+        )
+        for name, test in (
+            ("FaceRegistration", "test_registration"),
+            ("DTGN", "test_dtagn"),
+            ("DTAGN", "test_dtagn"),
+        )
+    },
+    "AudioFeatures": {
+        "check_clip_tags": "its clips are 1-D waveforms, not image stacks, so it does not "
+        "declare three_d_array",
+        "check_clip_bad_input": "the check's bad clips are image-shaped; bad sound tracks "
+        "(missing, empty, too short, NaN) are tested in test_audio_features",
+    },
 }
 
 
@@ -102,8 +143,14 @@ def _expected_failed_checks(estimator) -> dict[str, str]:
     return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
 
 
+#: Estimators that need an optional extra: left out of the checks when it is not installed.
+_NEEDS_MODULE = {"AudioFeatures": "librosa"}
+
+
 def _instances():
     for name, cls in all_estimators():
+        if name in _NEEDS_MODULE and importlib.util.find_spec(_NEEDS_MODULE[name]) is None:
+            continue
         yield cls(**REQUIRED_PARAMS.get(name, {}))
 
 
@@ -186,20 +233,29 @@ def test_detector_protocol(estimator):
         assert pickle.dumps(det) == before, f"{type(det).__name__}.detect changed the detector"
 
 
+#: Estimators that read the landmarks companion of a ClipSet.
+_WITH_LANDMARKS = {"FaceRegistration", "DTGN", "DTAGN"}
+
+
 def _clip_data_for(estimator):
     """Clip data for estimators that need something special (e.g. faces) or None."""
     name = type(estimator).__name__
-    if name in {"FaceTubeExtractor", "LandmarkDetector", "FaceRegistration"}:
+    if name in {"FaceTubeExtractor", "LandmarkDetector"} | _WITH_LANDMARKS:
         from skfer.datasets import make_expressions
 
         bunch = make_expressions(n_subjects=2, n_clips_per_expression=1, random_state=0)
         clips = [c[:4] for c in bunch.data[:12]]
-        if name == "FaceRegistration":  # clips with their landmarks
+        if name in _WITH_LANDMARKS:
             from skfer import ClipSet
 
             return (ClipSet(clips, landmarks=[p[:4] for p in bunch.landmarks[:12]]),
                     np.asarray(bunch.target[:12]))
         return clips, np.asarray(bunch.target[:12])
+    if name == "AudioFeatures":  # sound tracks, not frames
+        rng = np.random.RandomState(0)
+        waves = [rng.normal(0, 0.1, rng.randint(4000, 8000)).astype(np.float32)
+                 for _ in range(12)]
+        return waves, np.array(["anger", "happiness"] * 6)
     return None
 
 
