@@ -6,10 +6,11 @@ pipeline starts with :class:`~skfer.preprocessing.FaceTubeExtractor` (for whole 
 frames); with ``faces="given"`` the clips are taken to be face crops already (CK+48,
 FER2013).
 
-The SVM models are fitted with ``probability=True`` (Platt scaling, an internal 5-fold
-cross-validation in ``fit``) so that :func:`skfer.prediction.predict_frames` can give class
-probabilities per frame; their ``predict`` still takes the SVM's decision values, so the
-labels (and ``skfer evaluate``'s scores) are those of the plain SVM. ``"convnet"`` is the
+``make_model(..., probability=True)`` (as ``skfer train`` builds them) fits the SVMs with
+Platt probabilities (an internal 5-fold cross-validation in ``fit``, about 5 times the SVM's
+fit time) so that :func:`skfer.prediction.predict_frames` can give class probabilities per
+frame; ``predict`` still takes the SVM's decision values, so the labels are those of the
+plain SVM that ``skfer evaluate`` scores. ``"convnet"`` is the
 EmoNets frame network (:class:`skfer.neural.ConvNet`) on the 48x48 face tubes; its
 ``device`` parameter is reachable as ``convnet__device``.
 """
@@ -32,26 +33,28 @@ class ModelSpec:
     """A named pipeline: what it is and how to build its steps."""
 
     description: str
-    steps: Callable[[int | None], list[tuple[str, object]]]
+    steps: Callable[[int | None, bool], list[tuple[str, object]]]
 
 
-def _hog_svm(random_state):
+def _hog_svm(random_state, probability):
     from .features import HOGFeatures
     from .preprocessing import FramePooling
 
     return [
         ("hog", HOGFeatures(frame_size=(48, 48), cell_size=8)),
         ("apex", FramePooling(method="last")),
-        ("svm", _svm(random_state)),
+        ("svm", _svm(random_state, probability)),
     ]
 
 
-def _svm(random_state):
-    """The RBF SVM of the classical models, with Platt probabilities for per-frame output."""
-    return SVC(kernel="rbf", C=10.0, gamma="scale", probability=True, random_state=random_state)
+def _svm(random_state, probability):
+    """The RBF SVM of the classical models (Platt probabilities for per-frame output)."""
+    return SVC(
+        kernel="rbf", C=10.0, gamma="scale", probability=probability, random_state=random_state
+    )
 
 
-def _pixels_svm(random_state):
+def _pixels_svm(random_state, probability):
     from .features import PixelFeatures
     from .preprocessing import FramePooling
 
@@ -60,11 +63,11 @@ def _pixels_svm(random_state):
         ("apex", FramePooling(method="last")),
         ("scale", StandardScaler()),
         ("pca", PCA(n_components=0.95, svd_solver="full", random_state=random_state)),
-        ("svm", _svm(random_state)),
+        ("svm", _svm(random_state, probability)),
     ]
 
 
-def _convnet(random_state):
+def _convnet(random_state, probability):  # a network: always probabilities
     from .neural import ConvNet
 
     # A budget that trains in minutes on a CPU; the paper's 453 epochs are for a GPU.
@@ -93,7 +96,7 @@ MODELS: dict[str, ModelSpec] = {
 
 
 def make_model(
-    name: str, *, faces: str = "given", random_state: int | None = 0
+    name: str, *, faces: str = "given", random_state: int | None = 0, probability: bool = False
 ) -> Pipeline:
     """Build the named pipeline.
 
@@ -106,6 +109,10 @@ def make_model(
         grey face tubes) for clips of whole video frames.
     random_state : int or None, default=0
         Seed passed to every random step.
+    probability : bool, default=False
+        Fit the SVMs with Platt probabilities (``SVC(probability=True)``), which
+        :mod:`skfer.prediction` needs for per-frame probabilities; labels are unchanged.
+        Networks give probabilities either way.
 
     Returns
     -------
@@ -119,7 +126,7 @@ def make_model(
         ) from None
     if faces not in ("given", "detect"):
         raise ValueError(f"faces must be 'given' or 'detect', got {faces!r}")
-    steps = spec.steps(random_state)
+    steps = spec.steps(random_state, probability)
     if faces == "detect":
         steps.insert(0, ("faces", face_tube_step()))
     return Pipeline(steps)

@@ -210,7 +210,8 @@ class FrameModel:
         if not hasattr(last, "predict_proba"):
             raise TypeError(
                 f"the model's classifier {type(last).__name__} has no predict_proba (an SVC "
-                "needs probability=True, as the named models have)"
+                "needs probability=True: make_model(..., probability=True), as `skfer train` "
+                "builds them)"
             )
         return last.predict_proba(pooled)
 
@@ -247,7 +248,7 @@ def predict_frames(model: Any, X: Any) -> list[np.ndarray]:
     >>> from skfer.datasets import make_expressions
     >>> from skfer.models import make_model
     >>> data = make_expressions(n_subjects=2, random_state=0)
-    >>> model = make_model("hog-svm", faces="detect").fit(data.data, data.target)
+    >>> model = make_model("hog-svm", faces="detect", probability=True).fit(data.data, data.target)
     >>> tubes = model[0].transform(data.data[:2])
     >>> proba = predict_frames(model, tubes)
     >>> proba[0].shape == (len(tubes[0]), 6), bool(np.allclose(proba[0].sum(axis=1), 1))
@@ -826,7 +827,7 @@ def predict_files(
     >>> from skfer.datasets import make_expressions, sample_videos_path
     >>> from skfer.models import make_model
     >>> data = make_expressions(n_subjects=2, random_state=0)
-    >>> model = make_model("hog-svm", faces="detect").fit(data.data, data.target)
+    >>> model = make_model("hog-svm", faces="detect", probability=True).fit(data.data, data.target)
     >>> video = sample_videos_path() / "1001_DFA_HAP_XX.flv"
     >>> table = predict_files(model, [video], as_frame=False)
     >>> len(table) == 56, set(table["status"]) <= {"detected", "tracked", "filled"}

@@ -42,7 +42,7 @@ def data():
 def model(data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # SVC(probability=True), sklearn 1.9
-        return make_model("hog-svm", faces="detect").fit(data.data, data.target)
+        return make_model("hog-svm", faces="detect", probability=True).fit(data.data, data.target)
 
 
 @pytest.fixture(scope="module")

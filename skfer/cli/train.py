@@ -32,7 +32,6 @@ def add_train_parser(sub) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from sklearn.base import clone
     from sklearn.pipeline import Pipeline
 
     from .._model_card import describe, save_model
@@ -40,7 +39,9 @@ def run_train(args: argparse.Namespace) -> int:
     from ..models import face_tube_step, make_model
     from .evaluate import _default_folds
 
-    model = make_model(args.model, faces="given", random_state=args.random_state)
+    # Platt probabilities: `skfer predict` gives per-frame class probabilities.
+    model = make_model(args.model, faces="given", random_state=args.random_state,
+                       probability=True)
     set_device(model, args.device)
     bunch, data_name, fmt, faces = prepare_data(args, args.format, args.data)
     print(f"data: {data_name}: {len(bunch.data)} clips; model {args.model} (faces: {faces})")
@@ -48,7 +49,10 @@ def run_train(args: argparse.Namespace) -> int:
     score = None
     if args.evaluate:
         n_splits = args.folds or _default_folds(bunch.groups)
-        report = evaluate(clone(model), clips, bunch.target, bunch.groups, n_splits=n_splits,
+        # The plain SVM scores as the Platt one predicts, in a fifth of the time.
+        plain = make_model(args.model, faces="given", random_state=args.random_state)
+        set_device(plain, args.device)
+        report = evaluate(plain, clips, bunch.target, bunch.groups, n_splits=n_splits,
                           name=args.model, progress=not args.no_progress)
         print(report.summary())
         score = {"accuracy_mean": report.accuracy_mean, "accuracy_std": report.accuracy_std,
