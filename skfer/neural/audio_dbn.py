@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ..clipset import ClipSet
-from ..utils.validation import check_sequences
+from ..preprocessing.temporal import _validate_sequences
 from ._base import BaseNeuralClassifier, resolve_device
 from .rbm import NOISY_RELU_ALPHA, GaussianBernoulliRBM, GaussianReLURBM
 
@@ -571,10 +571,8 @@ class AudioDBNClassifier(BaseNeuralClassifier):
                 "X is a ClipSet of video frames; the audio model takes audio feature "
                 "sequences: put AudioFeatures() before it (it reads the 'audio' companion)"
             )
-        seqs = check_sequences(X, n_features=None if reset else self.n_features_in_)
-        if reset:
-            self.n_features_in_ = int(seqs[0].shape[1])
-        return seqs
+        # Lists of sequences, or tabular input (one-frame sequences) through validate_data.
+        return _validate_sequences(self, X, reset=reset)
 
     def _dataset(self, seqs, y=None) -> SequenceDataset:
         return SequenceDataset(seqs, y)
