@@ -2,10 +2,11 @@
 top-N pooling (EmoNets 3.2), and the same MLP without pre-training.
 
     python benchmarks/bench_audio_dbn.py [--epochs 15] [--pretrain-frames 10000]
-        [--only svm|dbn|mlp] [--speakers 03 08 ...]
+        [--hop 0.025] [--only svm|dbn|mlp] [--speakers 03 08 ...]
 
-The audio features (``AudioFeatures(hop=0.025)``: 22 MFCC, deltas, 7 spectral descriptors per
-25 ms frame every 25 ms) are computed once and cached in ``$SKFER_BENCH_CACHE`` (default
+The audio features (``AudioFeatures(hop=0.025)`` by default: 22 MFCC, deltas, 7 spectral
+descriptors per 25 ms frame every 25 ms; ``--hop 0.01`` is AudioFeatures' own default) are
+computed once per hop and cached in ``$SKFER_BENCH_CACHE`` (default
 ``/tmp/skfer_bench_cache``), outside the repository: Emo-DB may not be redistributed. One
 run, ``random_state=0``, torch on one thread (the machine's 2 cores are shared).
 """
@@ -34,9 +35,9 @@ CACHE = Path(os.environ.get("SKFER_BENCH_CACHE", "/tmp/skfer_bench_cache"))
 POOLING = ("mean", "std", "min", "max")
 
 
-def features() -> tuple[list[np.ndarray], np.ndarray, np.ndarray, float]:
+def features(hop: float) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, float]:
     """Per-clip feature sequences, labels, speakers (cached), and the extraction seconds."""
-    path = CACHE / "emodb_audio_features_hop25.npz"
+    path = CACHE / f"emodb_audio_features_hop{round(hop * 1000)}.npz"
     if path.is_file():
         data = np.load(path, allow_pickle=False)
         frames, bounds = data["frames"], data["bounds"]  # each access would read a copy
@@ -44,7 +45,7 @@ def features() -> tuple[list[np.ndarray], np.ndarray, np.ndarray, float]:
         return seqs, data["target"], data["groups"], float(data["seconds"])
     start = time.perf_counter()
     bunch = load_emodb(SHARED_DATA / "emodb")
-    seqs = AudioFeatures(hop=0.025).fit_transform(bunch.audio)
+    seqs = AudioFeatures(hop=hop).fit_transform(bunch.audio)
     seconds = time.perf_counter() - start
     CACHE.mkdir(parents=True, exist_ok=True)
     bounds = np.concatenate([[0], np.cumsum([len(s) for s in seqs])])
@@ -82,13 +83,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=15, help="fine-tuning epochs")
     parser.add_argument("--pretrain-frames", type=int, default=10000,
                         help="training frames the RBMs see per fold (pretrain_max_frames)")
+    parser.add_argument("--hop", type=float, default=0.025,
+                        help="AudioFeatures' hop in seconds (its default is 0.010: 2.5x the "
+                             "frames of 0.025, and the networks' time with them)")
     parser.add_argument("--speakers", nargs="*", default=None,
                         help="test only these speakers' folds (to split a run across "
                              "processes; the folds are independent and seeded alike)")
     parser.add_argument("--only", choices=("svm", "dbn", "mlp"), action="append")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    seqs, y, groups, seconds = features()
+    seqs, y, groups, seconds = features(args.hop)
     print(f"{len(seqs)} clips, {len(set(groups))} speakers, {seqs[0].shape} features per clip "
           f"(extracted in {seconds:.0f} s)", flush=True)
 
