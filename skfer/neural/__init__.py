@@ -33,6 +33,7 @@ from .convnet import ConvNet
 from .facenet2expnet import FaceNet2ExpNet, FaceNet2ExpNetModule, TeacherClassifier
 from .modules import EmoNetsConvNet, RandomCropFlip, SpatialResponseNorm, Standardize
 from .rbm import GaussianBernoulliRBM, GaussianReLURBM
+from .sparse_autoencoder import SparseAutoencoder
 from .video_autoencoder import SemiSupervisedVideoAutoencoder
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "NesterovRMSprop",
     "RandomCropFlip",
     "SemiSupervisedVideoAutoencoder",
+    "SparseAutoencoder",
     "SpatialResponseNorm",
     "Standardize",
     "TimeLimit",
