@@ -49,9 +49,10 @@ def _hog_svm(random_state, probability):
 
 def _svm(random_state, probability):
     """The RBF SVM of the classical models (Platt probabilities for per-frame output)."""
-    return SVC(
-        kernel="rbf", C=10.0, gamma="scale", probability=probability, random_state=random_state
-    )
+    # scikit-learn 1.9 deprecates the parameter and warns when it is given at all, even
+    # False: pass it only when needed (TODO: CalibratedClassifierCV before sklearn 1.11).
+    extra = {"probability": True} if probability else {}
+    return SVC(kernel="rbf", C=10.0, gamma="scale", random_state=random_state, **extra)
 
 
 def _pixels_svm(random_state, probability):
