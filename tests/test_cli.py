@@ -285,3 +285,18 @@ def test_evaluate_network_model_on_a_device(tmp_path, capsys):
     assert main(["evaluate", "--device", "cpu", "--data", str(data), "--format",
                  "ckplus48"]) == 2
     assert "--device is for network models" in capsys.readouterr().err
+
+
+def test_face_tubes_in_parallel_match_and_name_the_faceless_clip():
+    from skfer.cli.evaluate import _extract_face_tubes
+    from skfer.datasets import make_expressions
+
+    faces = make_expressions(n_subjects=1, n_clips_per_expression=1, random_state=0).data[:3]
+    one, counts = _extract_face_tubes(faces, progress=False)
+    two, counts2 = _extract_face_tubes(faces, progress=False, n_jobs=2)
+    assert counts == counts2
+    for a, b in zip(one.data, two.data):
+        np.testing.assert_array_equal(a, b)
+    clips = [faces[0], faces[1], np.zeros((4, 120, 160), np.uint8)]
+    with pytest.raises(ValueError, match="clip 2: no face was found in any of its 4 frames"):
+        _extract_face_tubes(clips, progress=False, n_jobs=2)

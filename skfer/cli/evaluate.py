@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sklearn.base import clone
+
 if TYPE_CHECKING:
     from ..clipset import ClipSet
 
@@ -62,7 +64,8 @@ def add_evaluate_parser(sub) -> None:
     p.add_argument("--test-format", choices=sorted(FORMATS), default=None,
                    help="layout of --test-data ('embedded': the embedded data)")
     p.add_argument("--output-dir", type=Path, default=Path("reports"))
-    p.add_argument("--n-jobs", type=int, default=None, help="folds in parallel")
+    p.add_argument("--n-jobs", type=int, default=None,
+                   help="face tubes and folds in parallel (joblib)")
     p.set_defaults(func=run_evaluate)
 
 
@@ -104,19 +107,28 @@ def _default_folds(groups, folds: int = 10) -> int:
     return folds
 
 
-def _extract_face_tubes(clips, progress: bool) -> tuple[ClipSet, dict[str, int]]:
+def _extract_face_tubes(
+    clips, progress: bool, n_jobs: int | None = None
+) -> tuple[ClipSet, dict[str, int]]:
     """Face tubes of all clips, and how many frames were detected, tracked, filled, missing.
 
     The extractor learns nothing from the data, so taking every clip's tube once before the
     folds gives exactly what the same step would give inside each fold, without repeating
-    the detection in every fold.
+    the detection in every fold. ``n_jobs`` clips are processed in parallel (joblib, so
+    ``joblib.parallel_backend("dask")`` sends them to a Dask cluster).
     """
+    from joblib import effective_n_jobs
+
     from ..clipset import FRAME_STATUSES as STATUSES
     from ..clipset import ClipSet
     from ..models import face_tube_step
 
     start = time.perf_counter()
-    pairs = face_tube_step().fit().iter_transform(clips)
+    extractor = face_tube_step().fit()
+    if effective_n_jobs(n_jobs) == 1:
+        pairs = extractor.iter_transform(clips)
+    else:
+        pairs = _parallel_tubes(extractor, clips, n_jobs)
     if progress:
         from tqdm.auto import tqdm
 
@@ -132,6 +144,30 @@ def _extract_face_tubes(clips, progress: bool) -> tuple[ClipSet, dict[str, int]]
     # The statuses travel with the tubes, so the model's pooling leaves "missing" frames out,
     # as it would with the extractor inside the pipeline.
     return ClipSet(tubes, status=statuses), counts
+
+
+def _one_tube(extractor, clip):
+    tubes, records = extractor.transform_with_info([clip])
+    return tubes[0], records[0]
+
+
+def _parallel_tubes(extractor, clips, n_jobs):
+    """``(tube, record)`` per clip, in order, from joblib workers.
+
+    The workers' extractor keeps faceless clips (``on_missing="ignore"``), so that the
+    error names the clip by its index in ``clips``, as :meth:`iter_transform` does.
+    """
+    from joblib import Parallel, delayed
+
+    lenient = clone(extractor).set_params(on_missing="ignore").fit()
+    done = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_one_tube)(lenient, clip) for clip in clips
+    )
+    for i, (tube, record) in enumerate(done):
+        if not record.face_found and extractor.on_missing == "raise":
+            raise ValueError(f"clip {i}: no face was found in any of its {len(tube)} frames")
+        record.clip_index = i
+        yield tube, record
 
 
 def add_data_arguments(p, *, test: bool = False) -> None:
@@ -198,10 +234,10 @@ def prepare_data(
     return bunch, data_name, fmt, faces
 
 
-def extract_if_needed(bunch, faces: str, progress: bool):
+def extract_if_needed(bunch, faces: str, progress: bool, n_jobs: int | None = None):
     """``(clips, tube_counts)``: face tubes of whole-frame data, the clips themselves else."""
     if faces == "detect":
-        return _extract_face_tubes(bunch.data, progress=progress)
+        return _extract_face_tubes(bunch.data, progress=progress, n_jobs=n_jobs)
     return bunch.data, None
 
 
@@ -216,7 +252,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.test_format is not None or args.test_data is not None:
         test = prepare_data(args, args.test_format, args.test_data, "test-")
     print(f"data: {data_name}: {len(bunch.data)} clips; model {args.model} (faces: {faces})")
-    clips, tube_counts = extract_if_needed(bunch, faces, not args.no_progress)
+    clips, tube_counts = extract_if_needed(bunch, faces, not args.no_progress, args.n_jobs)
     if args.test_format is not None or args.test_data is not None:
         report = _holdout(args, model, clips, bunch, data_name, test)
         fmt = f"{fmt}_to_{test[2]}"
@@ -264,7 +300,9 @@ def _holdout(args, model, clips, bunch, data_name, test):
 
     test_bunch, test_name, _, test_faces = test
     print(f"test data: {test_name}: {len(test_bunch.data)} clips (faces: {test_faces})")
-    test_clips, test_counts = extract_if_needed(test_bunch, test_faces, not args.no_progress)
+    test_clips, test_counts = extract_if_needed(
+        test_bunch, test_faces, not args.no_progress, args.n_jobs
+    )
     start = time.perf_counter()
     model.fit(clips, bunch.target)
     pred = model.predict(test_clips)

@@ -28,6 +28,8 @@ def add_train_parser(sub) -> None:
         help="cross-validate first (as `skfer evaluate`) and record the score in the card",
     )
     p.add_argument("--folds", type=int, default=None, help="folds of --evaluate")
+    p.add_argument("--n-jobs", type=int, default=None,
+                   help="face tubes and --evaluate folds in parallel (joblib)")
     p.set_defaults(func=run_train)
 
 
@@ -45,7 +47,7 @@ def run_train(args: argparse.Namespace) -> int:
     set_device(model, args.device)
     bunch, data_name, fmt, faces = prepare_data(args, args.format, args.data)
     print(f"data: {data_name}: {len(bunch.data)} clips; model {args.model} (faces: {faces})")
-    clips, tube_counts = extract_if_needed(bunch, faces, not args.no_progress)
+    clips, tube_counts = extract_if_needed(bunch, faces, not args.no_progress, args.n_jobs)
     score = None
     if args.evaluate:
         n_splits = args.folds or _default_folds(bunch.groups)
@@ -53,7 +55,7 @@ def run_train(args: argparse.Namespace) -> int:
         plain = make_model(args.model, faces="given", random_state=args.random_state)
         set_device(plain, args.device)
         report = evaluate(plain, clips, bunch.target, bunch.groups, n_splits=n_splits,
-                          name=args.model, progress=not args.no_progress)
+                          name=args.model, n_jobs=args.n_jobs, progress=not args.no_progress)
         print(report.summary())
         score = {"accuracy_mean": report.accuracy_mean, "accuracy_std": report.accuracy_std,
                  "protocol": report.protocol}
