@@ -5,6 +5,7 @@ from .bag_of_mouths import BagOfMouths
 from .chi2 import Chi2KernelTransformer
 from .frame_classifier import FrameLevelClassifier
 from .frame_features import HOGFeatures, LBPFeatures, PixelFeatures
+from .motion_bow import MotionBagOfWords
 
 __all__ = [
     "AudioFeatures",
@@ -13,5 +14,6 @@ __all__ = [
     "FrameLevelClassifier",
     "HOGFeatures",
     "LBPFeatures",
+    "MotionBagOfWords",
     "PixelFeatures",
 ]
