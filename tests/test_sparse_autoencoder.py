@@ -53,7 +53,7 @@ def test_cost_terms_by_hand():
     assert parts["reconstruction"] == pytest.approx(recon, rel=1e-5)
     assert parts["weight_decay"] == pytest.approx(float(decay), rel=1e-5)
     assert parts["sparsity"] == pytest.approx(sparsity, rel=1e-4)
-    assert float(cost) == pytest.approx(recon + float(decay) + sparsity, rel=1e-5)
+    assert float(cost.detach()) == pytest.approx(recon + float(decay) + sparsity, rel=1e-5)
 
 
 def test_fit_lowers_cost_and_reconstruction():
