@@ -76,10 +76,23 @@ _TINY_DTAN = {
 _TINY_DTGN = {"n_frames": 3, "max_epochs": 2, "random_state": 0}
 
 
+def _toy_teacher():
+    """A one-conv 'face network' whose feature map is 1x1 on the 32x32 check clips."""
+    from torch import nn
+
+    return nn.Sequential(nn.Conv2d(1, 3, 3, stride=32, padding=1), nn.ReLU(), nn.Flatten())
+
+
 def _network_params() -> dict[str, dict]:
     from skfer.neural.dtagn import DTAN, DTGN
 
+    fast = {"max_epochs": 2, "optimizer": "adam", "lr": 1e-2, "verbose": 0, "random_state": 0}
     return {
+        "FaceNet2ExpNet": {
+            "teacher": _toy_teacher(), "teacher_layer": "1", "channels": (4,) * 5,
+            "fc_size": 8, "stage1_epochs": 1, "stage1_lr": 1e-2, **fast,
+        },
+        "TeacherClassifier": {"teacher": _toy_teacher(), "trainable_from": None, **fast},
         "DTAN": _TINY_DTAN,
         "DTGN": _TINY_DTGN,
         "DTAGN": {
