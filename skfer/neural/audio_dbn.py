@@ -643,7 +643,7 @@ class AudioDBNClassifier(BaseNeuralClassifier):
         if (X_valid is None) != (y_valid is None):
             raise ValueError("give both X_valid and y_valid, or neither")
         seqs = self._check_X(X, reset=True)
-        if self.classes is None and len(np.unique(np.asarray(y))) < 2:
+        if y is not None and self.classes is None and len(np.unique(np.asarray(y))) < 2:
             # Worded as scikit-learn's checks expect ("1 class"); the base's message is not.
             raise ValueError(f"y has 1 class ({np.unique(np.asarray(y)).tolist()}); "
                              "a classifier needs at least 2")
