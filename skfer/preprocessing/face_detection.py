@@ -28,8 +28,8 @@ is accepted where a detector is, as a detector without parameters (handy in test
 
 from __future__ import annotations
 
-import functools
 import numbers
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -240,9 +240,23 @@ class HaarFaceDetector(BaseEstimator):
         return boxes, scores
 
 
-@functools.lru_cache(maxsize=8)
+_CASCADES = threading.local()
+
+
 def _load_cascade(cascade: str) -> cv2.CascadeClassifier:
-    """The OpenCV classifier of a cascade name or XML path, loaded once per process."""
+    """The OpenCV classifier of a cascade name or XML path, loaded once per thread.
+
+    Per thread, not per process: concurrent ``detectMultiScale`` calls on one
+    ``CascadeClassifier`` corrupt each other's results (seen with joblib's threading
+    backend and Dask workers with several threads).
+    """
+    cache = _CASCADES.__dict__.setdefault("by_name", {})
+    if cascade not in cache:
+        cache[cascade] = _read_cascade(cascade)
+    return cache[cascade]
+
+
+def _read_cascade(cascade: str) -> cv2.CascadeClassifier:
     path = cascade
     if not path.endswith(".xml"):
         path = cv2.data.haarcascades + f"haarcascade_{cascade}.xml"
