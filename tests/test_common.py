@@ -62,6 +62,8 @@ REQUIRED_PARAMS: dict[str, dict] = {
     "FaceTubeExtractor": {"on_missing": "ignore"},
     # scikit-learn's check data are points, not face landmarks: no flip permutation applies.
     "LandmarkAugmenter": {"flip": False, "n_points": 1, "random_state": 0},
+    # Random lighting by design: seeded for the determinism, pickle and array-input checks.
+    "LightingChange": {"random_state": 0},
     # The 32x32 check clips give about 54 patches per region, fewer than the paper's 400
     # centroids (rightly refused); seeded so that refits agree.
     "BagOfMouths": {"n_clusters": 8, "random_state": 0},
@@ -93,6 +95,10 @@ def _network_params() -> dict[str, dict]:
             "fc_size": 8, "stage1_epochs": 1, "stage1_lr": 1e-2, **fast,
         },
         "TeacherClassifier": {"teacher": _toy_teacher(), "trainable_from": None, **fast},
+        "AudioDBNClassifier": {
+            "hidden_layer_sizes": (16, 16), "pretrain_epochs": 2, "max_epochs": 30, "lr": 0.01,
+            "validation_fraction": None, "device": "cpu", "random_state": 0,
+        },
         "DTAN": _TINY_DTAN,
         "DTGN": _TINY_DTGN,
         "DTAGN": {
