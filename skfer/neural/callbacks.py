@@ -33,16 +33,21 @@ class TimeLimit(Callback):
 
     def initialize(self):
         self.start_ = None
+        self.reached_ = False
         return self
 
     def on_train_begin(self, net, **kwargs):
         self.start_ = time.monotonic()
+        self.reached_ = False
 
     def on_epoch_end(self, net, **kwargs):
-        elapsed = time.monotonic() - self.start_
-        reached = elapsed >= 60.0 * self.max_minutes
-        net.history.record("time_limit_reached", reached)
-        if reached:
+        self.reached_ = time.monotonic() - self.start_ >= 60.0 * self.max_minutes
+        net.history.record("time_limit_reached", self.reached_)
+
+    def on_epoch_begin(self, net, **kwargs):
+        # Stop before the next epoch rather than inside on_epoch_end, so that the last
+        # epoch's row of the epoch table (PrintLog runs last) is still printed.
+        if self.reached_:
             if net.verbose:
                 print(f"Stopping: the time limit of {self.max_minutes} minutes is reached.")
             # skorch's fit loop ends training on KeyboardInterrupt (as EarlyStopping does).
