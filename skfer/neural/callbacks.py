@@ -50,5 +50,6 @@ class TimeLimit(Callback):
         if self.reached_:
             if net.verbose:
                 print(f"Stopping: the time limit of {self.max_minutes} minutes is reached.")
+            net.history.pop()  # the row skorch opened for the epoch that will not run
             # skorch's fit loop ends training on KeyboardInterrupt (as EarlyStopping does).
             raise KeyboardInterrupt
