@@ -52,7 +52,7 @@ class ModelCard:
     model : str
         Name of the model (a key of :data:`skfer.models.MODELS`, or a free description).
     params : dict
-        ``get_params(deep=False)`` of every pipeline step, by step name (values that are not
+        ``get_params(deep=True)`` of every pipeline step, by step name (values that are not
         JSON types as their ``repr``).
     classes : list of str
         The classes, in the order of the probability columns.
@@ -128,7 +128,8 @@ def describe(model: Any, name: str, **fields: Any) -> ModelCard:
 
     steps = getattr(model, "steps", [("model", model)])
     params = {
-        step: _jsonable(est.get_params(deep=False))
+        # deep: a wrapped estimator's own parameters too (CalibratedClassifierCV(SVC(C=10)))
+        step: _jsonable(est.get_params(deep=True))
         for step, est in steps
         if hasattr(est, "get_params")
     }

@@ -209,9 +209,9 @@ class FrameModel:
         last = self.post[-1]
         if not hasattr(last, "predict_proba"):
             raise TypeError(
-                f"the model's classifier {type(last).__name__} has no predict_proba (an SVC "
-                "needs probability=True: make_model(..., probability=True), as `skfer train` "
-                "builds them)"
+                f"the model's classifier {type(last).__name__} has no predict_proba (wrap an "
+                "SVC in CalibratedClassifierCV: make_model(..., probability=True), as `skfer "
+                "train` builds them)"
             )
         return last.predict_proba(pooled)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import warnings
 from pathlib import Path
 
 import cv2
@@ -140,9 +139,7 @@ CREMAD_FRAMES = {"ANG": 67, "DIS": 70, "FEA": 65, "HAP": 56, "NEU": 61, "SAD": 6
 def trained(tmp_path_factory):
     """``skfer train`` on the embedded data, once for the tests below."""
     out = tmp_path_factory.mktemp("model") / "hog.joblib"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # SVC(probability=True), sklearn 1.9
-        assert main(["train", "--out", str(out), "--no-progress"]) == 0
+    assert main(["train", "--out", str(out), "--no-progress"]) == 0
     return out
 
 
@@ -153,7 +150,7 @@ def test_train_writes_model_and_card(trained):
     assert card["frame_size"] == [48, 48] and card["device"] == "cpu"
     assert card["n_clips"] == 120 and "embedded" in card["data"]
     assert card["skfer_version"] and card["libraries"]["scikit-learn"]
-    assert card["params"]["svm"]["C"] == 10.0 and card["score"] is None
+    assert card["params"]["svm"]["estimator__C"] == 10.0 and card["score"] is None
 
 
 def test_predict_on_the_cremad_clips(trained, tmp_path, capsys):
@@ -248,10 +245,8 @@ def test_another_versions_model_warns(trained, tmp_path, capsys):
 def test_train_with_evaluate_records_the_score(tmp_path):
     data = _write_ckplus48(tmp_path / "ck")
     out = tmp_path / "m.joblib"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        assert main(["train", "--data", str(data), "--format", "ckplus48", "--evaluate",
-                     "--folds", "2", "--out", str(out), "--no-progress"]) == 0
+    assert main(["train", "--data", str(data), "--format", "ckplus48", "--evaluate",
+                 "--folds", "2", "--out", str(out), "--no-progress"]) == 0
     card = json.loads((tmp_path / "m.card.json").read_text())
     assert card["faces"] == "given" and card["frame_size"] == [48, 48]
     assert card["score"]["accuracy_mean"] == pytest.approx(1.0)

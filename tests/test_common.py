@@ -64,6 +64,14 @@ REQUIRED_PARAMS: dict[str, dict] = {
     "LandmarkAugmenter": {"flip": False, "n_points": 1, "random_state": 0},
     # Random lighting by design: seeded for the determinism, pickle and array-input checks.
     "LightingChange": {"random_state": 0},
+    # A few L-BFGS steps of a 4-unit layer: the checks refit several times.
+    "SparseAutoencoder": {"hidden_layer_sizes": (4,), "max_iter": 5, "random_state": 0},
+    # The check clips are smaller than the paper's 14x20x20 super-blocks (rightly refused).
+    "MotionBagOfWords": {
+        "block_size": (2, 4, 4), "superblock_size": (3, 6, 6), "stride": (1, 2, 2),
+        "n_components": 4, "n_hidden": 3, "n_descriptor_components": 2, "n_words": 2,
+        "n_train_blocks": 50, "max_epochs": 1, "random_state": 0,
+    },
     # The 32x32 check clips give about 54 patches per region, fewer than the paper's 400
     # centroids (rightly refused); seeded so that refits agree.
     "BagOfMouths": {"n_clusters": 8, "random_state": 0},

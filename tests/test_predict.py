@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
-import warnings
 from pathlib import Path
 
 import cv2
@@ -40,9 +39,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def model(data):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # SVC(probability=True), sklearn 1.9
-        return make_model("hog-svm", faces="detect", probability=True).fit(data.data, data.target)
+    return make_model("hog-svm", faces="detect", probability=True).fit(data.data, data.target)
 
 
 @pytest.fixture(scope="module")
