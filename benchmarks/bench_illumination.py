@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _shared_data import SHARED_DATA
 
 from skfer.datasets import load_ckplus48
 from skfer.preprocessing import IsotropicSmoothing, MinMaxImageScaler
-from _shared_data import SHARED_DATA
 
 
 def ms_per_frame(est, clip: np.ndarray, repeat: int) -> float:
