@@ -94,7 +94,7 @@ def _toy_teacher():
 
 
 def _network_params() -> dict[str, dict]:
-    from skfer.neural.dtagn import DTAN, DTGN
+    from skfer.neural import DTAN, DTGN
 
     fast = {"max_epochs": 2, "optimizer": "adam", "lr": 1e-2, "verbose": 0, "random_state": 0}
     return {

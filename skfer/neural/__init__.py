@@ -1,6 +1,11 @@
 """Neural networks as scikit-learn estimators, trained with skorch.
 
 * :class:`ConvNet`: the frame ConvNet of EmoNets (Kahou et al. 2015, section 3.1.2);
+* :class:`DTAN`, :class:`DTGN` and :class:`DTAGN` (weighted sum or joint fine-tuning): the
+  networks of Jung et al. (ICCV 2015) on clips and their landmarks (a :class:`skfer.ClipSet`);
+* :class:`FaceNet2ExpNet` and :class:`TeacherClassifier`: the two-stage expression net of
+  Ding et al. (FG 2017), regularised by a face network (dlib's ResNet, read offline);
+* :class:`SparseAutoencoder`: the sparse autoencoder features of Rao and Thiagarajan;
 * :class:`AudioDBNClassifier`: the EmoNets audio model (section 3.2), a DBN-initialised
   frame MLP with top-N temporal pooling, on :class:`GaussianReLURBM` and
   :class:`GaussianBernoulliRBM` (scikit-learn transformers);
@@ -30,6 +35,7 @@ from ._dataset import ClipDataset
 from .audio_dbn import AudioDBNClassifier, NesterovRMSprop
 from .callbacks import TimeLimit
 from .convnet import ConvNet
+from .dtagn import DTAGN, DTAN, DTGN, weighted_sum
 from .facenet2expnet import FaceNet2ExpNet, FaceNet2ExpNetModule, TeacherClassifier
 from .modules import EmoNetsConvNet, RandomCropFlip, SpatialResponseNorm, Standardize
 from .rbm import GaussianBernoulliRBM, GaussianReLURBM
@@ -44,6 +50,9 @@ __all__ = [
     "BaseNeuralClassifier",
     "ClipDataset",
     "ConvNet",
+    "DTAGN",
+    "DTAN",
+    "DTGN",
     "EmoNetsConvNet",
     "FaceNet2ExpNet",
     "FaceNet2ExpNetModule",
@@ -59,4 +68,5 @@ __all__ = [
     "TeacherClassifier",
     "modules",
     "resolve_device",
+    "weighted_sum",
 ]
