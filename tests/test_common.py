@@ -103,6 +103,10 @@ def _network_params() -> dict[str, dict]:
             "fc_size": 8, "stage1_epochs": 1, "stage1_lr": 1e-2, **fast,
         },
         "TeacherClassifier": {"teacher": _toy_teacher(), "trainable_from": None, **fast},
+        "ConvNet": {
+            "crop_size": (28, 28), "max_epochs": 2, "batch_size": 32,
+            "module__n_filters": (4, 4, 8), "random_state": 0, "verbose": 0,
+        },
         "AudioDBNClassifier": {
             "hidden_layer_sizes": (16, 16), "pretrain_epochs": 2, "max_epochs": 30, "lr": 0.01,
             "validation_fraction": None, "device": "cpu", "random_state": 0,
