@@ -44,7 +44,8 @@ def test_default_box_holds_the_template_mouth():
     # a face detector gives): x 0.29-0.79, y 0.70-0.89, inside MOUTH_BOX with room to spare.
     _, points = load_face_template()
     scale = ft.TEMPLATE_SIZE / ft._CROP_SIDE
-    left, top, right, bottom = ft._DLIB_FACE_RECT
+    x, y, w, h = ft._DLIB_FACE_BOX
+    left, top, right, bottom = x, y, x + w - 1, y + h - 1  # dlib's inclusive corners
     box = np.array([left - ft._CROP_X0, top - ft._CROP_Y0, right - ft._CROP_X0,
                     bottom - ft._CROP_Y0]) * scale
     mouth = points[MOUTH_INDICES_68]
