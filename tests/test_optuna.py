@@ -277,3 +277,39 @@ def test_two_processes_share_a_postgres_study(postgres_url):
     assert numbers == list(range(n_trials * n_workers))  # no duplicated trial number
     cs = [t.params["logisticregression__C"] for t in trials]
     assert len(set(cs)) == len(cs)  # workers with different seeds: no duplicated params
+
+
+def test_tune_prunes_a_network_within_its_first_fit(tmp_path):
+    # Epoch-level pruning: SkorchPruningCallback reports every epoch of a trial's first fold;
+    # a trial whose network cannot learn (lr=0) is pruned inside that fit, once the good
+    # trials have set the median.
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState
+
+    from skfer.neural import ConvNet
+    from skfer.utils.estimator_checks import make_clip_data
+
+    X, y = make_clip_data(n_clips=24, frame_size=(32, 32))
+    groups = np.repeat(np.arange(6), 4)
+    # flip=False: the check data's label is the blob's side.
+    net = ConvNet(crop_size=(28, 28), flip=False, module__n_filters=(4, 4, 8), max_epochs=4,
+                  batch_size=16, optimizer="adam", validation_fraction=0.25, random_state=0,
+                  verbose=0)
+    storage, name = f"sqlite:///{tmp_path / 'study.db'}", "epochs"
+    lrs = [1e-2, 1e-2, 0.0]
+    queued = optuna.create_study(storage=storage, study_name=name, direction="maximize")
+    for lr in lrs:
+        queued.enqueue_trial({"lr": lr})
+    study = tune(
+        net, {"lr": CategoricalDistribution(sorted(set(lrs)))}, X, y, groups, cv=2,
+        n_trials=3, storage=storage, study_name=name, epoch_monitor="valid_acc",
+        pruning=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=1),
+    )
+    trials = study.trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2 + [TrialState.PRUNED]
+    assert [t.params["lr"] for t in trials] == lrs
+    # Pruned during the first fit, after the warm-up epoch: only epoch steps were reported.
+    assert trials[2].last_step == 1
+    # A complete trial: epochs at steps 0..max_epochs - 1, then the 2 fold means.
+    assert sorted(trials[0].intermediate_values) == list(range(net.max_epochs + 2))

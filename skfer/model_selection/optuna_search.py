@@ -88,6 +88,7 @@ def tune(
     random_state=None,
     load_if_exists: bool = True,
     error_score=np.nan,
+    epoch_monitor: str | None = None,
 ):
     """Tune ``estimator`` with Optuna under (subject-)grouped cross-validation.
 
@@ -142,6 +143,14 @@ def tune(
     load_if_exists : bool, default=True
     error_score : float or "raise", default=nan
         Value of a trial whose fit fails (Optuna records NaN as a FAIL); "raise" re-raises.
+    epoch_monitor : str or None, default=None
+        For network estimators (:class:`skfer.neural.BaseNeuralClassifier`, alone or as a
+        pipeline step): a key of skorch's history, e.g. ``"valid_acc"``, that
+        ``optuna_integration.SkorchPruningCallback`` reports after every epoch of a trial's
+        first fold, so the pruner can stop a bad network within its first fit rather than
+        between folds. Needs the network's internal validation split
+        (``validation_fraction``, by subject when ``groups`` are routed to it). The fold
+        means are then reported at the steps after the last epoch.
 
     Returns
     -------
@@ -179,7 +188,7 @@ def tune(
         try:
             value = _run_trial(
                 trial, clone(estimator).set_params(**params), X, y, splits, scorer,
-                fit_params, error_score,
+                fit_params, error_score, epoch_monitor,
             )
         except optuna.TrialPruned:
             study.tell(trial, state=TrialState.PRUNED)
@@ -194,23 +203,63 @@ def tune(
     return study
 
 
-def _run_trial(trial, est, X, y, splits, scorer, fit_params, error_score) -> float:
+def _network_step(est) -> str | None:
+    """``""`` for a network estimator, a pipeline's last network step name, or None."""
+    from ..neural import BaseNeuralClassifier  # torch only when a network is tuned
+
+    if isinstance(est, BaseNeuralClassifier):
+        return ""
+    names = [n for n, step in getattr(est, "steps", []) if isinstance(step, BaseNeuralClassifier)]
+    return names[-1] if names else None
+
+
+def _with_epoch_pruning(est, trial, monitor: str):
+    """``est`` with Optuna's SkorchPruningCallback added to its network's callbacks."""
+    from optuna_integration import SkorchPruningCallback
+
+    step = _network_step(est)
+    if step is None:
+        raise TypeError(
+            f"epoch_monitor={monitor!r} needs a network estimator (skfer.neural) or a pipeline "
+            f"with one; {type(est).__name__} has none"
+        )
+    key = f"{step}__callbacks" if step else "callbacks"
+    callbacks = list(est.get_params()[key] or [])
+    return est.set_params(
+        **{key: [*callbacks, ("optuna_pruning", SkorchPruningCallback(trial, monitor))]}
+    )
+
+
+def _run_trial(
+    trial, est, X, y, splits, scorer, fit_params, error_score, epoch_monitor=None
+) -> float:
     """Mean fold score of ``est``, reported after each fold so a pruner can stop it."""
     import optuna
 
-    scores = []
+    scores, offset = [], 0
     for fold, (train, test) in enumerate(splits):
+        # Epoch-level reports (steps 1..n_epochs) on the first fold only: later folds would
+        # report the same steps again, which Optuna ignores.
+        first = clone(est)
+        model = _with_epoch_pruning(first, trial, epoch_monitor) if (
+            epoch_monitor and fold == 0
+        ) else first
         try:
-            est_f = clone(est).fit(
+            est_f = model.fit(
                 _safe_indexing(X, train), y[train],
                 **_check_method_params(X, params=fit_params, indices=train),
             )
             scores.append(float(scorer(est_f, _safe_indexing(X, test), y[test])))
+        except optuna.TrialPruned:
+            raise
         except Exception:
             if error_score == "raise":
                 raise
             scores.append(float(error_score))
-        trial.report(float(np.mean(scores)), fold)
+        if epoch_monitor and fold == 0:  # fold means go after the epochs' steps
+            step = _network_step(est)
+            offset = int(est.get_params()[f"{step}__max_epochs" if step else "max_epochs"])
+        trial.report(float(np.mean(scores)), offset + fold)
         trial.set_user_attr("fold_scores", scores)
         if trial.should_prune():
             raise optuna.TrialPruned(f"pruned after fold {fold}")
