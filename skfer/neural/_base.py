@@ -19,6 +19,7 @@ skorch net.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import numbers
 import os
@@ -44,7 +45,7 @@ from ._dataset import ClipDataset
 
 __all__ = [
     "BaseClipClassifier", "BaseFrameClassifier", "BaseNeuralClassifier", "NESTED_PREFIXES",
-    "resolve_device",
+    "resolve_device", "seeded_torch",
 ]
 
 #: Prefixes of the nested parameters passed through to the skorch net.
@@ -79,6 +80,20 @@ class MixedPrecisionNet(NeuralNetClassifier):
         with torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16):
             out = super().infer(x, **fit_params)
         return out.float()
+
+
+@contextlib.contextmanager
+def seeded_torch(device: str, seed: int):
+    """Seed torch's generators for a ``fit`` and give their previous states back after it.
+
+    Weights, augmentation, dropout and batch shuffling all draw from torch's global
+    generator (and the CUDA one on a GPU), so one seed makes a fit reproducible without
+    changing the caller's random state.
+    """
+    cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        yield
 
 
 def resolve_device(device: str) -> str:
@@ -584,19 +599,9 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
             )
         train_ds = self._dataset([clips[i] for i in split.train], y_enc[split.train])
         valid_ds = self._dataset(valid_clips, valid_y) if len(valid_clips) else None
-        mean, std = self._pixel_stats(train_ds.X)
-        module_kwargs = {
-            **self._module_kwargs(),
-            "n_classes": len(self.classes_),
-            "in_channels": 3 if self.color_ else 1,
-            "input_size": self.frame_size_,
-            "mean": mean,
-            "std": std,
-        }
+        module_kwargs = self._image_module_kwargs(train_ds)
         source = self._init_source()
-        cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(seed)
+        with seeded_torch(device, seed):
             net = MixedPrecisionNet(
                 **self._net_kwargs(module_kwargs, valid_ds, device),
                 precision=getattr(self, "precision", "float32"),
@@ -607,6 +612,24 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
             self.init_report_ = None if source is None else self._load_weights(net, source)
             # partial_fit: fit() would initialize again and lose init_from's weights.
             net.partial_fit(train_ds, None)
+        self._keep_trained(net, device, split)
+        self.n_missing_frames_skipped_ = n_skipped
+        return self
+
+    def _image_module_kwargs(self, train_ds: ClipDataset) -> dict:
+        """Module arguments: the estimator's own, the classes, the frames and pixel statistics."""
+        mean, std = self._pixel_stats(train_ds.X)
+        return {
+            **self._module_kwargs(),
+            "n_classes": len(self.classes_),
+            "in_channels": 3 if self.color_ else 1,
+            "input_size": self.frame_size_,
+            "mean": mean,
+            "std": std,
+        }
+
+    def _keep_trained(self, net, device: str, split: Bunch) -> None:
+        """Store a trained net and where and how it was trained (the end of every ``fit``)."""
         # The validation data are not part of the model (nor of its pickle).
         net.train_split = None
         net.module_.eval()
@@ -614,8 +637,6 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         self.device_ = device
         self.validation_split_ = split
         self.n_epochs_ = len(net.history)
-        self.n_missing_frames_skipped_ = n_skipped
-        return self
 
     # ----------------------------------------------------------------------- init_from
     def _init_source(self):

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..clipset import ClipSet
 from ..preprocessing.temporal import _validate_sequences
-from ._base import BaseNeuralClassifier, resolve_device
+from ._base import BaseNeuralClassifier, resolve_device, seeded_torch
 from .rbm import NOISY_RELU_ALPHA, GaussianBernoulliRBM, GaussianReLURBM
 
 __all__ = [
@@ -682,9 +682,7 @@ class AudioDBNClassifier(BaseNeuralClassifier):
 
         train_ds = self._dataset(train_seqs, y_enc[split.train])
         valid_ds = self._dataset(valid_seqs, valid_y) if valid_seqs else None
-        cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(seed)
+        with seeded_torch(device, seed):
             net = NeuralNetClassifier(**self._net_kwargs(module_kwargs, valid_ds, device))
             net.initialize()
             self.init_report_ = None if source is None else self._load_weights(net, source)
@@ -694,12 +692,7 @@ class AudioDBNClassifier(BaseNeuralClassifier):
                 self.rbms_ = self._pretrain(net, (frames - mean) / std, seed)
             self.pretrain_time_ = time.perf_counter() - start
             net.partial_fit(train_ds, None)
-        net.train_split = None
-        net.module_.eval()
-        self.net_ = net
-        self.device_ = device
-        self.validation_split_ = split
-        self.n_epochs_ = len(net.history)
+        self._keep_trained(net, device, split)
         return self
 
     def _pretrain(self, net, frames: np.ndarray, seed: int) -> list:

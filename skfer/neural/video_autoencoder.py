@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 
 from ..clipset import ClipSet
 from ..preprocessing.temporal import TemporalResampler
-from ._base import _OPTIMIZERS, BaseNeuralClassifier, resolve_device
+from ._base import _OPTIMIZERS, BaseNeuralClassifier, resolve_device, seeded_torch
 from .dtagn import _POLICY, _FixedLengthMixin
 from .modules_video_autoencoder import (
     VIDEO_AUTOENCODER_PRESETS,
@@ -445,19 +445,9 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
         train_ds = self._dataset([clips[i] for i in split.train], y_enc[split.train])
         valid_ds = (self._dataset([clips[i] for i in split.valid], y_enc[split.valid])
                     if len(split.valid) else None)
-        mean, std = self._pixel_stats(train_ds.X)
-        module_kwargs = {
-            **self._module_kwargs(),
-            "n_classes": len(self.classes_),
-            "in_channels": 3 if self.color_ else 1,
-            "input_size": self.frame_size_,
-            "mean": mean,
-            "std": std,
-        }
+        module_kwargs = self._image_module_kwargs(train_ds)
         source = self._init_source()
-        cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(seed)
+        with seeded_torch(device, seed):
             net = _SemiSupervisedNet(
                 **self._net_kwargs(module_kwargs, valid_ds, device),
                 loss_alpha=self.alpha, loss_beta=1.0, alpha_decay=self.alpha_decay,
@@ -481,12 +471,7 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
                      if self.alpha > 0 and losses["rec"] > 0 else float("inf"))
             self.initial_losses_ = {**losses, "ratio": ratio}
             net.partial_fit(train_ds, None)
-        net.train_split = None
-        net.module_.eval()
-        self.net_ = net
-        self.device_ = device
-        self.validation_split_ = split
-        self.n_epochs_ = len(net.history)
+        self._keep_trained(net, device, split)
         self.beta_ = float(beta)
         self.n_labelled_ = int(labelled[split.train].sum())
         self.n_unlabelled_ = int((~labelled[split.train]).sum())
