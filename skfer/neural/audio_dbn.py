@@ -86,7 +86,7 @@ class NesterovRMSprop(torch.optim.Optimizer):
     >>> w = torch.nn.Parameter(torch.tensor([1.0]))
     >>> opt = NesterovRMSprop([w], lr=0.1, momentum=0.5, rho=0.9, eps=0.0)
     >>> (w ** 2).sum().backward(); opt.step()
-    >>> round(float(w), 4)  # 1 + (0.5 * -0.2 - 0.2) / sqrt(0.1 * 4)
+    >>> round(w.item(), 4)  # 1 + (0.5 * -0.2 - 0.2) / sqrt(0.1 * 4)
     0.5257
     """
 
