@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
+
+from ._files import check_file
 
 __all__ = ["read_audio"]
 
@@ -38,14 +39,22 @@ def read_audio(
     ------
     FileNotFoundError
         If the file does not exist.
+    IsADirectoryError
+        If ``path`` is a folder.
+    PermissionError
+        If the file is not readable.
     ValueError
-        If the file cannot be opened, has no sound track, or its track holds no sample.
+        If the file is empty, cannot be opened, has no sound track, its track holds no
+        sample, or the decoder fails on it (corrupt sound).
+
+    Notes
+    -----
+    A sound file cut short is not detected: FFmpeg computes a WAV's duration from the file
+    size, not from the header's data size, so the samples that are there are returned.
     """
     import av
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"audio/video file {path} does not exist")
+    path = check_file(path, "audio/video")
     if sample_rate is not None and int(sample_rate) <= 0:
         raise ValueError(f"sample_rate must be positive or None, got {sample_rate}")
     try:

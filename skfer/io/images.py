@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ._files import check_count, check_file
+
 __all__ = ["IMAGE_EXTENSIONS", "natural_key", "read_image", "list_images", "read_frame_folder"]
 
 #: File extensions (lower case) treated as images.
@@ -36,7 +38,7 @@ def read_image(path: str | os.PathLike, *, color: bool = True) -> np.ndarray:
     Parameters
     ----------
     path : str or path-like
-        Image file in any format OpenCV decodes (PNG, JPEG, TIFF, BMP, ...).
+        Image file in any format OpenCV decodes (PNG, JPEG, TIFF, BMP, WebP, ...).
     color : bool, default=True
         ``True`` returns ``(H, W, 3)`` RGB, ``False`` returns ``(H, W)`` grey.
 
@@ -48,21 +50,70 @@ def read_image(path: str | os.PathLike, *, color: bool = True) -> np.ndarray:
     ------
     FileNotFoundError
         If the file does not exist.
+    IsADirectoryError
+        If ``path`` is a folder (use :func:`read_frame_folder`).
+    PermissionError
+        If the file is not readable.
     ValueError
-        If the file cannot be decoded as an image (corrupt, truncated or not an image).
+        If the file is empty, cannot be decoded as an image (corrupt, truncated or not an
+        image), or holds samples other than 8- or 16-bit integers (float TIFF, 32-bit).
+
+    Notes
+    -----
+    Rules for the images that are not plain 8-bit grey or colour (issue 16: no silent change
+    of the data):
+
+    * **16-bit** samples are scaled to 8 bits over the full range, ``round(v * 255 / 65535)``
+      (never clipped). A 16-bit file holding 12-bit data therefore comes out dark: the rule
+      does not depend on the image's own maximum, so every image of a set is scaled alike.
+    * **Alpha** (grey+alpha, RGBA in PNG, WebP, TIFF) is composited onto black, so that
+      transparent pixels read as black rather than as whatever colour the file stores under
+      them (OpenCV's own readers just drop the alpha channel).
+    * **EXIF orientation** is applied (the image is returned upright, as viewers show it),
+      except for images with an alpha channel, which are read as stored (OpenCV ignores the
+      orientation tag when it keeps alpha).
+    * Grey files read with ``color=True`` are repeated on the 3 channels; colour files read
+      with ``color=False`` are converted with OpenCV's BT.601 luma.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image file {path} does not exist")
+    path = check_file(path, "image", folder_hint="; use skfer.io.read_frame_folder for a "
+                      "folder of frames")
     # np.fromfile + imdecode instead of imread: works for non-ASCII paths on every platform.
     buf = np.fromfile(path, dtype=np.uint8)
-    flag = cv2.IMREAD_COLOR if color else cv2.IMREAD_GRAYSCALE
-    img = cv2.imdecode(buf, flag) if buf.size else None
+    flags = cv2.IMREAD_UNCHANGED if _may_have_alpha(buf) else cv2.IMREAD_ANYDEPTH | \
+        cv2.IMREAD_ANYCOLOR  # the latter applies the EXIF orientation
+    try:
+        img = cv2.imdecode(buf, flags)
+    except cv2.error as exc:  # some decoders raise instead of returning None
+        raise ValueError(f"cannot read image {path}: {exc}") from None
     if img is None:
-        raise ValueError(f"cannot read image {path}: the file is empty, corrupt or not an image")
-    if color:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    return img
+        raise ValueError(f"cannot read image {path}: the file is corrupt, truncated or not an "
+                         "image")
+    img = _to_uint8(img, path)
+    if img.ndim == 3 and img.shape[2] in (2, 4):  # grey+alpha / BGRA: composite onto black
+        alpha = img[..., -1:].astype(np.float32) / 255.0
+        img = np.rint(img[..., :-1] * alpha).astype(np.uint8)
+        img = img[..., 0] if img.shape[2] == 1 else img
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB) if color else img
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB if color else cv2.COLOR_BGR2GRAY)
+
+
+def _may_have_alpha(buf: np.ndarray) -> bool:
+    """Whether the encoded image may carry alpha (PNG colour types 4, 6; WebP; TIFF)."""
+    head = buf[:32].tobytes()
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return len(head) > 25 and head[25] in (4, 6)  # IHDR colour type
+    return head[:4] in (b"II*\x00", b"MM\x00*") or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+def _to_uint8(img: np.ndarray, path: Path) -> np.ndarray:
+    """8-bit as is, 16-bit scaled over the full range (read_image Notes); others raise."""
+    if img.dtype == np.uint8:
+        return img
+    if img.dtype == np.uint16:
+        return np.rint(img.astype(np.float32) * (255.0 / 65535.0)).astype(np.uint8)
+    raise ValueError(f"image {path} holds {img.dtype} samples; skfer reads 8- and 16-bit "
+                     "integer images only (convert it to 8 bits, choosing the value range)")
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
@@ -100,13 +151,21 @@ def read_frame_folder(
     ------
     FileNotFoundError
         If the folder does not exist.
+    NotADirectoryError
+        If ``folder`` is a file.
     ValueError
-        If it holds no image, if an image cannot be read (naming it), or if frames differ in
-        size (naming the first file of each size).
+        If it holds no image, if an image cannot be read (naming it), if frames differ in
+        size (naming the first file of each size), or if ``max_frames`` < 1.
+    TypeError
+        If ``max_frames`` is not an integer.
     """
     folder = Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(f"frame folder {folder} does not exist")
     if not folder.is_dir():
-        raise FileNotFoundError(f"frame folder {folder} does not exist or is not a folder")
+        raise NotADirectoryError(f"{folder} is a file, not a frame folder; use "
+                                 "skfer.io.read_video or read_image for one file")
+    max_frames = check_count(max_frames, "max_frames")
     files = list_images(folder)
     if not files:
         raise ValueError(

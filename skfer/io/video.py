@@ -1,13 +1,59 @@
 """Read video files as skfer clips, whole or streamed frame by frame.
 
-OpenCV's ``cv2.VideoCapture`` decodes (it is the fastest path); files it cannot open, or opens
-but decodes no frame from, are decoded with PyAV (FFmpeg). Frames are returned as RGB
-(``color=True``) or grey ``uint8``.
+PyAV (FFmpeg) demuxes and decodes, one packet at a time, so that every frame the file holds
+is accounted for. Frames are returned as RGB (``color=True``) or grey ``uint8``.
+
+Frames that cannot be returned as stored are recorded as
+:class:`~skfer.utils.frame_policy.SkippedFrames` (``source`` = the file, ``indices`` = frame
+indices in the file) and handled by the ``on_missing`` policy (``"raise"``, ``"warn"``,
+``"ignore"``; see :mod:`skfer.utils.frame_policy`). Nothing is dropped or altered silently:
+
+``"undecodable"``
+    The decoder raised on a packet, or flagged the frame it produced corrupt, and a later
+    frame decoded (failures at the very end of a short file are part of its truncation).
+    The frame is left out. A packet that only the demuxer flags corrupt is still decoded:
+    the flag is also raised at harmless discontinuities (concatenated MPEG-TS segments).
+    For codecs that reorder frames (B-frames), the index is the frame's slot in decoding
+    order, exact to within the decoder's delay (a few frames); the total count is exact.
+``"truncated"``
+    Fewer frames were decoded than the container declares (the file was cut short, or its
+    end is corrupt). The missing indices are the declared ones after the last decoded frame.
+``"resized"``
+    A frame's size differs from the stream's first frame (a stream whose resolution changes,
+    e.g. concatenated MPEG-TS segments). The frame is **kept, letterboxed** into the first
+    frame's size: scaled by the largest factor that fits, aspect ratio preserved, centred on
+    black. Letterboxing rather than dropping keeps the timeline whole (frame indices, fps
+    and the sound track stay in step), and rather than OpenCV's stretch to the first size
+    (what ``cv2.VideoCapture`` does, silently) it never distorts a face. Under ``"raise"``
+    the first such frame raises.
+
+How the declared frame count is found, and what can be detected
+--------------------------------------------------------------
+1. **Exact count**: the container's index (``stream.frames`` > 0: MP4/MOV sample tables,
+   AVI index). Packets the container marks to be discarded (an MP4 edit list trimming the
+   start) are subtracted. Any shortfall, even one frame, is recorded.
+2. **Estimate**: otherwise the stream's duration (its own, or Matroska's per-track
+   ``DURATION`` tag, else the container's) times the average frame rate (MKV, WebM, FLV).
+   Such estimates are off by rounding and by the last frame's duration, so a shortfall is
+   recorded only beyond a tolerance of ``1 + 1%`` of the estimate (a cut that loses 2 of
+   120 frames passes; one that loses 3 does not).
+3. **Nothing declared**: MPEG-TS declares neither count nor duration; FFmpeg estimates the
+   duration from the timestamps of the file itself, so a cut TS looks complete. A cut is
+   still detected when the file ends inside a transport packet (its size is no multiple of
+   188, 192 or 204 bytes: 187 in 188 cut points) or when the demuxer fails; the frame being
+   read is then recorded ``"truncated"`` and the detail says that how many frames followed
+   it cannot be known. A TS cut exactly on a packet boundary between frames is undetectable.
+
+MP4 files whose index (``moov``) sits at the end do not open at all once cut (a clear
+``ValueError``); with the index first ("faststart") the exact count applies. Damage that
+the decoder conceals without flagging (e.g. bytes overwritten inside a JPEG frame of an MJPEG
+AVI) cannot be detected by any reader and yields a damaged frame.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +61,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..utils.frame_policy import POLICIES, SkippedFrames, apply_policy
+from ._files import check_count, check_file
+
 __all__ = ["Video", "iter_frames", "read_video", "video_fps"]
+
+# A duration-based estimate may exceed the decodable frames by rounding and the last frame's
+# duration: tolerate 1 frame plus 1% of the estimate (module docstring, rule 2).
+_ESTIMATE_SLACK_FRAMES = 1
+_ESTIMATE_SLACK_FRACTION = 0.01
+# MPEG-TS packet sizes: plain, M2TS (4-byte timestamp prefix), with 16-byte Reed-Solomon.
+_TS_PACKET_SIZES = (188, 192, 204)
+_LOST = "not decoded (truncated or corrupt video)"
+_LETTERBOXED = "letterboxed into the stream's first frame size (its resolution changes)"
+_HINT = 'pass on_missing="warn" or "ignore" to read the rest'
+# warnings point at the caller of read_video / the loop over iter_frames.
+_STACKLEVEL = 4
 
 
 @dataclass
@@ -31,11 +92,15 @@ class Video:
     path : str
         The file it was read from.
     frame_indices : ndarray of int
-        Index in the file of each returned frame (depends on ``start``/``stride``).
+        Index in the file of each returned frame (depends on ``start``/``stride``, and skips
+        the indices of undecodable frames).
     audio : ndarray of float32 or None
         The sound track when asked for (see :func:`skfer.io.read_audio`), else ``None``.
     sample_rate : int or None
         Sample rate of ``audio``.
+    skipped : tuple of SkippedFrames
+        Frames of the selection that were left out (``"undecodable"``, ``"truncated"``) or
+        letterboxed (``"resized"``); recorded under every ``on_missing`` policy.
     """
 
     frames: np.ndarray
@@ -44,94 +109,248 @@ class Video:
     frame_indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     audio: np.ndarray | None = None
     sample_rate: int | None = None
+    skipped: tuple[SkippedFrames, ...] = ()
 
     def __len__(self) -> int:
         return len(self.frames)
 
 
-def _check_args(path: str | os.PathLike, start: int, stride: int, max_frames: int | None) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"video file {path} does not exist")
-    if path.is_dir():
-        raise IsADirectoryError(
-            f"{path} is a folder, not a video file; use skfer.io.read_frame_folder for frame "
-            "folders"
-        )
+def _check_args(path: str | os.PathLike, start: int, stride: int, max_frames: int | None,
+                on_missing: str = "warn") -> Path:
+    path = check_file(path, "video", folder_hint="; use skfer.io.read_frame_folder for "
+                      "frame folders")
     if int(start) < 0:
         raise ValueError(f"start must be >= 0, got {start}")
     if int(stride) < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
-    if max_frames is not None and int(max_frames) < 1:
-        raise ValueError(f"max_frames must be >= 1 or None, got {max_frames}")
+    check_count(max_frames, "max_frames")
+    if on_missing not in POLICIES:
+        raise ValueError(f"on_missing must be one of {POLICIES}, got {on_missing!r}")
     return path
 
 
-def _opencv_frames(
-    cap: cv2.VideoCapture, path: Path, color: bool, start: int, stride: int, max_frames: int | None
-) -> Iterator[tuple[int, np.ndarray]]:
-    declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    index, n_out = 0, 0
-    try:
-        while max_frames is None or n_out < max_frames:
-            # grab() without retrieve() skips frames without the colour conversion cost.
-            if not cap.grab():
-                break
-            if index >= start and (index - start) % stride == 0:
-                ok, frame = cap.retrieve()
-                if not ok or frame is None:
-                    raise ValueError(f"cannot decode frame {index} of video {path}: file corrupt")
-                if color:
-                    frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-                else:
-                    frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-                yield index, frame
-                n_out += 1
-            index += 1
-    finally:
-        cap.release()
-    reached_end = max_frames is None or n_out < max_frames
-    # A container declaring many more frames than can be decoded was cut short. Declared counts
-    # are estimates (from duration x fps) in many containers, hence the 10% slack.
-    if reached_end and 0 < index < 0.9 * declared:
-        raise ValueError(
-            f"video {path} is truncated or corrupt: it declares {declared} frames but only "
-            f"{index} could be decoded"
-        )
-
-
-def _pyav_frames(
-    path: Path, color: bool, start: int, stride: int, max_frames: int | None
-) -> Iterator[tuple[int, np.ndarray]]:
+def _open_container(path: Path):
     import av
 
     try:
         container = av.open(str(path))
-    except (av.FFmpegError, OSError) as exc:
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
         raise ValueError(
             f"cannot open video {path} (corrupt, truncated or not a video): {exc}"
         ) from exc
-    with container:
-        if not container.streams.video:
-            raise ValueError(f"{path} has no video stream")
-        n_out = 0
+    if not container.streams.video:
+        container.close()
+        raise ValueError(f"{path} has no video stream")
+    return container
+
+
+def _rate(stream) -> float:
+    rate = stream.average_rate or stream.guessed_rate
+    return float(rate) if rate else float("nan")
+
+
+_HMS = re.compile(r"^(\d+):(\d+):(\d+(?:\.\d+)?)$")
+
+
+def _declared(container, stream) -> tuple[int | None, bool, str]:
+    """``(count, exact, how)``: the frame count the file declares (module docstring)."""
+    if stream.frames and stream.frames > 0:
+        return int(stream.frames), True, "the container's frame index"
+    seconds = None
+    if stream.duration and stream.time_base:
+        seconds = float(stream.duration * stream.time_base)
+    elif (m := _HMS.match(str(stream.metadata.get("DURATION", "")))) is not None:
+        seconds = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
+    elif container.duration:
+        seconds = container.duration / 1e6
+    rate = _rate(stream)
+    if seconds is None or not rate > 0:
+        return None, False, "nothing (no frame count, no duration)"
+    return int(round(seconds * rate)), False, f"duration {seconds:.3f} s x {rate:.3f} fps"
+
+
+def _letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Fit ``image`` into ``size`` (height, width): aspect ratio kept, centred on black."""
+    h, w = image.shape[:2]
+    height, width = size
+    scale = min(height / h, width / w)
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    out = np.zeros((height, width) + image.shape[2:], dtype=image.dtype)
+    top, left = (height - new_h) // 2, (width - new_w) // 2
+    out[top:top + new_h, left:left + new_w] = resized
+    return out
+
+
+def _decode(
+    path: Path,
+    color: bool,
+    start: int,
+    stride: int,
+    max_frames: int | None,
+    on_missing: str,
+    skipped: list | None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(index in file, frame)``; record, and apply ``on_missing`` to, lost frames."""
+    import av
+
+    fmt = "rgb24" if color else "gray"
+    source = str(path)
+    records: list[SkippedFrames] = []
+    # Frames the decoder failed on wait in ``pending`` (their reasons) until it accepts a later
+    # packet: then they take the next indices and are "undecodable" (placed within the
+    # decoder's delay). If the stream ends first and is short, they were the packets the cut
+    # went through: part of the "truncated" indices.
+    pending: list[str] = []
+    bad: list[tuple[int, str]] = []
+    resized: list[int] = []
+    sizes: dict[tuple[int, int], int] = {}  # frame size -> first index
+    slot = n_out = discarded = 0
+
+    def selected(i: int) -> bool:
+        return i >= start and (i - start) % stride == 0
+
+    def next_selected(i: int) -> int:
+        return i if i <= start else start + -(-(i - start) // stride) * stride
+
+    def check(indices: list[int], reason: str, detail: str) -> SkippedFrames:
+        rec = SkippedFrames(indices=indices, reason=reason, source=source, detail=detail)
+        if on_missing == "raise":
+            if skipped is not None:
+                skipped.append(rec)
+            apply_policy([rec], "raise", "", hint=_HINT)
+        return rec
+
+    def confirm_pending() -> None:
+        nonlocal slot
+        for why in pending:
+            if selected(slot):
+                check([slot], "undecodable", why)  # raises under "raise"
+                bad.append((slot, why))
+            slot += 1
+        pending.clear()
+
+    def full() -> bool:
+        return max_frames is not None and n_out >= max_frames
+
+    stopped_early, closed, demux_error = False, False, None
+    with _open_container(path) as container:
+        stream = container.streams.video[0]
+        declared, exact, how = _declared(container, stream)
+        is_ts = "mpegts" in container.format.name
+        packets = container.demux(stream)
         try:
-            for index, frame in enumerate(container.decode(video=0)):
-                if max_frames is not None and n_out >= max_frames:
+            while True:
+                if full():
+                    stopped_early = True
                     break
-                if index >= start and (index - start) % stride == 0:
-                    yield index, frame.to_ndarray(format="rgb24" if color else "gray")
+                try:
+                    packet = next(packets)
+                except StopIteration:
+                    break
+                except av.FFmpegError as exc:
+                    demux_error = exc
+                    break
+                if packet.is_discard:  # e.g. before an MP4 edit list's start: not a frame
+                    discarded += 1
+                # A packet the demuxer flags corrupt is still decoded: the flag is raised at
+                # harmless discontinuities too (concatenated MPEG-TS); the decoder judges.
+                try:
+                    frames = packet.decode()
+                except av.FFmpegError as exc:
+                    pending.append(f"decoding failed after frame {slot - 1}: {exc}")
+                    continue
+                if packet.size:
+                    confirm_pending()
+                for frame in frames:
+                    if frame.is_corrupt:
+                        pending.append(f"the decoder flagged the frame after {slot - 1} corrupt")
+                        continue
+                    index, slot = slot, slot + 1
+                    size = (frame.height, frame.width)
+                    sizes.setdefault(size, index)
+                    if not selected(index) or full():
+                        continue
+                    image = frame.to_ndarray(format=fmt)
+                    first = next(iter(sizes))
+                    if size != first:
+                        check([index], "resized", f"frame {index} is {size[0]}x{size[1]}, "
+                              f"the first frame {first[0]}x{first[1]}")
+                        resized.append(index)
+                        image = _letterbox(image, first)
                     n_out += 1
-        except av.FFmpegError as exc:
-            raise ValueError(f"video {path} is corrupt or truncated: {exc}") from exc
+                    try:
+                        yield index, image
+                    except GeneratorExit:  # the caller stopped early: hand over what we have
+                        closed = True
+                        raise
+        finally:
+            if closed:  # by the caller (break): nothing more can be checked
+                _finish(_records(source, bad, resized, sizes), on_missing, skipped)
+    cut = None
+    if not stopped_early:
+        room = None if max_frames is None else max_frames - n_out
+        if declared is not None:
+            expected = declared - discarded if exact else declared
+            slack = 0 if exact else (_ESTIMATE_SLACK_FRAMES
+                                     + _ESTIMATE_SLACK_FRACTION * declared)
+            if slot < expected - slack:
+                est = "" if exact else "about "
+                cut = (list(range(next_selected(slot), expected, stride)),
+                       f"declared {est}{expected} frames ({how}), decoded {slot}")
+        if cut is None and (demux_error is not None or is_ts):
+            size = path.stat().st_size
+            if demux_error is not None:
+                why = f"the demuxer failed after frame {slot - 1}: {demux_error}"
+            elif all(size % n for n in _TS_PACKET_SIZES):
+                why = (f"the MPEG-TS file ends inside a transport packet ({size} bytes is no "
+                       f"multiple of 188): frame {slot} was cut")
+            else:
+                why = None
+            if why is not None:
+                cut = ([next_selected(slot)], f"{why}; declared {how}, decoded {slot}, "
+                       "how many frames followed cannot be known")
+        if cut is not None:
+            if pending:  # the decoder failed on the last packets: the ones the cut went through
+                cut = (cut[0], f"{cut[1]}; {pending[-1]}")
+                pending.clear()
+            cut = (cut[0][:room], cut[1])
+            if cut[0]:
+                check(cut[0], "truncated", cut[1])
+            else:
+                cut = None
+        confirm_pending()
+    records = _records(source, bad, resized, sizes)
+    if cut is not None:
+        records.append(SkippedFrames(indices=cut[0], reason="truncated", source=source,
+                                     detail=cut[1]))
+    _finish(records, on_missing, skipped)
 
 
-def _open(path: Path) -> cv2.VideoCapture | None:
-    cap = cv2.VideoCapture(str(path))
-    if cap.isOpened():
-        return cap
-    cap.release()
-    return None
+def _records(source: str, bad: list[tuple[int, str]], resized: list[int],
+             sizes: dict[tuple[int, int], int]) -> list[SkippedFrames]:
+    """One ``"undecodable"`` and one ``"resized"`` record (where there are such frames)."""
+    records = []
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        records.append(SkippedFrames(indices=[i for i, _ in bad], reason="undecodable",
+                                     source=source, detail=bad[0][1] + more))
+    if resized:
+        shown = ", ".join(f"{h}x{w} from frame {i}" for (h, w), i in sizes.items())
+        records.append(SkippedFrames(indices=resized, reason="resized", source=source,
+                                     detail=f"sizes {shown}; letterboxed"))
+    return records
+
+
+def _finish(records: list[SkippedFrames], on_missing: str, skipped: list | None) -> None:
+    """Hand the records over (``skipped``) and warn under ``"warn"`` (one per kind)."""
+    if skipped is not None:
+        skipped.extend(records)
+    apply_policy([r for r in records if r.reason != "resized"], on_missing, _LOST,
+                 hint=_HINT, stacklevel=_STACKLEVEL + 1)
+    apply_policy([r for r in records if r.reason == "resized"], on_missing, _LETTERBOXED,
+                 hint=_HINT, stacklevel=_STACKLEVEL + 1)
 
 
 def iter_frames(
@@ -141,13 +360,15 @@ def iter_frames(
     max_frames: int | None = None,
     start: int = 0,
     stride: int = 1,
+    on_missing: str = "warn",
+    skipped: list | None = None,
 ) -> Iterator[np.ndarray]:
     """Stream the frames of a video one at a time, without holding the video in memory.
 
     Parameters
     ----------
     path : str or path-like
-        Video file in any format OpenCV or FFmpeg (PyAV) reads.
+        Video file in any format FFmpeg (PyAV) reads.
     color : bool, default=True
         ``True`` yields ``(H, W, 3)`` RGB frames, ``False`` yields ``(H, W)`` grey frames.
     max_frames : int, optional
@@ -156,61 +377,62 @@ def iter_frames(
         Index of the first frame to yield.
     stride : int, default=1
         Yield every ``stride``-th frame from ``start``.
+    on_missing : {"raise", "warn", "ignore"}, default="warn"
+        What happens when frames of the selection are undecodable, missing (truncated file)
+        or of another size (letterboxed): raise :class:`~skfer.utils.frame_policy.
+        SkippedFramesError` at the first one, emit one
+        :class:`~skfer.utils.frame_policy.SkippedFramesWarning` when the stream ends (or
+        is closed early), or only record (see ``skipped``).
+    skipped : list, optional
+        When a list is given, the :class:`~skfer.utils.frame_policy.SkippedFrames` records
+        of this file are appended to it (``source`` = the file, ``indices`` in the file),
+        under every policy: when the stream ends, when it is closed early (``break``), and
+        before the error under ``"raise"``. The list is the streaming counterpart of
+        :attr:`Video.skipped`.
 
     Yields
     ------
     frame : ndarray of uint8
+        Every frame has the size of the stream's first frame (others are letterboxed).
 
     Raises
     ------
     FileNotFoundError
         If the file does not exist.
+    IsADirectoryError
+        If ``path`` is a folder.
+    PermissionError
+        If the file is not readable.
     ValueError
-        If neither OpenCV nor PyAV can open it, or if decoding stops before 90% of the frame
-        count the container declares (truncated file; declared counts are often estimates).
-        The error is raised when streaming reaches it.
+        If the file is empty or cannot be opened (corrupt, not a video, an MP4 cut before
+        its index), has no video stream, or an argument is out of range.
+    SkippedFramesError
+        Under ``on_missing="raise"``, at the first frame left out or letterboxed, or when
+        the stream ends short of the declared count (a ``ValueError``).
+
+    Notes
+    -----
+    How truncation is detected, and its limits, are in the :mod:`skfer.io.video` docstring.
+    Checks that need the end of the file (truncation) do not run when ``max_frames`` stops
+    the stream first.
     """
-    for _, frame in _iter_indexed(path, color, max_frames, start, stride):
+    path = _check_args(path, start, stride, max_frames, on_missing)
+    for _, frame in _decode(path, bool(color), int(start), int(stride), max_frames,
+                            on_missing, skipped):
         yield frame
 
 
-def _iter_indexed(
-    path: str | os.PathLike, color: bool, max_frames: int | None, start: int, stride: int
-) -> Iterator[tuple[int, np.ndarray]]:
-    path = _check_args(path, start, stride, max_frames)
-    cap = _open(path)
-    if cap is not None:
-        grabbed = False
-        for item in _opencv_frames(cap, path, color, int(start), int(stride), max_frames):
-            grabbed = True
-            yield item
-        if grabbed or int(start) > 0:
-            return
-        # OpenCV opened the container but decoded nothing (no decoder for the codec in its
-        # build): let FFmpeg try before calling the video empty.
-    yield from _pyav_frames(path, color, int(start), int(stride), max_frames)
-
-
 def video_fps(path: str | os.PathLike) -> float:
-    """Frame rate the video container declares (``nan`` where it declares none)."""
-    path = _check_args(path, 0, 1, None)
-    cap = _open(path)
-    if cap is not None:
-        fps = float(cap.get(cv2.CAP_PROP_FPS))
-        cap.release()
-        return fps if fps > 0 else float("nan")
-    import av
+    """Frame rate the video container declares (``nan`` where it declares none).
 
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise ValueError(f"{path} has no video stream")
-            rate = container.streams.video[0].average_rate
-    except av.FFmpegError as exc:
-        raise ValueError(
-            f"cannot open video {path} (corrupt, truncated or not a video): {exc}"
-        ) from exc
-    return float(rate) if rate else float("nan")
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError, PermissionError, ValueError
+        As :func:`iter_frames` for a file that cannot be opened.
+    """
+    path = _check_args(path, 0, 1, None)
+    with _open_container(path) as container:
+        return _rate(container.streams.video[0])
 
 
 def read_video(
@@ -223,13 +445,14 @@ def read_video(
     audio: bool = False,
     sample_rate: int | None = 16000,
     mono: bool = True,
+    on_missing: str = "warn",
 ) -> Video:
     """Read a video file into memory.
 
     Parameters
     ----------
     path : str or path-like
-        Video file in any format OpenCV or FFmpeg (PyAV) reads.
+        Video file in any format FFmpeg (PyAV) reads.
     color : bool, default=True
         ``True`` gives ``(T, H, W, 3)`` RGB frames, ``False`` gives ``(T, H, W)`` grey.
     max_frames : int, optional
@@ -244,29 +467,44 @@ def read_video(
         Sample rate the sound track is resampled to (``None`` keeps the file's own).
     mono : bool, default=True
         Mix the sound track down to one channel.
+    on_missing : {"raise", "warn", "ignore"}, default="warn"
+        What happens when frames are undecodable, missing (truncated file) or of another
+        size (letterboxed); see :func:`iter_frames`. The records are in ``video.skipped``
+        under every policy.
 
     Returns
     -------
     video : Video
-        ``video.frames`` is the clip.
+        ``video.frames`` is the clip; ``video.skipped`` the frames left out or letterboxed.
 
     Raises
     ------
     FileNotFoundError
         If the file does not exist.
+    IsADirectoryError
+        If ``path`` is a folder.
+    PermissionError
+        If the file is not readable.
     ValueError
-        If the file cannot be opened or decoded, is truncated, yields no frame, or has no
-        sound track while ``audio=True``.
+        If the file is empty, cannot be opened, yields no frame (naming what the container
+        declared), or has no sound track while ``audio=True``.
+    SkippedFramesError
+        Under ``on_missing="raise"``, when frames are left out or letterboxed.
     """
-    indexed = list(_iter_indexed(path, color, max_frames, start, stride))
+    path = _check_args(path, start, stride, max_frames, on_missing)
+    records: list[SkippedFrames] = []
+    indexed = list(_decode(path, bool(color), int(start), int(stride), max_frames, on_missing,
+                           records))
     if not indexed:
+        lost = "; ".join(str(r) for r in records)
         raise ValueError(
-            f"video {path} yielded no frame (start={start}, stride={stride}): the file holds "
-            "zero frames or fewer than start"
+            f"video {path} yielded no frame (start={start}, stride={stride}): "
+            + (lost if lost else "the file holds zero frames or fewer than start")
         )
     frames = np.stack([f for _, f in indexed])
     indices = np.array([i for i, _ in indexed], dtype=np.intp)
-    video = Video(frames=frames, fps=video_fps(path), path=str(path), frame_indices=indices)
+    video = Video(frames=frames, fps=video_fps(path), path=str(path), frame_indices=indices,
+                  skipped=tuple(records))
     if audio:
         from .audio import read_audio
 
