@@ -20,6 +20,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .utils._atomic import atomic_path, atomic_write
+
 __all__ = [
     "MODEL_FORMAT",
     "ModelCard",
@@ -158,6 +160,10 @@ def card_path(path: str | os.PathLike) -> Path:
 def save_model(model: Any, path: str | os.PathLike, card: ModelCard) -> tuple[Path, Path]:
     """Write the fitted ``model`` and its card; return the model and card paths.
 
+    Both files are written to temporary files beside them and renamed once both are
+    complete, so an interrupt leaves the previous model and card (or none), never a
+    truncated model file nor a card of another model.
+
     Raises
     ------
     OSError
@@ -166,11 +172,13 @@ def save_model(model: Any, path: str | os.PathLike, card: ModelCard) -> tuple[Pa
     import joblib
 
     path = Path(path)
+    cpath = card_path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"format": MODEL_FORMAT, "card": card.to_dict(), "model": model}, path)
-        cpath = card_path(path)
-        cpath.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
+        # Nested: the card is renamed, then the model; an error in either discards both.
+        with atomic_path(path) as tmp, atomic_write(cpath) as fh:
+            # The temporary name keeps the suffix: joblib picks compression from it.
+            joblib.dump({"format": MODEL_FORMAT, "card": card.to_dict(), "model": model}, tmp)
+            fh.write(json.dumps(card.to_dict(), indent=2) + "\n")
     except OSError as exc:
         raise OSError(f"cannot write the model to {path}: {exc.strerror or exc}") from exc
     return path, cpath
@@ -190,8 +198,8 @@ def load_model(path: str | os.PathLike) -> tuple[Any, ModelCard]:
 
     Raises
     ------
-    FileNotFoundError
-        If the file does not exist.
+    FileNotFoundError, IsADirectoryError
+        If the file does not exist, or is a folder.
     ValueError
         If the file is not a skfer model (not a joblib file, or a joblib file of something
         else), or a skfer model of another file format.
@@ -205,8 +213,12 @@ def load_model(path: str | os.PathLike) -> tuple[Any, ModelCard]:
     import joblib
 
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"model file {path} is a folder, not a model file")
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path} is an empty file, not a skfer model file")
     try:
         payload = joblib.load(path)
     except Exception as exc:  # noqa: BLE001 - unpickling fails in many ways; all mean the same

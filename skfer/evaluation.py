@@ -21,6 +21,7 @@ from sklearn.utils import _safe_indexing
 
 from .model_selection import AscendingSubjectKFold, check_group_cv
 from .model_selection._split import routed_groups
+from .utils._atomic import atomic_write
 
 __all__ = ["EvaluationReport", "evaluate"]
 
@@ -77,14 +78,22 @@ class EvaluationReport:
         return d
 
     def save_json(self, path: str | Path) -> Path:
-        """Write the report as JSON and return the path."""
+        """Write the report as JSON and return the path.
+
+        The file is written whole or not at all (a temporary file renamed over ``path``):
+        an interrupt leaves no truncated report. Its folder is created if needed.
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2))
+        with atomic_write(path) as fh:
+            json.dump(self.to_dict(), fh, indent=2)
+            fh.write("\n")
         return path
 
     def save_confusion_png(self, path: str | Path) -> Path:
-        """Draw the pooled confusion matrix (counts) to a PNG with scikit-learn's display."""
+        """Draw the pooled confusion matrix (counts) to a PNG with scikit-learn's display.
+
+        Written whole or not at all, as :meth:`save_json`.
+        """
         import matplotlib
 
         matplotlib.use("Agg", force=False)
@@ -101,9 +110,13 @@ class EvaluationReport:
         )
         fig.tight_layout()
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        try:
+            # Whole or not at all, as save_json; the format is named, the file being a
+            # file object.
+            with atomic_write(path, "wb") as fh:
+                fig.savefig(fh, dpi=100, format="png")
+        finally:
+            plt.close(fig)
         return path
 
     def summary(self) -> str:
@@ -216,6 +229,13 @@ def evaluate(
     Returns
     -------
     report : EvaluationReport
+
+    Raises
+    ------
+    ValueError
+        If ``X``, ``y`` and ``groups`` differ in length, or the folds cannot be made.
+    Exception
+        The error of a fold whose fit fails (``error_score="raise"``), not a NaN fold.
     """
     y = np.asarray(y)
     if len(y) != len(X):
@@ -233,6 +253,9 @@ def evaluate(
         result = cross_validate(
             model, X, y, cv=folds, scoring="accuracy", n_jobs=n_jobs, return_estimator=True,
             params=routed_groups(model, groups),
+            # A failed fold raises its own error: scikit-learn's default (a NaN score and,
+            # here, an unfitted fold model) would hide the cause behind "not fitted yet".
+            error_score="raise",
         )
     finally:
         folds.close()
