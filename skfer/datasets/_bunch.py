@@ -10,9 +10,11 @@ from typing import Any
 import numpy as np
 from sklearn.utils import Bunch
 
+from ..io._files import check_count
+from ..io.images import IMAGE_EXTENSIONS
 from ._labels import canonical_label
 
-__all__ = ["check_folder", "class_folders", "make_bunch"]
+__all__ = ["check_count", "check_folder", "class_folders", "make_bunch"]
 
 
 def check_folder(path: str | os.PathLike, what: str) -> Path:
@@ -28,8 +30,22 @@ def check_folder(path: str | os.PathLike, what: str) -> Path:
 
 
 def class_folders(path: Path, what: str) -> list[Path]:
-    """The class subfolders of ``path`` in sorted order (hidden folders ignored)."""
+    """The class subfolders of ``path`` in sorted order (hidden entries ignored).
+
+    Raises
+    ------
+    ValueError
+        If ``path`` holds no class subfolder, or holds image files directly (a file where a
+        class folder is expected: it would be left out of the data set silently). Other files
+        (``index.csv``, ``groups.csv``, a README) are allowed.
+    """
     folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    stray = sorted(p.name for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
+                   and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if stray:
+        raise ValueError(f"{what} folder {path} holds {len(stray)} image file(s) outside the "
+                         f"class folders ({', '.join(stray[:3])}); move each into its class "
+                         "folder")
     if not folders:
         raise ValueError(f"{what} folder {path} holds no class subfolder")
     return folders
@@ -83,4 +99,6 @@ def make_bunch(
 
 
 # Extra fields that have one entry per clip and are length-checked by make_bunch.
-_PER_SAMPLE = frozenset({"landmarks", "boxes", "frame_ids", "audio", "fps", "sequences", "usage"})
+_PER_SAMPLE = frozenset({
+    "landmarks", "boxes", "frame_ids", "audio", "fps", "sequences", "usage", "skipped",
+})

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ..io.images import list_images, read_image, stack_frames
-from ._bunch import check_folder, class_folders, make_bunch
+from ._bunch import check_count, check_folder, class_folders, make_bunch
 
 __all__ = ["CKPLUS_CODES", "load_ckplus", "load_ckplus48", "read_ckplus_landmarks"]
 
@@ -65,14 +65,29 @@ def _ckplus48_rows(root: Path) -> list[tuple[Path, str, str, int, str]]:
                     raise ValueError(
                         f"{index} line {line}: frame {row['frame']!r} is not an integer"
                     ) from None
-                rows.append((root / row["path"], row["subject"], row["sequence"], frame,
-                             row["label"]))
+                file = root / row["path"]
+                if not file.is_file():
+                    raise FileNotFoundError(f"{index} line {line} lists {row['path']!r}, but "
+                                            f"{file} does not exist")
+                rows.append((file, row["subject"], row["sequence"], frame, row["label"]))
         if not rows:
             raise ValueError(f"{index} lists no image")
+        listed = {r[0].resolve() for r in rows}
+        unlisted = sorted(str(f.relative_to(root)) for folder in class_folders(root, "CK+48")
+                          for f in list_images(folder) if f.resolve() not in listed)
+        if unlisted:
+            # index.csv is the set's definition: an image it does not list would be left out
+            # silently (and may lack its subject id).
+            raise ValueError(f"{len(unlisted)} image(s) of {root} are not listed in {index} "
+                             f"({', '.join(unlisted[:3])}{' ...' if len(unlisted) > 3 else ''})"
+                             "; add them to index.csv or move them out of the class folders")
         return rows
     rows = []
     for folder in class_folders(root, "CK+48"):
-        for file in list_images(folder):
+        files = list_images(folder)
+        if not files:
+            raise ValueError(f"CK+48 class folder {folder} holds no image")
+        for file in files:
             subject, seq, frame = _parse_ck_name(file)
             rows.append((file, subject, seq, frame, folder.name))
     if not rows:
@@ -106,10 +121,12 @@ def load_ckplus48(path: str | os.PathLike) -> Bunch:
     Raises
     ------
     FileNotFoundError
-        If the folder or an image listed in ``index.csv`` is missing.
+        If the folder or an image listed in ``index.csv`` is missing (naming the line).
     ValueError
-        If the folder is empty, a label is unknown, a file name cannot be parsed, an image
-        cannot be read (each naming the file), or one sequence carries two labels.
+        If the folder is empty, a class folder holds no image, an image lies outside the class
+        folders, an image of the class folders is not listed in ``index.csv``, a label is
+        unknown, a file name cannot be parsed, an image cannot be read (each naming the
+        file), frames of one sequence differ in size, or one sequence carries two labels.
     """
     root = check_folder(path, "CK+48")
     rows = _ckplus48_rows(root)
@@ -198,7 +215,8 @@ def load_ckplus(
         it is not an expression: drop it before training a classifier).
     last_frames : int, optional
         Keep only the last ``last_frames`` frames of each sequence (the apex end; CK+48 keeps
-        3). Full sequences of 640x490 frames take gigabytes.
+        3). Full sequences of 640x490 frames take gigabytes. ``None`` keeps all; it must be
+        >= 1 (``-0`` would keep every frame, a negative value drop the first ones).
     color : bool, default=False
         CK+ is mostly grey; ``True`` returns RGB frames.
 
@@ -217,7 +235,10 @@ def load_ckplus(
     FileNotFoundError
         If ``cohn-kanade-images`` or ``Emotion`` is missing.
     ValueError
-        If no sequence is found, or an emotion/landmark/image file is malformed (naming it).
+        If no sequence is found, an emotion/landmark/image file is malformed (naming it), or
+        ``last_frames`` < 1.
+    TypeError
+        If ``last_frames`` is not an integer.
     """
     root = check_folder(path, "CK+")
     images, emotion, lmk_root = root / "cohn-kanade-images", root / "Emotion", root / "Landmarks"
@@ -227,6 +248,7 @@ def load_ckplus(
     seq_dirs = sorted(d for d in images.glob("S*/*") if d.is_dir())
     if not seq_dirs:
         raise ValueError(f"{images} holds no Sxxx/nnn sequence folder")
+    last_frames = check_count(last_frames, "last_frames")
     data, labels, groups, files_out, frame_ids, landmarks, unlabelled = [], [], [], [], [], [], []
     for seq_dir in seq_dirs:
         subject, seq = seq_dir.parent.name, seq_dir.name
@@ -243,7 +265,7 @@ def load_ckplus(
         if not frames:
             raise ValueError(f"CK+ sequence folder {seq_dir} holds no image")
         if last_frames is not None:
-            frames = frames[-int(last_frames):]
+            frames = frames[-last_frames:]
         data.append(stack_frames([read_image(f, color=color) for f in frames], frames))
         labels.append(label)
         groups.append(subject)

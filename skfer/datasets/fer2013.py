@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ..io.images import list_images, read_image
-from ._bunch import check_folder, class_folders, make_bunch
+from ._bunch import check_count, check_folder, class_folders, make_bunch
 
 __all__ = ["FER2013_CODES", "load_fer2013"]
 
@@ -65,7 +65,8 @@ def load_fer2013(
         folder. With split folders, ``subset`` picks ``train``/``publictest``/``privatetest``.
     max_per_class : int, optional
         Keep the first ``max_per_class`` images of each class (CSV row order, or sorted file
-        names), for quick experiments.
+        names), for quick experiments. ``None`` keeps all; it must be >= 1 (0 and negative
+        values are errors, not empty or end-dropping slices).
     n_jobs : int, optional
         Threads decoding image files (folder layout; OpenCV releases the GIL). ``None`` is 1.
 
@@ -84,11 +85,16 @@ def load_fer2013(
         If ``path`` does not exist.
     ValueError
         If the CSV lacks a column, has a malformed ``pixels`` row or an unknown code (naming the
-        row), if a class folder name is unknown or an image unreadable (naming the file), or if
+        data row and the file's physical line, blank lines counted), if a class folder name is
+        unknown, a class folder holds no image, an image lies outside the class folders, or an
+        image is unreadable or not 48x48 (naming the file), if ``max_per_class`` < 1, or if
         nothing is left to load.
+    TypeError
+        If ``max_per_class`` is not an integer.
     """
     if subset is not None and subset not in _USAGES:
         raise ValueError(f"subset must be one of {_USAGES} or None, got {subset!r}")
+    max_per_class = check_count(max_per_class, "max_per_class")
     path = Path(path)
     if path.is_dir() and (path / "fer2013.csv").is_file():
         path = path / "fer2013.csv"
@@ -101,7 +107,7 @@ def load_fer2013(
         usage = [subset or root.name] * len(labels)
         max_per_class = None  # already applied per folder
     if max_per_class is not None:
-        keep = _first_per_class(labels, int(max_per_class))
+        keep = _first_per_class(labels, max_per_class)
         images, files = images[keep], [files[i] for i in keep]
         labels, usage = [labels[i] for i in keep], [usage[i] for i in keep]
     if len(labels) == 0:
@@ -135,9 +141,14 @@ def _read_csv(
             if col not in header:
                 raise ValueError(f"{path} lacks the column {col!r} (header {header})")
         # Plain str.split is ~10x faster than the csv module on 90 MB of pixels; rows with
-        # quotes (other writers) go through the csv module.
-        rows = [line.rstrip("\r\n").split(",") if '"' not in line else next(csv.reader([line]))
-                for line in fh if line.strip()]
+        # quotes (other writers) go through the csv module. Blank lines are skipped, so each
+        # row keeps its physical line number (the header is line 1) for the messages.
+        rows, lines = [], []
+        for number, line in enumerate(fh, start=2):
+            if line.strip():
+                rows.append(line.rstrip("\r\n").split(",") if '"' not in line
+                            else next(csv.reader([line])))
+                lines.append(number)
     ie, ip = header.index("emotion"), header.index("pixels")
     iu = header.index("Usage") if "Usage" in header else None
     usage = [r[iu] if iu is not None and len(r) > iu else "" for r in rows]
@@ -148,7 +159,7 @@ def _read_csv(
     bad = np.flatnonzero(counts != _SIDE * _SIDE)
     if bad.size:
         k = rows_idx[bad[0]]
-        raise ValueError(f"{path} data row {k} (line {k + 2}): pixels holds {counts[bad[0]]} "
+        raise ValueError(f"{path} data row {k} (line {lines[k]}): pixels holds {counts[bad[0]]} "
                          f"values, expected {_SIDE * _SIDE}")
     try:
         # C-level parse of all rows at once; no Python object per pixel (66M for FER2013).
@@ -156,15 +167,15 @@ def _read_csv(
     except ValueError:
         k = next(rows_idx[j] for j, p in enumerate(pixels)
                  if not all(t.isdigit() for t in p.split()))
-        raise ValueError(f"{path} data row {k} (line {k + 2}): pixels holds a value that is not "
+        raise ValueError(f"{path} data row {k} (line {lines[k]}): pixels holds a value that is not "
                          "an integer") from None
     if flat.size != len(pixels) * _SIDE * _SIDE:  # double spaces shift the token count
         k = next(rows_idx[j] for j, p in enumerate(pixels) if len(p.split()) != _SIDE * _SIDE)
-        raise ValueError(f"{path} data row {k} (line {k + 2}): pixels is malformed")
+        raise ValueError(f"{path} data row {k} (line {lines[k]}): pixels is malformed")
     out_of_range = (flat < 0) | (flat > 255)
     if out_of_range.any():
         k = rows_idx[int(np.flatnonzero(out_of_range)[0]) // (_SIDE * _SIDE)]
-        raise ValueError(f"{path} data row {k} (line {k + 2}): a pixel value is outside 0-255")
+        raise ValueError(f"{path} data row {k} (line {lines[k]}): a pixel value is outside 0-255")
     codes = []
     for i in rows_idx:
         try:
@@ -172,7 +183,7 @@ def _read_csv(
         except ValueError:
             code = -1
         if not 0 <= code < len(FER2013_CODES):
-            raise ValueError(f"{path} data row {i} (line {i + 2}): unknown emotion code "
+            raise ValueError(f"{path} data row {i} (line {lines[i]}): unknown emotion code "
                              f"{rows[i][ie]!r}, expected 0-6")
         codes.append(code)
     images = flat.astype(np.uint8).reshape(-1, _SIDE, _SIDE)
@@ -195,8 +206,10 @@ def _read_folders(root: Path, max_per_class: int | None, n_jobs: int | None
     files, labels = [], []
     for folder in class_folders(root, "FER2013"):
         found = list_images(folder)
+        if not found:
+            raise ValueError(f"FER2013 class folder {folder} holds no image")
         if max_per_class is not None:
-            found = found[: int(max_per_class)]
+            found = found[:max_per_class]
         files += found
         labels += [folder.name] * len(found)
     if not files:

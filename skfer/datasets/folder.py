@@ -6,6 +6,7 @@ import csv
 import os
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,8 @@ from sklearn.utils import Bunch
 
 from ..io.images import IMAGE_EXTENSIONS, natural_key, read_frame_folder, read_image
 from ..io.video import read_video
-from ._bunch import check_folder, class_folders, make_bunch
+from ..utils.frame_policy import POLICIES, apply_policy
+from ._bunch import check_count, check_folder, class_folders, make_bunch
 
 __all__ = ["load_folder"]
 
@@ -56,6 +58,7 @@ def load_folder(
     color: bool = True,
     max_frames: int | None = None,
     group_from: Callable[[str], object] | str | re.Pattern | None = None,
+    on_missing: str = "warn",
 ) -> Bunch:
     """Load a folder of class subfolders, each holding videos, frame folders or images.
 
@@ -77,6 +80,10 @@ def load_folder(
         capture group, else the whole match). A ``groups.csv`` in ``path`` with the columns
         ``path`` (relative to ``path``, or the bare file name) and ``group`` takes precedence.
         Without either, ``groups`` is None.
+    on_missing : {"raise", "warn", "ignore"}, default="warn"
+        What happens when a video is truncated, holds undecodable frames or changes
+        resolution (:func:`skfer.io.read_video`): raise at the first, one warning for the
+        whole set, or only record. The records are in ``skipped`` under every policy.
 
     Returns
     -------
@@ -85,20 +92,32 @@ def load_folder(
         ``target``; ``groups`` (or None); ``target_names`` / ``source_target_names``:
         canonical and folder names, sorted; ``filenames``; ``fps``: the videos' frame rate
         (``nan`` for images and frame folders); ``kinds``: ``"video"``, ``"frames"`` or
-        ``"image"`` per clip; ``DESCR``.
+        ``"image"`` per clip; ``skipped``: per clip a tuple of
+        :class:`~skfer.utils.frame_policy.SkippedFrames` (``clip_index`` set; empty for
+        images, frame folders and whole videos); ``DESCR``.
 
     Raises
     ------
     FileNotFoundError
         If the folder does not exist.
     ValueError
-        If it is empty, a class folder name is not an expression, a class folder is empty, a
-        file cannot be read, or a group cannot be found (each naming the folder or file).
+        If it is empty, a class folder name is not an expression, a class folder is empty, an
+        image lies outside the class folders, a file cannot be read, frames of one frame
+        folder differ in size, a group cannot be found (each naming the folder or file), or
+        ``max_frames`` < 1.
+    TypeError
+        If ``max_frames`` is not an integer.
+    SkippedFramesError
+        Under ``on_missing="raise"``, if a video is truncated, holds undecodable frames or
+        changes resolution (see :func:`skfer.io.read_video`).
     """
     root = check_folder(path, "data set")
+    max_frames = check_count(max_frames, "max_frames")
     table = _groups_from_csv(root / "groups.csv") if (root / "groups.csv").is_file() else None
     with_groups = table is not None or group_from is not None
-    data, labels, files, groups, fps, kinds = [], [], [], [], [], []
+    if on_missing not in POLICIES:
+        raise ValueError(f"on_missing must be one of {POLICIES}, got {on_missing!r}")
+    data, labels, files, groups, fps, kinds, skipped = [], [], [], [], [], [], []
     folders = class_folders(root, "data set")
     for folder in folders:
         entries = sorted((e for e in folder.iterdir() if not e.name.startswith(".")),
@@ -112,8 +131,13 @@ def load_folder(
             elif entry.suffix.lower() in IMAGE_EXTENSIONS:
                 clip, rate, kind = read_image(entry, color=color)[None], float("nan"), "image"
             else:
-                video = read_video(entry, color=color, max_frames=max_frames)
+                # "warn" is applied once for the whole set below, with clip indices.
+                video = read_video(entry, color=color, max_frames=max_frames,
+                                   on_missing="raise" if on_missing == "raise" else "ignore")
                 clip, rate, kind = video.frames, video.fps, "video"
+                skipped.append(tuple(replace(r, clip_index=len(data)) for r in video.skipped))
+            if kind != "video":
+                skipped.append(())
             data.append(clip)
             labels.append(folder.name)
             files.append(str(entry))
@@ -124,8 +148,11 @@ def load_folder(
     group_note = (f"groups from {'groups.csv' if table is not None else 'group_from'}: "
                   f"{len(set(map(str, groups)))} groups." if with_groups else
                   "No groups.csv and no group_from: groups is None.")
+    apply_policy([r for clip in skipped for r in clip], on_missing,
+                  "left out or letterboxed while reading the videos")
     return make_bunch(
-        data, labels, source_target_names=[f.name for f in folders], filenames=files,
+        data, labels, skipped=skipped, source_target_names=[f.name for f in folders],
+        filenames=files,
         groups=groups if with_groups else None, fps=np.array(fps), kinds=np.array(kinds),
         descr=_DESCR.format(root=root, n=len(data), n_classes=len(folders),
                             kinds=", ".join(sorted(set(kinds))), groups=group_note),

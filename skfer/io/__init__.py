@@ -1,7 +1,9 @@
 """Readers for images, frame folders, videos and sound tracks.
 
-Video decoding uses OpenCV (``cv2.VideoCapture``) and falls back to PyAV (FFmpeg) for files
-OpenCV cannot open; sound uses PyAV. Frames are RGB ``uint8`` (or grey with ``color=False``).
+Videos and sound are decoded with PyAV (FFmpeg), images with OpenCV. Frames are RGB
+``uint8`` (or grey with ``color=False``). Video frames that are cut off, undecodable or of
+another size are recorded as :class:`~skfer.utils.frame_policy.SkippedFrames` under an
+``on_missing`` policy (see :mod:`skfer.io.video`); nothing is dropped silently.
 """
 
 from .audio import read_audio

@@ -26,8 +26,8 @@ class _Done:
 def prefetch(items: Iterable[_T]) -> Iterator[_T]:
     """Iterate over ``items`` produced by a background thread.
 
-    Video decoding (``cv2.VideoCapture``) releases the GIL, so the next frames decode on
-    the other core while the caller works on the current one (e.g. the face detection of
+    FFmpeg (PyAV) decodes the next frames on this thread, with its own slice threads,
+    while the caller works on the current one (e.g. the face detection of
     :meth:`skfer.preprocessing.FaceTubeExtractor.transform_files`). The queue is not
     bounded: that caller keeps every frame anyway, so running ahead costs no extra
     memory. Errors of the producer are raised in the caller; when the
