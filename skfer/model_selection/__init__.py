@@ -7,11 +7,21 @@ either.
 """
 
 from ._split import AscendingSubjectKFold, check_group_cv, natural_sort_key
-from .optuna_search import DEFAULT_STORAGE, sqlite_storage, tune
+from .optuna_search import (
+    DEFAULT_STORAGE,
+    HEARTBEAT_INTERVAL,
+    TrialSeededRandomSampler,
+    TrialsFailedError,
+    sqlite_storage,
+    tune,
+)
 
 __all__ = [
     "AscendingSubjectKFold",
     "DEFAULT_STORAGE",
+    "HEARTBEAT_INTERVAL",
+    "TrialSeededRandomSampler",
+    "TrialsFailedError",
     "check_group_cv",
     "natural_sort_key",
     "sqlite_storage",

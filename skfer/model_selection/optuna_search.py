@@ -14,23 +14,73 @@ OptunaSearchCV is not a dependency.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable, Mapping
+from contextlib import contextmanager
 
 import numpy as np
+from optuna.samplers import RandomSampler
 from sklearn.base import clone
+from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
 from sklearn.utils._indexing import _safe_indexing
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.validation import _check_method_params
 
 from ._split import check_group_cv, routed_groups
 
-__all__ = ["DEFAULT_STORAGE", "sqlite_storage", "tune"]
+__all__ = [
+    "DEFAULT_STORAGE",
+    "HEARTBEAT_INTERVAL",
+    "TrialSeededRandomSampler",
+    "TrialsFailedError",
+    "sqlite_storage",
+    "tune",
+]
 
 #: Where :func:`tune` keeps its studies unless told otherwise: an SQLite file in the
 #: current directory, so a study outlives the process and can be resumed or inspected
 #: (``optuna-dashboard sqlite:///skfer_optuna.db``).
 DEFAULT_STORAGE = "sqlite:///skfer_optuna.db"
+
+#: Seconds between the heartbeats that a running trial writes to an RDB storage (tune's
+#: default ``heartbeat_interval``). A trial whose last heartbeat is older than twice this
+#: (Optuna's default grace period) belongs to a dead worker and is failed, then retried.
+HEARTBEAT_INTERVAL = 60
+
+# A stale (killed-worker) trial is re-queued at most this many times: a trial that kills its
+# worker every time (out of memory, say) must not be retried forever.
+_MAX_RETRY = 3
+
+# Consecutive sampled parameter sets that repeat a COMPLETE trial after which tune stops: a
+# small discrete space is exhausted.
+_MAX_DUPLICATE_DRAWS = 10
+
+
+class TrialsFailedError(RuntimeError):
+    """Every trial that a :func:`tune` call evaluated failed.
+
+    The message quotes the first failed trial (number, parameters, cause); ``__cause__`` is
+    its exception when it raised one. ``study`` is the study: each failed trial keeps its
+    cause in the user attribute ``"fail_reason"``.
+    """
+
+    def __init__(self, message: str, study=None):
+        super().__init__(message)
+        self.study = study
+
+
+class _TrialFailed(Exception):
+    """A trial's evaluation failed under ``error_score=nan``; ``reason`` is stored on it."""
+
+    def __init__(self, reason: str, exc: BaseException | None = None, fold: int | None = None):
+        super().__init__(reason)
+        self.reason, self.exc, self.fold = reason, exc, fold
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def sqlite_storage(path) -> str:
@@ -55,21 +105,166 @@ def _check_space(space) -> None:
             raise TypeError(f"space[{name!r}] must be an Optuna distribution, got {dist!r}.")
 
 
-def _ask(study, space) -> tuple[object, dict]:
-    """A new trial and its parameters: define-and-run with distributions, else ``space(trial)``."""
+@contextmanager
+def _quiet_optuna():
+    """Silence the warnings of Optuna machinery that tune itself chose to use.
+
+    The heartbeat arguments, ``fail_stale_trials`` and the retry callback are "experimental";
+    ``Study.ask`` warns that heartbeats are "supposed to be used with Study.optimize", but tune
+    runs the same heartbeat thread and stale-trial check around its ask-and-tell loop.
+    """
+    from optuna.exceptions import ExperimentalWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        yield
+
+
+def _retry_callback():
+    import optuna
+
+    # RetryFailedTrialCallback was renamed RetryHeartbeatStaleTrialCallback in Optuna 4.9.
+    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+    if retry is None:  # pragma: no cover - Optuna < 4.9
+        return "failed_trial_callback", optuna.storages.RetryFailedTrialCallback(_MAX_RETRY)
+    return "heartbeat_stale_trial_callback", retry(max_retry=_MAX_RETRY)
+
+
+def _heartbeat_storage(storage, heartbeat_interval: int | None):
+    """``storage`` as an RDBStorage with heartbeats and stale-trial retries, when it is one.
+
+    A URL string becomes an RDBStorage; an RDBStorage that has no heartbeat gets a copy with
+    one (the caller's object is left alone); one with its own heartbeat, and every other
+    storage (None, JournalStorage, ...), is used as given.
+    """
+    import optuna
+
+    if heartbeat_interval is None:
+        return storage
+    rdb = optuna.storages.RDBStorage
+    if isinstance(storage, rdb) and storage.heartbeat_interval is None:
+        url, kwargs = storage.url, {"engine_kwargs": storage.engine_kwargs,
+                                    "skip_compatibility_check": True}
+    elif isinstance(storage, str):
+        url, kwargs = storage, {}
+    else:
+        return storage
+    with _quiet_optuna():
+        key, callback = _retry_callback()
+        return rdb(url, heartbeat_interval=int(heartbeat_interval), **{key: callback}, **kwargs)
+
+
+class TrialSeededRandomSampler(RandomSampler):
+    """Optuna's RandomSampler whose draws for trial number ``k`` depend on ``(seed, k)`` only.
+
+    Trial numbers never repeat within a study, so a resumed study, or a second worker with the
+    same seed, continues with new draws instead of replaying the first ones; a fresh study is
+    still reproducible (trial ``k`` gets the same parameters whichever worker runs it).
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative entropy, mixed with each trial's number by ``np.random.SeedSequence``.
+    """
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed=seed % 2**32)
+        self.seed = seed
+
+    def before_trial(self, study, trial) -> None:
+        super().before_trial(study, trial)
+        state = np.random.SeedSequence([self.seed, trial.number]).generate_state(1)[0]
+        self._rng.rng.seed(int(state))  # the generator RandomSampler draws from
+
+
+def _open_study(storage, study_name, direction, sampler, pruner, load_if_exists, space):
+    """Create or load the study; a loaded one must match ``direction`` and a dict ``space``."""
+    import optuna
+    from optuna.study import StudyDirection
+
+    study = optuna.create_study(
+        storage=storage, study_name=study_name, direction=direction, sampler=sampler,
+        pruner=pruner, load_if_exists=load_if_exists,
+    )
+    stored = [d.name.lower() for d in study.directions]
+    if study.directions != [StudyDirection[direction.upper()]]:
+        raise ValueError(
+            f"study {study.study_name!r} was stored with direction "
+            f"{stored[0] if len(stored) == 1 else stored!r} but tune was asked to {direction!r}: "
+            f"pass direction={stored[0]!r} to resume it, or another study_name for a new study"
+        )
     if not callable(space):
-        trial = study.ask(dict(space))
-        return trial, dict(trial.params)
+        requested = dict(space)
+        for t in study.get_trials(deepcopy=False):
+            if t.distributions and t.distributions != requested:
+                names = sorted(
+                    n for n in {*requested, *t.distributions}
+                    if requested.get(n) != t.distributions.get(n)
+                )
+                raise ValueError(
+                    f"study {study.study_name!r} was searched over another space: trial "
+                    f"{t.number} has {t.distributions} but space is {requested} (parameters "
+                    f"{names} differ); resume it with the same space, or use another study_name"
+                )
+    return study
+
+
+def _warn_running_trials(study) -> None:
+    """Say that RUNNING trials in a study without heartbeats may belong to dead workers."""
     from optuna.trial import TrialState
 
-    trial = study.ask()
-    params = space(trial)
-    if not isinstance(params, Mapping):
-        study.tell(trial, state=TrialState.FAIL)
-        raise TypeError(f"space(trial) must return a dict of parameters, got {type(params)}.")
-    return trial, dict(params)
+    running = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
+    if running:
+        warnings.warn(
+            f"study {study.study_name!r} has {len(running)} RUNNING trial(s) {running} and its "
+            "storage has no heartbeat (heartbeat_interval=None, or not an RDB storage), so tune "
+            "cannot tell a dead worker's trial from a live one and leaves them RUNNING; finish "
+            "a dead one with study.tell(number, state=TrialState.FAIL)",
+            UserWarning, stacklevel=4,  # past tune and its validate_params wrapper
+        )
 
 
+def _completed_duplicate(study, trial):
+    """The COMPLETE trial whose parameters ``trial`` sampled again, or None.
+
+    A trial enqueued by the user (``study.enqueue_trial``) runs as asked and is never one.
+    """
+    from optuna.trial import TrialState
+
+    frozen = study.get_trials(deepcopy=False)
+    own = next(t for t in frozen if t.number == trial.number)
+    if "fixed_params" in own.system_attrs:
+        return None
+    return next(
+        (t for t in frozen if t.state == TrialState.COMPLETE and t.params == trial.params), None
+    )
+
+
+@validate_params(
+    {
+        "estimator": [HasMethods(["fit"])],
+        "space": [Mapping, callable],
+        "X": "no_validation",
+        "y": "no_validation",
+        "groups": "no_validation",
+        "cv": ["cv_object"],
+        "n_trials": [Interval(numbers.Integral, 1, None, closed="left")],
+        "storage": [str, None, HasMethods(["create_new_study"])],
+        "study_name": [str, None],
+        "direction": [StrOptions({"maximize", "minimize"})],
+        "scoring": [str, callable, None],
+        "pruning": ["boolean", HasMethods(["prune"])],
+        "sampler": [None, HasMethods(["sample_independent"])],
+        "random_state": ["random_state"],
+        "load_if_exists": ["boolean"],
+        "error_score": [numbers.Real, StrOptions({"raise"})],
+        "epoch_monitor": [str, None],
+        "heartbeat_interval": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    },
+    # False: the estimators fitted inside must still validate their own parameters.
+    prefer_skip_nested_validation=False,
+)
 def tune(
     estimator,
     space: Mapping | Callable,
@@ -89,6 +284,7 @@ def tune(
     load_if_exists: bool = True,
     error_score=np.nan,
     epoch_monitor: str | None = None,
+    heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
 ):
     """Tune ``estimator`` with Optuna under (subject-)grouped cross-validation.
 
@@ -121,28 +317,38 @@ def tune(
         :func:`~skfer.model_selection.check_group_cv`; e.g.
         :class:`~skfer.model_selection.AscendingSubjectKFold` for the papers' CK+ folds.
     n_trials : int, default=20
-        Trials this call runs (a shared study gets ``n_trials`` from every worker).
-    storage : str or None, default=DEFAULT_STORAGE
-        Optuna storage URL. The default is the SQLite file ``skfer_optuna.db`` in the current
-        directory (see :func:`sqlite_storage` for another path); give a PostgreSQL URL
-        (``postgresql+psycopg2://user@host:port/db``) for many processes or machines, or
+        Trials this call evaluates (a shared study gets ``n_trials`` from every worker). A
+        sampled parameter set that repeats a COMPLETE trial is not evaluated and not counted
+        (see Notes).
+    storage : str, optuna.storages.BaseStorage or None, default=DEFAULT_STORAGE
+        Optuna storage URL or object. The default is the SQLite file ``skfer_optuna.db`` in
+        the current directory (see :func:`sqlite_storage` for another path); give a PostgreSQL
+        URL (``postgresql+psycopg2://user@host:port/db``) for many processes or machines, or
         None for a study kept in memory only.
     study_name : str or None, default=None
         Loaded if it exists in ``storage`` (``load_if_exists``), so a study interrupted
         with a name can be resumed; None lets Optuna make a new unique name.
     direction : {"maximize", "minimize"}, default="maximize"
+        Must be the stored direction when a study is resumed.
     scoring : str, callable or None, default=None
         As in scikit-learn; None is the estimator's ``score``.
     pruning : bool or optuna.pruners.BasePruner, default=False
         True uses :class:`optuna.pruners.MedianPruner` (``n_startup_trials=5``,
         ``n_warmup_steps=1``); False never prunes.
     sampler : optuna.samplers.BaseSampler or None, default=None
-        None is :class:`optuna.samplers.RandomSampler` seeded from ``random_state`` (the
-        random search of the paper). Concurrent workers need different seeds.
+        None is a :class:`optuna.samplers.RandomSampler` (the random search of the paper)
+        whose draws for trial number ``k`` are seeded from ``(random_state, k)`` (see Notes).
+        A sampler given here is used as is: its seeding, across resumes and workers, is yours.
     random_state : int, RandomState instance or None, default=None
+        Seed of the default sampler. None draws fresh entropy on every call.
     load_if_exists : bool, default=True
     error_score : float or "raise", default=nan
-        Value of a trial whose fit fails (Optuna records NaN as a FAIL); "raise" re-raises.
+        What a fold whose fit or scoring raises is worth. NaN (the default) makes the trial
+        FAIL at once, its cause (``"ExceptionType: message"``) stored in the trial's user
+        attribute ``"fail_reason"`` and the fold in ``"failed_fold"``; a number is that fold's
+        score, the trial completes, the errors are in the user attribute ``"fold_errors"`` and
+        a :class:`~sklearn.exceptions.FitFailedWarning` says so; "raise" fails the trial and
+        re-raises.
     epoch_monitor : str or None, default=None
         For network estimators (:class:`skfer.neural.BaseNeuralClassifier`, alone or as a
         pipeline step): a key of skorch's history, e.g. ``"valid_acc"``, that
@@ -151,56 +357,207 @@ def tune(
         between folds. Needs the network's internal validation split
         (``validation_fraction``, by subject when ``groups`` are routed to it). The fold
         means are then reported at the steps after the last epoch.
+    heartbeat_interval : int or None, default=HEARTBEAT_INTERVAL (60)
+        Seconds between the heartbeats a running trial writes to an RDB storage (a URL, or an
+        :class:`optuna.storages.RDBStorage` without heartbeat of its own), so that a killed
+        worker's trial is failed and retried (see Notes). None turns heartbeats off. Ignored
+        by storages without heartbeat support (in memory, JournalStorage) and by an
+        RDBStorage that has its own ``heartbeat_interval``.
 
     Returns
     -------
     optuna.Study
-        ``study.best_params``, ``study.best_value``; every trial has user attribute
+        ``study.best_params``, ``study.best_value``; every evaluated trial has user attribute
         ``"fold_scores"``.
+
+    Raises
+    ------
+    TrialsFailedError
+        Every trial this call evaluated failed: the message quotes the first one's number,
+        parameters and cause, which is also chained as ``__cause__``.
+    ValueError
+        A resumed study was stored with another direction, or (dict ``space``) its trials
+        were searched over other distributions; the message names the study and both.
+    sklearn.utils._param_validation.InvalidParameterError
+        A parameter of tune is not of an allowed type or value.
+
+    Notes
+    -----
+    **Killed workers.** With heartbeats (the default for RDB storages), a running trial's
+    heartbeat is written every ``heartbeat_interval`` seconds; before each trial, tune fails
+    the study's RUNNING trials whose heartbeat is older than Optuna's grace period (twice the
+    interval; ``optuna.storages.fail_stale_trials``) and
+    ``RetryHeartbeatStaleTrialCallback(max_retry=3)`` queues each again as a WAITING trial with
+    the same parameters, which the next trial of any worker runs. So the killed trial stays
+    FAIL, and its retry (system attribute ``"failed_trial"``) re-evaluates the parameters the
+    killed one never finished: that is not a repeat of a COMPLETE trial. The stale trial is
+    failed by the first trial started after the grace period, by whichever worker (a study
+    whose workers all died keeps it RUNNING until a worker starts). A worker killed in the
+    milliseconds between creating a trial and its first heartbeat leaves a trial that no
+    heartbeat can fail, as with ``Study.optimize``. An interrupted trial
+    (``KeyboardInterrupt``) is FAIL and not retried: enqueue its parameters to run them. Optuna has
+    no heartbeat for in-memory and journal storages: there a killed worker's trial stays
+    RUNNING; tune warns about RUNNING trials when it opens such a study (with an in-memory
+    study, nothing outlives the process anyway).
+
+    **Resuming and seeding.** The default sampler draws trial number ``k``'s parameters from a
+    generator seeded with ``np.random.SeedSequence([random_state, k])``. Trial numbers are
+    unique within a study, so a fresh study run by one process is reproducible, while a
+    resumed study, or another worker on the same study with the same ``random_state``,
+    continues with new draws instead of replaying the first ones.
+
+    **No repeated evaluation.** A sampled parameter set equal to that of a COMPLETE trial (as
+    happens in small discrete spaces) is not evaluated: the trial is finished as FAIL with user
+    attributes ``"duplicate_of"`` (the earlier trial's number) and ``"fail_reason"``, does not
+    count in ``n_trials``, and tune samples again; after 10 such draws in a row the space is
+    taken as exhausted and tune stops with a warning. Parameters that the user enqueued
+    (``study.enqueue_trial``) are evaluated as asked. Only COMPLETE trials are compared: two
+    workers may still evaluate the same parameters concurrently.
+
+    **Failures.** A trial whose fit or score raises (or whose mean score is not finite) is a
+    FAIL with its cause stored, not a NaN value; tune warns (``FitFailedWarning``) when some
+    trials failed and raises :class:`TrialsFailedError` when all of those it evaluated did.
+    Errors that are not the trial's, such as a parameter name the estimator does not have,
+    fail the trial and propagate at once.
     """
     import optuna
+
+    # What Study.optimize itself runs around each trial; tune keeps its ask-and-tell loop
+    # (define-and-run spaces are asked with their distributions, which optimize cannot do).
+    from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled
     from optuna.trial import TrialState
 
-    if not isinstance(n_trials, numbers.Integral) or n_trials < 1:
-        raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}.")
-    if direction not in ("maximize", "minimize"):
-        raise ValueError(f"direction must be 'maximize' or 'minimize', got {direction!r}.")
     _check_space(space)
     y = np.asarray(y)
     splits = list(check_group_cv(cv, y, groups).split(X, y, groups))
     scorer = check_scoring(estimator, scoring=scoring)
     fit_params = routed_groups(estimator, groups)
     if sampler is None:
-        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-        sampler = optuna.samplers.RandomSampler(seed=int(seed))
+        if isinstance(random_state, numbers.Integral):
+            entropy = int(random_state)
+        elif random_state is None:
+            entropy = int(np.random.SeedSequence().entropy)
+        else:
+            entropy = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+        sampler = TrialSeededRandomSampler(entropy)
     if pruning is True:
         pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
     elif pruning is False:
         pruner = optuna.pruners.NopPruner()
     else:
         pruner = pruning
-    study = optuna.create_study(
-        storage=storage, study_name=study_name, direction=direction, sampler=sampler,
-        pruner=pruner, load_if_exists=load_if_exists,
-    )
-    for _ in range(n_trials):
-        trial, params = _ask(study, space)
+    storage = _heartbeat_storage(storage, heartbeat_interval)
+    study = _open_study(storage, study_name, direction, sampler, pruner, load_if_exists, space)
+    heartbeat = is_heartbeat_enabled(study._storage)
+    if not heartbeat:
+        _warn_running_trials(study)
+
+    evaluated, failures, fold_errors, streak = 0, [], [], 0
+    while evaluated < n_trials:
+        with _quiet_optuna():
+            if heartbeat:  # a dead worker's trial: FAIL, and re-queued with its parameters
+                optuna.storages.fail_stale_trials(study)
+            trial = study.ask(None if callable(space) else dict(space))
+        params = dict(trial.params)
+        duplicate = None
         try:
-            value = _run_trial(
-                trial, clone(estimator).set_params(**params), X, y, splits, scorer,
-                fit_params, error_score, epoch_monitor,
-            )
+            with get_heartbeat_thread(trial._trial_id, study._storage):
+                if callable(space):
+                    try:
+                        params = space(trial)
+                    except Exception as exc:  # e.g. Optuna's "different distribution kind"
+                        exc.add_note(
+                            f"raised by space(trial) in trial {trial.number} of study "
+                            f"{study.study_name!r} (a resumed study must keep each "
+                            "parameter's kind of distribution and categorical choices)"
+                        )
+                        raise
+                    if not isinstance(params, Mapping):
+                        raise TypeError(
+                            f"space(trial) must return a dict of parameters, got {type(params)}."
+                        )
+                duplicate = _completed_duplicate(study, trial)
+                if duplicate is None:
+                    est = clone(estimator).set_params(**params)
+                    value, errors = _run_trial(
+                        trial, est, X, y, splits, scorer, fit_params, error_score,
+                        epoch_monitor,
+                    )
         except optuna.TrialPruned:
             study.tell(trial, state=TrialState.PRUNED)
+            evaluated, streak = evaluated + 1, 0
             continue
-        except BaseException:
-            study.tell(trial, state=TrialState.FAIL)
+        except _TrialFailed as fail:
+            _fail(study, trial, fail.reason, fold=fail.fold)
+            failures.append((trial.number, dict(params), fail))
+            evaluated, streak = evaluated + 1, 0
+            continue
+        except BaseException as exc:  # not the trial's failure (or "raise"): fail, propagate
+            _fail(study, trial, _describe(exc))
             raise
+        if duplicate is not None:
+            trial.set_user_attr("duplicate_of", duplicate.number)
+            _fail(study, trial, f"duplicate of COMPLETE trial {duplicate.number}: not evaluated")
+            streak += 1
+            if streak >= _MAX_DUPLICATE_DRAWS:
+                warnings.warn(
+                    f"study {study.study_name!r}: the last {streak} sampled parameter sets all "
+                    f"repeated COMPLETE trials, so the search space looks exhausted; tune "
+                    f"stops after {evaluated} of n_trials={n_trials} evaluated trials",
+                    UserWarning, stacklevel=3,
+                )
+                break
+            continue
+        evaluated, streak = evaluated + 1, 0
+        if errors:
+            fold_errors.append((trial.number, errors))
         if np.isfinite(value):
             study.tell(trial, value)
-        else:  # every fold failed under error_score=nan: Optuna's FAIL, as optimize does
-            study.tell(trial, state=TrialState.FAIL)
+        else:  # e.g. a scorer returning NaN: no exception, but no usable value either
+            reason = f"mean fold score is {value} (fold scores {trial.user_attrs['fold_scores']})"
+            _fail(study, trial, reason)
+            failures.append((trial.number, dict(params), _TrialFailed(reason)))
+    _report_failures(study, evaluated, failures, fold_errors, error_score)
     return study
+
+
+def _fail(study, trial, reason: str, fold: int | None = None) -> None:
+    """Finish ``trial`` as FAIL with its cause in its user attributes."""
+    from optuna.trial import TrialState
+
+    trial.set_user_attr("fail_reason", reason)
+    if fold is not None:
+        trial.set_user_attr("failed_fold", fold)
+    study.tell(trial, state=TrialState.FAIL)
+
+
+def _report_failures(study, evaluated, failures, fold_errors, error_score) -> None:
+    """Raise when every evaluated trial failed; warn when some did or had failed folds."""
+    if failures:
+        number, params, first = failures[0]
+        where = "" if first.fold is None else f" on fold {first.fold}"
+        what = (f"trial {number} with parameters {params} failed{where}: {first.reason}")
+        if len(failures) == evaluated:
+            raise TrialsFailedError(
+                f"all {evaluated} trials that tune evaluated in study {study.study_name!r} "
+                f"failed; the first, {what} (each failed trial's cause is in its user attribute "
+                "'fail_reason')",
+                study=study,
+            ) from first.exc
+        warnings.warn(
+            f"{len(failures)} of {evaluated} trials failed in study {study.study_name!r} (state "
+            f"FAIL, cause in user attribute 'fail_reason'); the first, {what}",
+            FitFailedWarning, stacklevel=4,
+        )
+    if fold_errors:
+        number, errors = fold_errors[0]
+        fold, reason = next(iter(errors.items()))
+        warnings.warn(
+            f"fits failed in {len(fold_errors)} trials of study {study.study_name!r} and those "
+            f"folds were scored error_score={error_score} (errors in user attribute "
+            f"'fold_errors'); the first, trial {number} fold {fold}: {reason}",
+            FitFailedWarning, stacklevel=4,
+        )
 
 
 def _network_step(est) -> str | None:
@@ -232,11 +589,16 @@ def _with_epoch_pruning(est, trial, monitor: str):
 
 def _run_trial(
     trial, est, X, y, splits, scorer, fit_params, error_score, epoch_monitor=None
-) -> float:
-    """Mean fold score of ``est``, reported after each fold so a pruner can stop it."""
+) -> tuple[float, dict[str, str]]:
+    """Mean fold score of ``est``, reported after each fold so a pruner can stop it.
+
+    Also returns the errors of the folds scored ``error_score`` (a number), by fold; under
+    ``error_score=nan`` a failing fold raises :class:`_TrialFailed` at once (the mean would be
+    NaN whatever the other folds score).
+    """
     import optuna
 
-    scores, offset = [], 0
+    scores, errors, offset = [], {}, 0
     for fold, (train, test) in enumerate(splits):
         # Epoch-level reports (steps 1..n_epochs) on the first fold only: later folds would
         # report the same steps again, which Optuna ignores.
@@ -252,9 +614,14 @@ def _run_trial(
             scores.append(float(scorer(est_f, _safe_indexing(X, test), y[test])))
         except optuna.TrialPruned:
             raise
-        except Exception:
+        except Exception as exc:
             if error_score == "raise":
                 raise
+            if np.isnan(error_score):
+                trial.set_user_attr("fold_scores", scores)
+                raise _TrialFailed(_describe(exc), exc, fold) from exc
+            errors[str(fold)] = _describe(exc)
+            trial.set_user_attr("fold_errors", errors)
             scores.append(float(error_score))
         if epoch_monitor and fold == 0:  # fold means go after the epochs' steps
             step = _network_step(est)
@@ -263,4 +630,4 @@ def _run_trial(
         trial.set_user_attr("fold_scores", scores)
         if trial.should_prune():
             raise optuna.TrialPruned(f"pruned after fold {fold}")
-    return float(np.mean(scores))
+    return float(np.mean(scores)), errors
