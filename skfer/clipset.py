@@ -22,10 +22,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ClipSet", "FRAME_STATUSES", "PER_CLIP_COMPANIONS", "PER_FRAME_COMPANIONS"]
+__all__ = [
+    "ClipSet",
+    "FRAME_STATUSES",
+    "PER_CLIP_COMPANIONS",
+    "PER_FRAME_COMPANIONS",
+    "UNUSABLE_STATUSES",
+]
 
 #: Per-frame status of a face tube, from the best to the worst evidence of a face.
-FRAME_STATUSES = ("detected", "tracked", "filled", "missing")
+#: ``"suspect"``: a face was located but the detections disagree (its ``confidence`` is below
+#: the extractor's ``min_confidence``), e.g. false detections on an upside-down face.
+FRAME_STATUSES = ("detected", "tracked", "filled", "suspect", "missing")
+
+#: Statuses of frames without a trustworthy face: left out by :meth:`ClipSet.usable_frames`.
+UNUSABLE_STATUSES = ("suspect", "missing")
 
 #: Companions with one entry per frame: ``(T, ...)`` arrays aligned with the clip's frames.
 PER_FRAME_COMPANIONS = {
@@ -36,6 +47,10 @@ PER_FRAME_COMPANIONS = {
         "frame (set by FaceTubeExtractor; provenance, not moved by later geometry steps)"
     ),
     "status": f"(T,) str, one of {FRAME_STATUSES}",
+    "confidence": (
+        "(T,) float in [0, 1]: how far the face tracker trusts the frame's face (set by "
+        "FaceTubeExtractor; 0 where no face was located)"
+    ),
     "frame_ids": "(T,) frame numbers in the source",
 }
 
@@ -83,6 +98,13 @@ def _check_companion(name: str, values: Any, data: list, what: str = "ClipSet") 
                         f"clip {i}: unknown frame status {sorted(bad)}; statuses are "
                         f"{FRAME_STATUSES}"
                     )
+            if name == "confidence":
+                value = np.asarray(value, dtype=np.float64)
+                if value.ndim != 1 or not ((value >= 0) & (value <= 1)).all():
+                    raise ValueError(
+                        f"clip {i}: companion 'confidence' must be (T,) values in [0, 1] "
+                        "(NaN is not allowed)"
+                    )
             out.append(value)
         return out
     return values
@@ -104,7 +126,7 @@ class ClipSet(Sequence):
         ``(T, F)``. An ndarray whose first axis indexes samples is split into a list.
     **companions : sequence, one entry per clip
         Per-frame companions (``landmarks``, ``boxes``, ``source_boxes``, ``status``,
-        ``frame_ids``: arrays
+        ``confidence``, ``frame_ids``: arrays
         whose first axis has one entry per frame of the clip; an entry may be ``None``) and
         per-clip companions (``audio``, ``sample_rate``, ``fps``, ``source``). See
         :data:`PER_FRAME_COMPANIONS` and :data:`PER_CLIP_COMPANIONS`. ``None`` as a whole
@@ -234,16 +256,17 @@ class ClipSet(Sequence):
         return ClipSet(data, **{k: v for k, v in merged.items() if v is not None})
 
     def usable_frames(self, index: int) -> np.ndarray:
-        """Boolean mask of the frames of clip ``index`` whose status is not ``"missing"``.
+        """Boolean mask of the frames of clip ``index`` with a trustworthy face.
 
-        All frames are usable when the set has no ``status`` companion (or that clip's
+        Frames whose status is in :data:`UNUSABLE_STATUSES` (``"suspect"``, ``"missing"``)
+        are False. All frames are usable when the set has no ``status`` companion (or that clip's
         entry is None).
         """
         status = self.get("status")
         n = len(self.data[index])
         if status is None or status[index] is None:
             return np.ones(n, dtype=bool)
-        return np.asarray(status[index]).astype(str) != "missing"
+        return ~np.isin(np.asarray(status[index]).astype(str), UNUSABLE_STATUSES)
 
     @classmethod
     def from_bunch(cls, bunch: Any) -> ClipSet:

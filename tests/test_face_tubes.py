@@ -148,9 +148,10 @@ def test_face_that_leaves_is_reported_missing():
 def test_on_missing_policies():
     empty = ScriptedDetector({})
     clips = [_video({t: [(50, 30)] for t in range(4)}, 4), _video({}, 4)]
-    with pytest.raises(ValueError, match="clip 1: no face"):
+    # The messages are skfer.utils.frame_policy's (SkippedFramesError/Warning; issue 16).
+    with pytest.raises(ValueError, match=r"clip 1: 4 frames \[0, 1, 2, 3\]: no_face"):
         FaceTubeExtractor(detector=bright_patch).fit().transform(clips)
-    with pytest.warns(UserWarning, match="clip 0: no face"):
+    with pytest.warns(UserWarning, match=r"clip 0: 4 frames \[0, 1, 2, 3\]: no_face"):
         ext = FaceTubeExtractor(detector=empty, on_missing="warn", frame_size=(30, 30)).fit()
         out, (rec,) = ext.transform_with_info([clips[1]])
     assert rec.status.tolist() == ["missing"] * 4 and not rec.face_found
@@ -377,7 +378,7 @@ def test_face_leaving_and_arriving_frames(shared_data):
 @pytest.mark.shared_data
 def test_no_face_video_follows_on_missing(shared_data):
     clip = _read(shared_data / "face_videos" / "no_face.mp4")
-    with pytest.raises(ValueError, match="clip 0: no face"):
+    with pytest.raises(ValueError, match="clip 0: .* frames .*: no_face"):
         FaceTubeExtractor().fit().transform([clip])
     ext = FaceTubeExtractor(on_missing="warn").fit()
     with pytest.warns(UserWarning, match="clip 0"):
@@ -434,7 +435,9 @@ def test_transform_returns_clipset_with_status_source_boxes_and_mapped_landmarks
                                                            [9.75, 9.75]])
     # A list in gives a ClipSet too; the plain tubes are its data.
     listed = ext.transform([clip])
-    assert isinstance(listed, ClipSet) and set(listed.companions) == {"status", "source_boxes"}
+    assert isinstance(listed, ClipSet) and set(listed.companions) == {
+        "status", "confidence", "source_boxes"
+    }
     np.testing.assert_array_equal(listed[0], out[0])
 
 
@@ -478,7 +481,7 @@ def test_missing_frames_never_enter_the_descriptor():
     clip[5:9] = 0
     steps = [FaceTubeExtractor(), HOGFeatures(frame_size=(48, 48)), FrameAggregator(n_frames=4)]
     pipe = make_pipeline(*steps)
-    with pytest.warns(UserWarning, match=r"4 frames without a face .*\(sequence 0: 4\)"):
+    with pytest.warns(UserWarning, match=r"clip 0: 4 frames \[5, 6, 7, 8\]: excluded"):
         descriptor = pipe.fit_transform([clip])
 
     tubes, (record,) = FaceTubeExtractor().fit().transform_with_info([clip])

@@ -223,11 +223,11 @@ def test_detector_on_real_faces(shared_data):
 def test_detector_missing_face_policy():
     blank = np.full((2, 64, 64), 128, dtype=np.uint8)
     det = LandmarkDetector().fit([blank])
-    with pytest.warns(UserWarning, match="no face found in 2 frames"):
+    with pytest.warns(UserWarning, match=r"clip 0: 2 frames \[0, 1\]: no_face"):
         out, (detected,) = det.transform_with_info([blank])
     assert out[0].shape == (2, 68, 2) and np.isnan(out[0]).all()
     assert not detected.any()
-    with pytest.raises(ValueError, match="clip 0: no face found in frame 0"):
+    with pytest.raises(ValueError, match=r"clip 0: 1 frames \[0\]: no_face"):
         LandmarkDetector(on_missing="raise").fit([blank]).transform([blank])
     with pytest.warns(UserWarning):
         out = det.transform([blank], boxes=[np.full((2, 4), np.nan)])

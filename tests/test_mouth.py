@@ -95,7 +95,7 @@ def test_landmark_crop_default_size_matches_fixed_box_and_falls_back():
     pts = _landmarks_with_mouth(3, 30, 65, 66, 80)
     pts[1] = np.nan  # no face in frame 1
     est = MouthRegion().fit([clip])
-    with pytest.warns(UserWarning, match=r"1 frames had NaN mouth landmarks .*\(clip 0: 1\)"):
+    with pytest.warns(UserWarning, match=r"clip 0: 1 frames \[1\]: no_landmarks .*NaN mouth"):
         out = est.transform([clip], landmarks=[pts])[0]
     assert out.shape == (3, 38, 58) and out.dtype == np.uint8
     np.testing.assert_array_equal(out[1], clip[1, 58:96, 19:77])
@@ -118,7 +118,7 @@ def test_landmark_errors_name_the_clip():
     with pytest.raises(ValueError, match="box must satisfy"):
         est.set_params(box=(0.5, 0.6, 0.4, 1.0)).transform([clip])
     nan = np.full((3, 68, 2), np.nan)
-    with pytest.raises(ValueError, match=r"clip 0, frame 0: NaN mouth landmarks"):
+    with pytest.raises(ValueError, match=r"clip 0: 3 frames \[0, 1, 2\]: no_landmarks .*NaN mouth"):
         MouthRegion(on_missing="raise").fit([clip]).transform([clip], landmarks=[nan])
 
 

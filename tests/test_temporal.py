@@ -18,6 +18,7 @@ from skfer.preprocessing.temporal import (
     aggregation_indices,
     resample_positions,
 )
+from skfer.utils.frame_policy import SkippedFramesWarning
 
 
 @parametrize_with_checks(
@@ -84,11 +85,12 @@ def test_frame_aggregator_emonets_shape_and_probabilities():
 def test_frame_aggregator_leaves_out_nan_rows_and_masked_frames():
     seq = np.array([[1.0, 1.0], [np.nan, np.nan], [3.0, 5.0], [7.0, 9.0]])
     agg = FrameAggregator(n_frames=1).fit([seq])
-    with pytest.warns(UserWarning, match=r"1 frames without a face .* \(sequence 0: 1\)"):
+    # The messages are skfer.utils.frame_policy's SkippedFramesWarning (issue 16).
+    with pytest.warns(SkippedFramesWarning, match=r"clip 0: 1 frames \[1\]: no_landmarks"):
         out = agg.transform([seq])
     np.testing.assert_allclose(out, [[11 / 3, 5.0]])
     clean = np.array([[1.0], [2.0], [6.0]])
-    with pytest.warns(UserWarning, match=r"out of 1 sequences \(sequence 1: 1\)"):
+    with pytest.warns(UserWarning, match=r"1 frames were left out .*: clip 1: 1 frames \[1\]"):
         mask = [np.ones(3, bool), np.array([True, False, True])]
         out = agg.fit([clean]).transform([clean, clean], mask=mask)
     np.testing.assert_allclose(out, [[3.0], [3.5]])
@@ -226,7 +228,7 @@ def test_mask_routed_through_a_pipeline():
             FrameAggregator(n_frames=1).set_transform_request(mask=True),
             FramePooling(method="first"),
         )
-        with pytest.warns(UserWarning, match=r"\(sequence 0: 1\)"):
+        with pytest.warns(UserWarning, match=r"clip 0: 1 frames \[1\]: excluded"):
             out = pipe.fit(seqs).transform(seqs, mask=mask)
     np.testing.assert_allclose(out, [[2.0], [3.0]])  # mean of frames 0 and 2; of both
 
@@ -239,7 +241,7 @@ def test_frame_aggregator_leaves_out_frames_by_status():
     status = np.array(["detected", "missing", "tracked", "filled", "missing"])
     X = ClipSet([seq, seq], status=[status, np.array(["detected"] * 5)])
     agg = FrameAggregator(n_frames=1).fit(X)
-    with pytest.warns(UserWarning, match=r"2 frames without a face .* \(sequence 0: 2\)"):
+    with pytest.warns(UserWarning, match=r"clip 0: 2 frames \[1, 4\]: excluded .*'missing'"):
         out, left_out = agg.transform_with_info(X)
     np.testing.assert_allclose(out[0], seq[[0, 2, 3]].mean(axis=0))
     np.testing.assert_allclose(out[1], seq.mean(axis=0))

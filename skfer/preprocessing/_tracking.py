@@ -21,6 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..utils.validation import pixel_unit, to_uint8
 from .box_smoothing import box_iou
 
 __all__ = [
@@ -34,8 +35,10 @@ __all__ = [
     "histogram_search",
     "locate_undetected",
     "patch_bounds",
-    "pixel_unit",
+    "pixel_unit",  # the dtype rule of skfer.utils.validation, re-exported
     "template_track",
+    "tube_confidence",
+    "MIN_HITS",
     "to_uint8",
     "work_frame",
     "work_scale",
@@ -47,6 +50,10 @@ __all__ = [
 WORK_WIDTH = 320
 #: Bins of the grey-level histograms compared by :func:`histogram_search`.
 HIST_BINS = 32
+#: Detections of the primary face that give a tube full evidence (all of the detector's runs
+#: when it ran fewer times, e.g. on a short clip): a face seen once or twice in a clip where
+#: the detector ran many times is more likely a false positive that never repeats.
+MIN_HITS = 5
 
 
 @dataclass(frozen=True)
@@ -66,23 +73,6 @@ class SearchParams:
     search_radius: float
     max_gap: int
     max_hist_distance: float
-
-
-def pixel_unit(clip: np.ndarray | Sequence[np.ndarray]) -> float:
-    """Factor to bring a clip (array or list of frames) to 0..255: 255 for float clips
-    within [0, 1], else 1."""
-    dtype = clip[0].dtype
-    if dtype == np.uint8 or not np.issubdtype(dtype, np.floating):
-        return 1.0
-    peak = clip.max() if isinstance(clip, np.ndarray) else max(f.max() for f in clip)
-    return 255.0 if peak <= 1.0 else 1.0
-
-
-def to_uint8(frame: np.ndarray, unit: float = 1.0) -> np.ndarray:
-    """uint8 version of a frame (``unit`` from :func:`pixel_unit` of its clip), for detection."""
-    if frame.dtype == np.uint8:
-        return frame
-    return np.clip(frame.astype(float) * unit, 0, 255).astype(np.uint8)
 
 
 def grey(frame: np.ndarray) -> np.ndarray:
@@ -356,3 +346,54 @@ def fill_run(
                 break
             boxes[t], status[t] = box / scale, "filled"
             t += step
+
+
+def tube_confidence(
+    primary: dict[int, tuple[np.ndarray, float]],
+    found: dict[int, Any],
+    boxes: np.ndarray,
+    status: np.ndarray,
+    window: int,
+) -> np.ndarray:
+    """Per-frame confidence in [0, 1] of the primary tube, from what the tracker knows.
+
+    ``tube = interior * evidence`` where *interior* is the fraction of the detector's runs on
+    frames between the tube's first and last detection that found the tube's face (a real
+    face is found again and again; scattered false detections, e.g. on an upside-down face,
+    leave runs in between that find nothing or another box), and *evidence* is
+    ``min(1, hits / min(MIN_HITS, runs))`` (a face found once in a clip where the detector ran
+    often is a false positive that never repeats). A detected frame gets ``tube`` times its
+    *agreement* with the median box of the tube's other detections within ``window`` frames:
+    1 up to a distance ``d`` of 0.25, falling linearly to 0 at ``d = 1``, with ``d`` the
+    centre distance in box sides plus ``|log2|`` of the ratio of sides (boxes jumping). Tracked
+    and filled frames take the lower confidence of the detected frames around them; missing
+    frames get 0. Detector scores are not used: they are not comparable across detectors
+    (Haar's level weights are unbounded; a function detector gives 1); they stay in the
+    :class:`~skfer.preprocessing.FaceTube` record.
+    """
+    n = len(status)
+    hits = np.array(sorted(primary))
+    runs = np.array(sorted(found))
+    inside = int(((runs >= hits[0]) & (runs <= hits[-1])).sum())
+    interior = len(hits) / max(inside, 1)
+    evidence = min(1.0, len(hits) / min(MIN_HITS, len(runs)))
+    side = np.sqrt(boxes[hits, 2] * boxes[hits, 3])
+    centre = boxes[hits, :2] + boxes[hits, 2:] / 2
+    agree = np.ones(len(hits))
+    for k, t in enumerate(hits):
+        near = (np.abs(hits - t) <= window) & (hits != t)
+        if not near.any():
+            continue  # nothing to compare with: interior and evidence speak for the frame
+        ref_side = float(np.median(side[near]))
+        dist = np.hypot(*(centre[k] - np.median(centre[near], axis=0))) / max(ref_side, 1e-9)
+        dist += abs(np.log2(max(side[k], 1e-9) / max(ref_side, 1e-9)))
+        agree[k] = float(np.clip((1.0 - dist) / 0.75, 0.0, 1.0))
+    conf = np.zeros(n)
+    conf[hits] = interior * evidence * agree
+    located = np.flatnonzero((status != "missing") & ~np.isin(np.arange(n), hits))
+    if located.size:
+        pos = np.searchsorted(hits, located)
+        before = conf[hits[np.maximum(pos - 1, 0)]]
+        after = conf[hits[np.minimum(pos, len(hits) - 1)]]
+        conf[located] = np.minimum(before, after)
+    return conf

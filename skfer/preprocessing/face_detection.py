@@ -24,12 +24,27 @@ A plain function ``f(frame)`` returning ``boxes``, ``(boxes, scores)`` or ``None
 is accepted where a detector is, as a detector without parameters (handy in tests);
 :func:`as_detector` turns either form into a function returning ``(boxes, scores)``
 (scores default to 1).
+
+Every detector's output is checked there, in one place: boxes must be finite ``(n, 4)``
+rows with a positive width and height that overlap the frame, scores finite, one per box;
+anything else raises a ``ValueError`` naming the detector, the clip and the frame (rather
+than failing later in a crop with "cannot convert float NaN to integer").
+
+A detector given as a lambda or a function defined inside another function cannot be
+pickled by ``pickle`` or ``joblib.dump``; the estimators that hold one
+(:class:`~skfer.preprocessing.FaceTubeExtractor`,
+:class:`~skfer.preprocessing.LandmarkDetector`) then raise a ``pickle.PicklingError`` that
+says so (cloudpickle, which joblib's process workers use, pickles such functions by value
+and still works).
 """
 
 from __future__ import annotations
 
 import numbers
+import pickle
+import sys
 import threading
+import types
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -38,7 +53,16 @@ import numpy as np
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils._param_validation import Interval
 
-__all__ = ["FaceDetector", "HaarFaceDetector", "as_detector", "fitted_detector"]
+from ..utils.validation import pixel_unit, to_uint8
+
+__all__ = [
+    "DetectorPickleMixin",
+    "FaceDetector",
+    "HaarFaceDetector",
+    "as_detector",
+    "detector_name",
+    "fitted_detector",
+]
 
 
 @runtime_checkable
@@ -53,26 +77,72 @@ class FaceDetector(Protocol):
         ...
 
 
-def _normalise_output(out: Any) -> tuple[np.ndarray, np.ndarray]:
+def detector_name(detector: Any) -> str:
+    """A detector's name for messages: its class, or a function's qualified name."""
+    if isinstance(detector, (types.FunctionType, types.MethodType)):
+        return f"{detector.__module__}.{detector.__qualname__}"
+    return type(detector).__name__
+
+
+def _normalise_output(
+    out: Any, name: str, where: str, shape: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes ``(n, 4)`` and scores ``(n,)`` of a detector's output, checked."""
     if out is None:  # a function detector's "no face"
         return np.empty((0, 4)), np.empty(0)
     if isinstance(out, tuple) and len(out) == 2:
         boxes, scores = out
     else:
         boxes, scores = out, None
-    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+
+    def fail(problem: str) -> ValueError:
+        return ValueError(
+            f"{where}the face detector {name} returned {problem}; a detector must return "
+            "finite (x, y, w, h) boxes with w, h > 0 overlapping the frame, and one finite "
+            "score per box"
+        )
+
+    try:
+        boxes = np.asarray(boxes, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise fail(f"boxes that are not an array of numbers ({exc})") from None
+    if boxes.size == 0:
+        boxes = np.empty((0, 4))
+    elif boxes.shape == (4,):
+        boxes = boxes[np.newaxis]
+    elif boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise fail(f"boxes of shape {boxes.shape} instead of (n, 4)")
+    bad = ~np.isfinite(boxes).all(axis=1)
+    if bad.any():
+        raise fail(f"a NaN or infinite box {boxes[bad][0].tolist()}")
+    bad = (boxes[:, 2] <= 0) | (boxes[:, 3] <= 0)
+    if bad.any():
+        raise fail(f"a box of non-positive width or height {boxes[bad][0].tolist()}")
+    height, width = shape[:2]
+    bad = (
+        (boxes[:, 0] >= width) | (boxes[:, 1] >= height)
+        | (boxes[:, 0] + boxes[:, 2] <= 0) | (boxes[:, 1] + boxes[:, 3] <= 0)
+    )
+    if bad.any():
+        raise fail(f"a box {boxes[bad][0].tolist()} outside the {height}x{width} frame")
     if scores is None:
         scores = np.ones(len(boxes))
-    scores = np.asarray(scores, dtype=float).ravel()
+    try:
+        scores = np.asarray(scores, dtype=float).ravel()
+    except (TypeError, ValueError) as exc:
+        raise fail(f"scores that are not numbers ({exc})") from None
     if scores.shape[0] != boxes.shape[0]:
-        raise ValueError(
-            f"the detector returned {boxes.shape[0]} boxes but {scores.shape[0]} scores"
-        )
+        raise fail(f"{boxes.shape[0]} boxes but {scores.shape[0]} scores")
+    if not np.isfinite(scores).all():
+        raise fail("a NaN or infinite score")
     return boxes, scores
 
 
-def as_detector(detector: Any) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Return a function ``frame -> (boxes (n, 4), scores (n,))`` for any supported detector.
+def as_detector(detector: Any) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    """Return a function ``detect(frame, where="") -> (boxes (n, 4), scores (n,))``.
+
+    The output of the detector is checked (see the module docstring); ``where`` (e.g.
+    ``"clip 3, frame 7: "``) prefixes the error.
 
     Parameters
     ----------
@@ -95,7 +165,56 @@ def as_detector(detector: Any) -> Callable[[np.ndarray], tuple[np.ndarray, np.nd
             "detector must be None, an object with a detect(frame) method or a callable, "
             f"got {type(detector).__name__}"
         )
-    return lambda frame: _normalise_output(fn(frame))
+    name = detector_name(detector)
+
+    def detect(frame: np.ndarray, where: str = "") -> tuple[np.ndarray, np.ndarray]:
+        return _normalise_output(fn(frame), name, where, np.shape(frame))
+
+    return detect
+
+
+def _unpicklable_function(obj: Any) -> bool:
+    """Whether ``obj`` is a function that ``pickle`` cannot find by its module and name
+    (a lambda, a function defined inside another one, or one deleted from its module)."""
+    if not isinstance(obj, types.FunctionType):
+        return False
+    found: Any = sys.modules.get(obj.__module__)
+    for part in obj.__qualname__.split("."):
+        found = getattr(found, part, None)
+    return found is not obj
+
+
+def _pickled_by_value() -> bool:
+    """Whether the object is being pickled by cloudpickle or copied by ``copy``.
+
+    Both handle lambdas (cloudpickle pickles them by value, ``deepcopy`` keeps them), so
+    the error of :class:`DetectorPickleMixin` must not fire for them; they show up as
+    Python frames on the stack (``pickle.dumps`` and ``joblib.dump`` do not).
+    """
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module == "copy" or "cloudpickle" in module:
+            return True
+        frame = frame.f_back
+    return False
+
+
+class DetectorPickleMixin:
+    """Make pickling an estimator whose detector is a lambda or local function say so."""
+
+    def __getstate__(self) -> dict:
+        for attr in ("detector", "detector_"):
+            det = self.__dict__.get(attr)
+            if _unpicklable_function(det) and not _pickled_by_value():
+                raise pickle.PicklingError(
+                    f"{type(self).__name__}: the detector {detector_name(det)} cannot be "
+                    "pickled (pickle, joblib.dump): it is a lambda or a function defined "
+                    "inside another function; define it at module level (def "
+                    "my_detector(frame): ...) or use a detector estimator such as "
+                    "HaarFaceDetector"
+                )
+        return super().__getstate__()
 
 
 class HaarFaceDetector(BaseEstimator):
@@ -205,7 +324,9 @@ class HaarFaceDetector(BaseEstimator):
         Parameters
         ----------
         frame : ndarray of shape (H, W) or (H, W, 3)
-            uint8 grey or RGB frame (other dtypes are clipped to 0..255).
+            uint8 grey or RGB frame; a float frame is converted by skfer's pixel rule
+            (:func:`skfer.utils.validation.pixel_unit`: [0, 1] if its maximum is at most 1,
+            else [0, 255]; outside both, a ``ValueError``).
 
         Returns
         -------
@@ -218,7 +339,7 @@ class HaarFaceDetector(BaseEstimator):
         clf = _load_cascade(self.cascade)
         img = np.asarray(frame)
         if img.dtype != np.uint8:
-            img = np.clip(img, 0, 255).astype(np.uint8)
+            img = to_uint8(img, pixel_unit(img))
         if img.ndim == 3:
             img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
         scale = 1.0

@@ -30,10 +30,20 @@ smoothing":
    take the box of the temporally closest located frame before smoothing.
 6. **Cropping** of the smoothed squares (zero padding outside the frame) and resizing.
 
-Every frame gets a status, ``"detected"``, ``"tracked"``, ``"filled"`` or ``"missing"``
-(:data:`skfer.FRAME_STATUSES`). :meth:`FaceTubeExtractor.transform` returns the tubes in a
-:class:`skfer.ClipSet` whose ``status`` and ``source_boxes`` companions carry them to later steps
-(:class:`~skfer.preprocessing.FrameAggregator` leaves the ``"missing"`` frames out);
+7. **Confidence** (:func:`skfer.preprocessing._tracking.tube_confidence`; not in the paper):
+   every frame gets a confidence in [0, 1] from the detector's agreement with the tube (how
+   often its runs inside the tube found the face, how many times it found it, how far each
+   detection lies from its neighbours). Located frames below ``min_confidence`` become
+   ``"suspect"`` (false detections, e.g. on an upside-down face) and are left out of the
+   smoothing like missing frames; a clip with no trustworthy frame is treated as a clip
+   without a face.
+
+Every frame gets a status, ``"detected"``, ``"tracked"``, ``"filled"``, ``"suspect"`` or
+``"missing"`` (:data:`skfer.FRAME_STATUSES`), and a ``confidence``.
+:meth:`FaceTubeExtractor.transform` returns the tubes in a :class:`skfer.ClipSet` whose
+``status``, ``confidence`` and ``source_boxes`` companions carry them to later steps
+(:class:`~skfer.preprocessing.FrameAggregator` leaves the ``"suspect"`` and ``"missing"``
+frames out);
 :meth:`FaceTubeExtractor.transform_with_info` also returns the :class:`FaceTube` records
 (boxes before and after smoothing, detector scores). Tracking and filling live in
 :mod:`skfer.preprocessing._tracking`, the decoding thread in :mod:`skfer.io._prefetch`.
@@ -48,23 +58,24 @@ from __future__ import annotations
 
 import numbers
 import os
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import ClipTransformerMixin, same_container
-from ..clipset import ClipSet
+from ..clipset import UNUSABLE_STATUSES, ClipSet
 from ..io import iter_frames
 from ..io._prefetch import prefetch
 from ..utils._param_validation import FrameSize
+from ..utils.frame_policy import SkippedFrames, apply_policy, policy_constraint
 from ..utils.validation import check_clips
+from ._frame_records import clip_sources
 from ._tracking import (
     SearchParams,
     WorkFrames,
@@ -74,11 +85,12 @@ from ._tracking import (
     locate_undetected,
     pixel_unit,
     to_uint8,
+    tube_confidence,
     work_frame,
     work_scale,
 )
 from .box_smoothing import smooth_tube_boxes
-from .face_detection import as_detector, fitted_detector
+from .face_detection import DetectorPickleMixin, as_detector, fitted_detector
 
 __all__ = ["FaceTube", "FaceTubeExtractor", "histogram_search"]
 
@@ -92,13 +104,14 @@ class FaceTube:
     clip_index : int
         Position of the clip in ``X``.
     boxes : ndarray of shape (T, 4)
-        ``x, y, w, h`` of the primary face before smoothing (detected, tracked or filled);
-        NaN on ``"missing"`` frames.
+        ``x, y, w, h`` of the primary face before smoothing (detected, tracked, filled or
+        suspect); NaN on ``"missing"`` frames.
     smoothed_boxes : ndarray of shape (T, 4)
         The square boxes actually cropped (after smoothing), ``x, y, w, h`` in pixels of
         the source frames: the ``source_boxes`` companion of the tubes.
     status : ndarray of shape (T,) of str
-        ``"detected"``, ``"tracked"``, ``"filled"`` or ``"missing"`` per frame.
+        ``"detected"``, ``"tracked"``, ``"filled"``, ``"suspect"`` or ``"missing"`` per
+        frame.
     scores : ndarray of shape (T,)
         Detector score on detected frames, NaN elsewhere.
     linear_sides : bool
@@ -107,6 +120,12 @@ class FaceTube:
         Number of tubes (people) found before the primary one was chosen.
     n_detector_calls : int
         Frames the detector was run on.
+    confidence : ndarray of shape (T,)
+        How far the face of each frame is trusted, in [0, 1] (0 on missing frames; see
+        :func:`~skfer.preprocessing._tracking.tube_confidence`).
+    skipped : tuple of SkippedFrames
+        The frames without a trustworthy face: ``"no_face"`` (missing) and
+        ``"inconsistent"`` (suspect) records, with the clip's index and file.
     """
 
     clip_index: int
@@ -117,6 +136,8 @@ class FaceTube:
     linear_sides: bool = False
     n_tubes: int = 0
     n_detector_calls: int = 0
+    confidence: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    skipped: tuple[SkippedFrames, ...] = ()
 
     @property
     def missing_frames(self) -> np.ndarray:
@@ -124,12 +145,19 @@ class FaceTube:
         return np.flatnonzero(self.status == "missing")
 
     @property
+    def suspect_frames(self) -> np.ndarray:
+        """Indices of the frames whose located face is not trusted (status ``"suspect"``)."""
+        return np.flatnonzero(self.status == "suspect")
+
+    @property
     def face_found(self) -> bool:
-        """Whether any frame holds a located face."""
-        return bool((self.status != "missing").any())
+        """Whether any frame holds a trustworthy face (neither suspect nor missing)."""
+        return bool((~np.isin(self.status, UNUSABLE_STATUSES)).any())
 
 
-class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
+class FaceTubeExtractor(
+    DetectorPickleMixin, ClipTransformerMixin, TransformerMixin, BaseEstimator
+):
     """Turn clips of whole video frames into face tubes (EmoNets section 3.1.3).
 
     Each clip ``(T, H, W[, 3])`` becomes one face tube ``(T, height, width)`` (grey) or
@@ -160,10 +188,17 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
     color : bool, default=False
         Output RGB tubes (needs RGB clips) instead of grey ones.
     on_missing : {"raise", "warn", "ignore"}, default="raise"
-        What to do with a clip where no face is found in any frame: ``"raise"`` a
-        ``ValueError`` naming the clip index; ``"warn"`` with a ``UserWarning`` naming it
-        and output the centred square crop of the frames, every frame with the status
-        ``"missing"``; ``"ignore"`` does the same without the warning.
+        What to do with a clip where no trustworthy face is found (no frame located, or
+        every located frame suspect) and with suspect frames
+        (:mod:`skfer.utils.frame_policy`): ``"raise"`` a
+        :class:`~skfer.utils.frame_policy.SkippedFramesError` (a ``ValueError``) naming the
+        clip, frames and reason (``"no_face"`` or ``"inconsistent"``); ``"warn"`` one
+        :class:`~skfer.utils.frame_policy.SkippedFramesWarning` (a ``UserWarning``) per call
+        naming them, and output such a clip as the centred square crop of its frames
+        (statuses ``"suspect"``/``"missing"``) and suspect frames flagged in ``status``;
+        ``"ignore"`` does the same without the warning. The records are in
+        :attr:`FaceTube.skipped` either way. Missing frames of a clip whose face was found
+        elsewhere (the face left the shot) are only recorded there and in ``status``.
     max_gap : int, default=15
         Farthest a run of failed detections is filled by histogram search from each located
         side, in frames; frames farther away are ``"missing"``.
@@ -171,6 +206,11 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         Neighbourhood searched by tracking and filling, in box sides around the previous box.
     max_hist_distance : float, default=0.4
         Largest Bhattacharyya distance accepted by the histogram search.
+    min_confidence : float, default=0.5
+        Located frames whose confidence (see the module docstring) is below this become
+        ``"suspect"``. With the default, a face found fewer than 3 times where the
+        detector ran 5 times or more, or missed by more than half of the detector's runs
+        inside its tube, is suspect. ``0`` trusts every located frame.
 
     Attributes
     ----------
@@ -181,17 +221,18 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
     Notes
     -----
     *Output.* :meth:`transform` returns a :class:`skfer.ClipSet` of the tubes (also for a
-    list or an ndarray ``X``: the step produces companions) with two per-frame
-    companions: ``status`` (``"detected"``, ``"tracked"``, ``"filled"`` or ``"missing"``)
-    and ``source_boxes``, the square actually cropped (after smoothing) as ``(x, y, w, h)``
-    in pixels of the *source* frame, so that a later step can map tube pixels back to the
-    video. A ``landmarks`` companion of ``X`` is mapped into tube pixels with the crop
-    (the same scale and offset as the pixels); ``boxes`` of ``X`` (face boxes in the
-    source's pixels) are dropped, since the face now fills the tube; the other companions
-    are kept. Missing frames are still cropped (at the temporally closest
-    located box) so that every frame keeps its place; :class:`FrameAggregator` leaves
-    them out by their status. :meth:`transform_with_info` also returns the per-clip
-    :class:`FaceTube` records; ``transform`` does not change the estimator.
+    list or an ndarray ``X``: the step produces companions) with three per-frame
+    companions: ``status`` (``"detected"``, ``"tracked"``, ``"filled"``, ``"suspect"`` or
+    ``"missing"``), ``confidence`` and ``source_boxes``, the square actually cropped
+    (after smoothing) as ``(x, y, w, h)`` in pixels of the *source* frame, so that a
+    later step can map tube pixels back to the video. A ``landmarks`` companion of ``X``
+    is mapped into tube pixels with the crop (the same scale and offset as the pixels);
+    ``boxes`` of ``X`` (face boxes in the source's pixels) are dropped, since the face now
+    fills the tube; the other companions are kept. Missing and suspect frames are still
+    cropped (at the temporally closest trusted box) so that every frame keeps its place;
+    :class:`FrameAggregator` leaves them out by their status. :meth:`transform_with_info`
+    also returns the per-clip :class:`FaceTube` records; ``transform`` does not change
+    the estimator.
 
     For video files, :meth:`transform_files` gives the same tubes as :meth:`transform` on
     the decoded clips (with a detector working on grey), faster: it decodes grey frames,
@@ -217,10 +258,11 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         "smoothing_window": [Interval(numbers.Integral, 1, None, closed="left")],
         "scale_threshold": [Interval(numbers.Real, 0, None, closed="left")],
         "color": ["boolean"],
-        "on_missing": [StrOptions({"raise", "warn", "ignore"})],
+        "on_missing": policy_constraint(),
         "max_gap": [Interval(numbers.Integral, 0, None, closed="left")],
         "search_radius": [Interval(numbers.Real, 0, None, closed="left")],
         "max_hist_distance": [Interval(numbers.Real, 0, None, closed="left")],
+        "min_confidence": [Interval(numbers.Real, 0, 1, closed="both")],
     }
 
     def __init__(
@@ -236,6 +278,7 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         max_gap: int = 15,
         search_radius: float = 0.25,
         max_hist_distance: float = 0.4,
+        min_confidence: float = 0.5,
     ) -> None:
         self.detector = detector
         self.frame_size = frame_size
@@ -247,6 +290,7 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         self.max_gap = max_gap
         self.search_radius = search_radius
         self.max_hist_distance = max_hist_distance
+        self.min_confidence = min_confidence
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: Any = None, y: Any = None) -> FaceTubeExtractor:
@@ -299,10 +343,12 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         records : list of FaceTube
             One per clip: boxes before and after smoothing, statuses, detector scores.
         """
-        out, records = [], []
-        for tube, rec in self.iter_transform(X):
+        out, records, skipped = [], [], []
+        for tube, rec in self._iter_clips(X):
+            self._apply_policy(rec, skipped)
             out.append(tube)
             records.append(rec)
+        self._apply_policy(None, skipped)
         return self._package(X, out, records), records
 
     def iter_transform(self, X: Any) -> Iterator[tuple[np.ndarray, FaceTube]]:
@@ -310,6 +356,7 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
 
         All clips are validated before the first is processed; errors name the clip by its
         index in ``X``. The tubes come bare (the statuses and boxes are in the records).
+        ``on_missing`` applies clip by clip (one warning per clip).
 
         Parameters
         ----------
@@ -320,11 +367,40 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         tube : ndarray
         record : FaceTube
         """
+        for tube, rec in self._iter_clips(X):
+            pending: list[SkippedFrames] = []
+            self._apply_policy(rec, pending)
+            self._apply_policy(None, pending)
+            yield tube, rec
+
+    def _iter_clips(self, X: Any) -> Iterator[tuple[np.ndarray, FaceTube]]:
         check_is_fitted(self, "detector_")
         clips = check_clips(X, color=True if self.color else None)
+        sources = clip_sources(X, len(clips))
         detect = as_detector(self.detector_)
         for i, clip in enumerate(clips):
-            yield self._extract(clip, i, detect)
+            yield self._extract(clip, i, detect, source=sources[i])
+
+    def _apply_policy(self, rec: FaceTube | None, pending: list[SkippedFrames]) -> None:
+        """``on_missing`` on a clip's record (``"raise"`` at once, else kept in ``pending``),
+        or, for ``rec=None``, on everything ``pending`` (one warning per call)."""
+        if rec is not None:
+            # Missing frames of a clip with a face are the aggregator's business (status).
+            pending.extend(
+                r for r in rec.skipped if r.reason == "inconsistent" or not rec.face_found
+            )
+            if self.on_missing != "raise":
+                return  # one warning at the end of the call
+        apply_policy(
+            pending,
+            self.on_missing,
+            "without a trustworthy face (clips without one are centre crops; suspect frames "
+            "are flagged in status)",
+            hint='set on_missing="warn" or "ignore" to output a centre crop for such clips '
+            "and flag suspect frames",
+            stacklevel=4,
+        )
+        pending.clear()
 
     def transform_files(self, paths: Iterable[str | os.PathLike]) -> ClipSet:
         """Extract one face tube per video file, streaming its frames.
@@ -382,8 +458,9 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
             raise ValueError("paths is empty: at least one video file is needed")
         detect = as_detector(self.detector_)
         every = int(self.detect_every)
-        out, records = [], []
+        out, records, skipped = [], [], []
         for i, path in enumerate(paths):
+            name = f"clip {i} ({path})"
             frames: list[np.ndarray] = []
             work: list[np.ndarray | None] = []
             found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -395,21 +472,25 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
                     # The stride's detections (and the frames between two that disagree)
                     # run while the next frames decode; _extract adds the last frame's.
                     if t % every == 0:
-                        self._detect_between(frames, detect, 1.0, found, t - every, t)
+                        self._detect_between(frames, detect, 1.0, found, t - every, t, name)
             finally:
                 stream.close()  # on a detector error, stop the decoding thread now
             if not frames:
                 raise ValueError(f"video {path} (clip {i}) yielded no frame")
-            tube, rec = self._extract(frames, i, detect, found, work)
+            tube, rec = self._extract(frames, i, detect, found, work, source=str(path))
+            self._apply_policy(rec, skipped)
             out.append(tube)
             records.append(rec)
+        self._apply_policy(None, skipped)
         tubes = self._package(None, out, records).replace(source=[str(p) for p in paths])
         return tubes, records
 
     def _package(self, X: Any, tubes: list[np.ndarray], records: list[FaceTube]) -> ClipSet:
-        """The tubes as a ClipSet with ``status`` and ``source_boxes``; X's landmarks mapped."""
+        """The tubes as a ClipSet with ``status``, ``confidence`` and ``source_boxes``; X's
+        landmarks mapped."""
         companions: dict[str, Any] = {
             "status": [rec.status for rec in records],
+            "confidence": [rec.confidence for rec in records],
             "source_boxes": [rec.smoothed_boxes for rec in records],
             # Face boxes in the clip's own pixels would now be the whole tube frame.
             "boxes": None,
@@ -442,14 +523,16 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         found: dict[int, tuple[np.ndarray, np.ndarray]],
         a: int,
         b: int,
+        name: str,
     ) -> None:
         """Detect on the scheduled frames ``a`` (skipped if < 0) and ``b`` and, when one
         holds a face and the other none, on every frame between; results go to ``found``
-        (frames already there are not detected again)."""
+        (frames already there are not detected again). ``name`` ("clip 3") names the clip
+        in the errors of the detector's output check."""
 
         def run(t: int) -> bool:
             if t not in found:
-                found[t] = detect(to_uint8(clip[t], unit))
+                found[t] = detect(to_uint8(clip[t], unit), f"{name}, frame {t}: ")
             return len(found[t][0]) > 0
 
         hit_b = run(b)
@@ -463,6 +546,7 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         detect: Any,
         unit: float,
         found: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
+        name: str = "",
     ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Run the detector on the stride and, where scheduled results disagree, in between.
 
@@ -474,7 +558,7 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         if schedule[-1] != n - 1:
             schedule.append(n - 1)
         for a, b in zip([-1] + schedule[:-1], schedule):
-            self._detect_between(clip, detect, unit, found, a, b)
+            self._detect_between(clip, detect, unit, found, a, b, name)
         return found
 
     def _extract(
@@ -484,21 +568,25 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         detect: Any,
         found: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
         work: list[np.ndarray | None] | None = None,
+        source: str | None = None,
     ) -> tuple[np.ndarray, FaceTube]:
         """Face tube and record of one clip: an array or a list of equal-size frames.
 
-        ``found`` holds detections already made, ``work`` working frames already built.
+        ``found`` holds detections already made, ``work`` working frames already built,
+        ``source`` is the clip's file (for the records).
         """
         n = len(clip)
         height, width = clip[0].shape[:2]
-        unit = pixel_unit(clip)
-        found = self._detect_frames(clip, detect, unit, found)
+        name = f"clip {index}" + (f" ({source})" if source is not None else "")
+        unit = pixel_unit(clip, index=index, source=source)
+        found = self._detect_frames(clip, detect, unit, found, name)
         tubes = associate(
             {t: d for t, d in found.items() if len(d[0])}, int(self.detect_every) + self.max_gap
         )
         boxes = np.full((n, 4), np.nan)
         status = np.full(n, "missing", dtype=object)
         scores = np.full(n, np.nan)
+        confidence = np.zeros(n)
         linear = False
         if tubes:
             # Primary tube: most detected frames, ties by the larger mean box area.
@@ -518,24 +606,17 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
                     float(self.search_radius), int(self.max_gap), float(self.max_hist_distance)
                 ),
             )
-            located = status != "missing"
-            idx = np.flatnonzero(located)
-            # Missing frames take the temporally closest located box before smoothing.
-            nearest = idx[np.abs(np.arange(n)[:, None] - idx[None, :]).argmin(axis=1)]
-            full = boxes[nearest]
+            window = max(int(self.detect_every), int(self.smoothing_window) // 2)
+            confidence = tube_confidence(primary, found, boxes, status, window)
+            status[(status != "missing") & (confidence < self.min_confidence)] = "suspect"
+        trusted = np.flatnonzero(~np.isin(status.astype(str), UNUSABLE_STATUSES))
+        if trusted.size:
+            # Missing and suspect frames take the temporally closest trusted box.
+            nearest = trusted[np.abs(np.arange(n)[:, None] - trusted[None, :]).argmin(axis=1)]
             smoothed, linear = smooth_tube_boxes(
-                full, int(self.smoothing_window), float(self.scale_threshold)
+                boxes[nearest], int(self.smoothing_window), float(self.scale_threshold)
             )
-        else:
-            where = f"clip {index}: no face was found in any of its {n} frames"
-            if self.on_missing == "raise":
-                raise ValueError(
-                    where + " (set on_missing='warn' or 'ignore' to output a centre crop)"
-                )
-            if self.on_missing == "warn":
-                warnings.warn(
-                    where + "; its tube is a centre crop of the frames", UserWarning, stacklevel=4
-                )
+        else:  # no trustworthy face: the centred square of the frames
             side = float(min(height, width))
             centre = [(width - side) / 2, (height - side) / 2, side, side]
             smoothed = np.tile(centre, (n, 1))
@@ -550,8 +631,32 @@ class FaceTubeExtractor(ClipTransformerMixin, TransformerMixin, BaseEstimator):
             linear_sides=linear,
             n_tubes=len(tubes),
             n_detector_calls=len(found),
+            confidence=confidence,
+            skipped=self._skip_records(status, confidence, index, source),
         )
         return tube, record
+
+    def _skip_records(
+        self, status: np.ndarray, confidence: np.ndarray, index: int, source: str | None
+    ) -> tuple[SkippedFrames, ...]:
+        """The ``"no_face"`` (missing) and ``"inconsistent"`` (suspect) frames of a clip."""
+        crop = "" if (~np.isin(status, UNUSABLE_STATUSES)).any() else (
+            "no trustworthy face in any frame of the clip"
+        )
+        records = []
+        for reason, st in (("no_face", "missing"), ("inconsistent", "suspect")):
+            idx = np.flatnonzero(status == st)
+            if not idx.size:
+                continue
+            detail = crop
+            if st == "suspect":
+                detail = "; ".join(filter(None, [
+                    f"confidence {confidence[idx].max():.2f} or less, below min_confidence "
+                    f"{self.min_confidence}",
+                    crop,
+                ]))
+            records.append(SkippedFrames(idx, reason, index, source, detail))
+        return tuple(records)
 
     @staticmethod
     def _square(box: np.ndarray) -> tuple[int, int, int]:

@@ -20,7 +20,6 @@ import functools
 import importlib.util
 import numbers
 import os
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import ClipTransformerMixin, SequenceTransformerMixin, same_container
 from ..clipset import ClipSet
+from ..utils.frame_policy import apply_policy, policy_constraint
 from ..utils.landmark_scheme import IBUG68_TO_INTRAFACE49, NOSE_TIP_INDEX, flip_permutation
-from ..utils.validation import check_clips
-from .face_detection import as_detector, fitted_detector
+from ..utils.validation import check_clips, pixel_unit, to_uint8
+from ._frame_records import records_from_masks
+from .face_detection import DetectorPickleMixin, as_detector, fitted_detector
 
 __all__ = [
     "IBUG68_TO_INTRAFACE49",
@@ -122,17 +123,9 @@ def _hog_detector():
     return _import_dlib().get_frontal_face_detector()
 
 
-def _to_uint8(frame: np.ndarray) -> np.ndarray:
-    """A frame as contiguous uint8 (grey or RGB), as dlib wants it."""
-    if frame.dtype == np.uint8:
-        return np.ascontiguousarray(frame)
-    f = frame.astype(np.float64)
-    if f.size and f.max() <= 1.0:
-        f = f * 255.0  # float images in [0, 1]
-    return np.ascontiguousarray(np.clip(np.rint(f), 0, 255).astype(np.uint8))
-
-
-class LandmarkDetector(ClipTransformerMixin, TransformerMixin, BaseEstimator):
+class LandmarkDetector(
+    DetectorPickleMixin, ClipTransformerMixin, TransformerMixin, BaseEstimator
+):
     """68 iBUG facial landmarks per frame with dlib's shape predictor (offline).
 
     DTAGN (Jung et al., ICCV 2015, section 3.1) takes landmarks from IntraFace; IntraFace
@@ -162,10 +155,13 @@ class LandmarkDetector(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         Times the HOG detector upsamples each frame (finds faces down to about 40 pixels
         at 1, 20 at 2; each step is about 4 times slower).
     on_missing : {"raise", "warn", "ignore"}, default="warn"
-        What to do with a frame where no face is found (no box, or a NaN box). ``"warn"``:
-        its 68 points are NaN and a ``UserWarning`` counts such frames and names the first
-        clip; ``"ignore"``: NaN points, no warning; ``"raise"``: a ``ValueError`` names the
-        clip and frame. Nothing is dropped, so outputs stay aligned with frames; which
+        What to do with frames where no face is found (no box, or a NaN box), recorded as
+        :class:`~skfer.utils.frame_policy.SkippedFrames` (reason ``"no_face"``):
+        ``"warn"``: their 68 points are NaN and one
+        :class:`~skfer.utils.frame_policy.SkippedFramesWarning` names the clips and frames;
+        ``"ignore"``: NaN points, no warning; ``"raise"``: a
+        :class:`~skfer.utils.frame_policy.SkippedFramesError` (a ``ValueError``) names the
+        clip and frames. Nothing is dropped, so outputs stay aligned with frames; which
         frames got landmarks is returned by :meth:`transform_with_info`.
     output : {"landmarks", "clips"}, default="landmarks"
         What :meth:`transform` returns: ``"landmarks"``, the landmark sequences (the input
@@ -212,7 +208,7 @@ class LandmarkDetector(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         ],
         "predictor_path": [str, os.PathLike, None],
         "upsample": [Interval(numbers.Integral, 0, None, closed="left")],
-        "on_missing": [StrOptions({"raise", "warn", "ignore"})],
+        "on_missing": policy_constraint(),
         "output": [StrOptions({"landmarks", "clips"})],
     }
 
@@ -268,7 +264,17 @@ class LandmarkDetector(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         )
         return self
 
-    def _find_box(self, frame: np.ndarray) -> np.ndarray | None:
+    def _report(self, missing: list[np.ndarray | None], X: Any) -> None:
+        """``on_missing`` on the frames where no face was found (bool mask per clip)."""
+        apply_policy(
+            records_from_masks(missing, "no_face", X),
+            self.on_missing,
+            "given NaN landmarks (transform_with_info says which)",
+            hint='set on_missing="warn" or "ignore" to give such frames NaN landmarks',
+            stacklevel=4,
+        )
+
+    def _find_box(self, frame: np.ndarray, where: str = "") -> np.ndarray | None:
         """Face box ``(x, y, w, h)`` in ``frame`` (the largest found) or ``None``."""
         if self.detector_ == "frame":
             return np.array([0.0, 0.0, frame.shape[1], frame.shape[0]])
@@ -278,7 +284,7 @@ class LandmarkDetector(ClipTransformerMixin, TransformerMixin, BaseEstimator):
                 return None
             r = max(rects, key=lambda r: r.width() * r.height())
             return np.array([r.left(), r.top(), r.width(), r.height()], dtype=float)
-        boxes, _ = as_detector(self.detector_)(frame)
+        boxes, _ = as_detector(self.detector_)(frame, where)
         if len(boxes) == 0:
             return None
         return boxes[np.argmax(boxes[:, 2] * boxes[:, 3])]
@@ -362,14 +368,17 @@ class LandmarkDetector(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         predictor = _load_predictor(self.predictor_path_)
         out, detected = [], []
         for i, clip in enumerate(clips):
+            unit = pixel_unit(clip, index=i)
             points = np.full((len(clip), 68, 2), np.nan)
             found = np.zeros(len(clip), dtype=bool)
             for t, frame in enumerate(clip):
-                image = _to_uint8(frame)
-                box = self._find_box(image) if given is None else given[i][t]
+                image = np.ascontiguousarray(to_uint8(frame, unit))  # dlib wants it so
+                box = self._find_box(image, f"clip {i}, frame {t}: ") if given is None else (
+                    given[i][t]
+                )
                 if box is None or not np.all(np.isfinite(box)):
-                    if self.on_missing == "raise":
-                        raise ValueError(f"clip {i}: no face found in frame {t}")
+                    if self.on_missing == "raise":  # at once: the rest is wasted work
+                        self._report([None] * i + [np.arange(len(clip)) == t], X)
                     continue
                 x, y, w, h = (float(v) for v in box)
                 # dlib rectangles are inclusive: right = x + w - 1.
@@ -379,16 +388,7 @@ class LandmarkDetector(ClipTransformerMixin, TransformerMixin, BaseEstimator):
                 found[t] = True
             out.append(points)
             detected.append(found)
-        n_missing = sum(int((~d).sum()) for d in detected)
-        if n_missing and self.on_missing == "warn":
-            clips_missing = [i for i, d in enumerate(detected) if not d.all()]
-            warnings.warn(
-                f"no face found in {n_missing} frames of {len(clips_missing)} clips "
-                f"(first: clip {clips_missing[0]}); their landmarks are NaN (see "
-                "transform_with_info for which frames)",
-                UserWarning,
-                stacklevel=3,
-            )
+        self._report([~d for d in detected], X)
         if self.output == "clips":
             # Clips keep their container's data (a ClipSet's own arrays), landmarks attached.
             source = X if isinstance(X, ClipSet) else clips

@@ -9,19 +9,20 @@ extraction, could also be applied." :class:`MouthRegion` does both.
 from __future__ import annotations
 
 import numbers
-import warnings
 from typing import Any
 
 import cv2
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
 from ..base import StatelessClipTransformer, same_container
 from ..clipset import ClipSet
 from ..utils._geometry import map_geometry_companions
 from ..utils._param_validation import FrameSize, RealTuple
+from ..utils.frame_policy import apply_policy, policy_constraint
 from ..utils.landmark_scheme import IBUG68_GROUPS
 from ..utils.validation import check_clips
+from ._frame_records import records_from_masks
 
 __all__ = ["MOUTH_BOX", "MOUTH_INDICES_68", "MouthRegion"]
 
@@ -70,10 +71,13 @@ class MouthRegion(StatelessClipTransformer):
         Landmark mode: margin added on each side, as a fraction of the mouth's width
         (left/right) and height (top/bottom).
     on_missing : {"raise", "warn", "ignore"}, default="warn"
-        Landmark mode, frames whose mouth points are NaN (no face found): ``"raise"`` a
-        ValueError naming the clip and frame; ``"warn"``: crop them with the fixed ``box``
-        and count them per clip in a ``UserWarning``; ``"ignore"``: the same fallback,
-        silently.
+        Landmark mode, frames whose mouth points are NaN (no face found), recorded as
+        :class:`~skfer.utils.frame_policy.SkippedFrames` (reason ``"no_landmarks"``):
+        ``"raise"`` a :class:`~skfer.utils.frame_policy.SkippedFramesError` (a
+        ``ValueError``) naming the clip and frames; ``"warn"``: crop them with the fixed
+        ``box`` and name them in one
+        :class:`~skfer.utils.frame_policy.SkippedFramesWarning`; ``"ignore"``: the same
+        fallback without the warning.
 
     Attributes
     ----------
@@ -107,7 +111,7 @@ class MouthRegion(StatelessClipTransformer):
         "box": [RealTuple(4)],
         "frame_size": [FrameSize(), None],
         "margin": [Interval(numbers.Real, 0, np.inf, closed="left")],
-        "on_missing": [StrOptions({"raise", "warn", "ignore"})],
+        "on_missing": policy_constraint(),
     }
 
     def __init__(
@@ -193,28 +197,31 @@ class MouthRegion(StatelessClipTransformer):
         return pts[:, MOUTH_INDICES_68] if pts.shape[1] == 68 else pts
 
     def _crop_clip(
-        self, clip: np.ndarray, mouths: np.ndarray | None, index: int
-    ) -> tuple[np.ndarray, np.ndarray, int]:
-        """Crops of one clip, the (T, 2, 3) maps of its points, and its fallback count."""
+        self, clip: np.ndarray, mouths: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Crops of one clip and the (T, 2, 3) maps of its points (the fixed box where the
+        mouth points are not finite)."""
         # OpenCV resamples uint8 and float32 frames; other dtypes go through float32.
         frames = clip if clip.dtype in (np.uint8, np.float32) else clip.astype(np.float32)
-        crops, maps, n_bad = [], [], 0
+        crops, maps = [], []
         for t, f in enumerate(frames):
             if mouths is not None and np.isfinite(mouths[t]).all():
                 crop, affine = self._landmark_crop(f, mouths[t])
             else:
-                if mouths is not None:
-                    if self.on_missing == "raise":
-                        raise ValueError(
-                            f"clip {index}, frame {t}: NaN mouth landmarks (no face found); "
-                            'set on_missing="warn" or "ignore" to crop such frames with the '
-                            "fixed box"
-                        )
-                    n_bad += 1
                 crop, affine = self._fixed_crop(f)
             crops.append(crop)
             maps.append(affine)
-        return np.stack(crops), np.stack(maps), n_bad
+        return np.stack(crops), np.stack(maps)
+
+    def _report(self, bad: list[np.ndarray | None], X: Any = None) -> None:
+        """``on_missing`` on the frames with NaN mouth points (bool mask per clip)."""
+        apply_policy(
+            records_from_masks(bad, "no_landmarks", X, "NaN mouth landmarks"),
+            self.on_missing,
+            "cropped with the fixed box instead of their mouth landmarks",
+            hint='set on_missing="warn" or "ignore" to crop such frames with the fixed box',
+            stacklevel=4,
+        )
 
     def transform(self, X, landmarks=None):
         """Crop the mouth of every frame.
@@ -239,23 +246,20 @@ class MouthRegion(StatelessClipTransformer):
         source = landmarks if landmarks is not None else companion
         if source is not None and len(source) != len(clips):
             raise ValueError(f"{len(source)} landmark arrays for {len(clips)} clips")
-        out, maps, fallback = [], [], []
-        for i, clip in enumerate(clips):
-            mouths = None
-            if source is not None and source[i] is not None:
-                mouths = self._mouth_points(source[i], i, len(clip))
-            crops, affines, n_bad = self._crop_clip(clip, mouths, i)
+        mouths = [
+            None if source is None or source[i] is None
+            else self._mouth_points(source[i], i, len(clip))
+            for i, clip in enumerate(clips)
+        ]
+        # Frames without mouth points follow on_missing before any crop is made.
+        self._report(
+            [None if m is None else ~np.isfinite(m).all(axis=(1, 2)) for m in mouths], X
+        )
+        out, maps = [], []
+        for clip, m in zip(clips, mouths):
+            crops, affines = self._crop_clip(clip, m)
             out.append(crops)
             maps.append(affines)
-            fallback.append(n_bad)
-        if any(fallback) and self.on_missing == "warn":
-            shown = ", ".join(f"clip {i}: {n}" for i, n in enumerate(fallback) if n)
-            warnings.warn(
-                f"{sum(fallback)} frames had NaN mouth landmarks and were cropped with the "
-                f"fixed box instead ({shown})",
-                UserWarning,
-                stacklevel=2,
-            )
         if not isinstance(X, ClipSet):
             return same_container(X, out)
         return same_container(X, out, **map_geometry_companions(X, maps))

@@ -10,13 +10,12 @@ in ``fit``, then crops the output frame.
 from __future__ import annotations
 
 import numbers
-import warnings
 from typing import Any
 
 import cv2
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import ClipTransformerMixin, same_container
@@ -28,8 +27,10 @@ from ..utils._geometry import (
     similarity_to,
 )
 from ..utils._param_validation import FrameSize
+from ..utils.frame_policy import apply_policy, policy_constraint
 from ..utils.landmark_scheme import IBUG68_GROUPS
 from ..utils.validation import check_clips
+from ._frame_records import records_from_masks
 
 __all__ = ["REGISTRATION_INDICES_68", "FaceRegistration"]
 
@@ -83,24 +84,11 @@ def _usable(points: np.ndarray | None, n_frames: int) -> np.ndarray:
     return np.isfinite(points).all(axis=(1, 2))
 
 
-def _report_missing(missing: list[np.ndarray], on_missing: str, what: str) -> None:
-    """Apply ``on_missing`` to the frames without landmarks (bool mask per clip)."""
-    counts = [int(m.sum()) for m in missing]
-    if not any(counts) or on_missing == "ignore":
-        return
-    if on_missing == "raise":
-        i = next(i for i, n in enumerate(counts) if n)
-        frames = np.flatnonzero(missing[i]).tolist()
-        raise ValueError(
-            f"clip {i}: no landmarks (NaN or absent) in frames {frames[:10]}"
-            f"{' ...' if len(frames) > 10 else ''}; set on_missing=\"warn\" or \"ignore\" "
-            f"to {what}"
-        )
-    shown = ", ".join(f"clip {i}: {n}" for i, n in enumerate(counts) if n)
-    warnings.warn(
-        f"{sum(counts)} frames had no landmarks and were {what} ({shown})",
-        UserWarning,
-        stacklevel=3,
+def _report_missing(X: Any, missing: list[np.ndarray], on_missing: str, what: str) -> None:
+    """Record the frames without landmarks (bool mask per clip) and apply ``on_missing``."""
+    apply_policy(
+        records_from_masks(missing, "no_landmarks", X), on_missing, what,
+        hint=f'set on_missing="warn" or "ignore" to have them {what}', stacklevel=4,
     )
 
 
@@ -128,13 +116,17 @@ class FaceRegistration(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         box horizontally and 12-89 % vertically.
     on_missing : {"raise", "warn", "ignore"}, default="warn"
         Frames whose 51 points are not all finite (no face found, or a clip whose
-        landmarks entry is None): ``"raise"`` a ValueError naming the clip and frames;
-        ``"warn"`` or ``"ignore"`` (silently): ``fit`` leaves them out of the mean shape
-        (counted in ``n_frames_missing_``), and ``transform`` registers them with the
-        transform of the nearest frame of the clip that has landmarks (the previous one,
-        else the next), or, in a clip with none, a centre crop of the output's aspect
-        resized to ``frame_size``; their ``status`` becomes ``"missing"`` so that a
-        :class:`~skfer.preprocessing.FrameAggregator` leaves them out.
+        landmarks entry is None), recorded as
+        :class:`~skfer.utils.frame_policy.SkippedFrames` (reason ``"no_landmarks"``):
+        ``"raise"`` a :class:`~skfer.utils.frame_policy.SkippedFramesError` (a
+        ``ValueError``) naming the clip and frames; ``"warn"`` (one
+        :class:`~skfer.utils.frame_policy.SkippedFramesWarning`) or ``"ignore"``: ``fit``
+        leaves them out of the mean shape (counted in ``n_frames_missing_``), and
+        ``transform`` registers them with the transform of the nearest frame of the clip
+        that has landmarks (the previous one, else the next), or, in a clip with none, a
+        centre crop of the output's aspect resized to ``frame_size``; their ``status``
+        becomes ``"missing"`` so that a :class:`~skfer.preprocessing.FrameAggregator`
+        leaves them out.
 
     Attributes
     ----------
@@ -195,7 +187,7 @@ class FaceRegistration(ClipTransformerMixin, TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "frame_size": [FrameSize()],
         "margin": [Interval(numbers.Real, 0, 0.5, closed="left")],
-        "on_missing": [StrOptions({"raise", "warn", "ignore"})],
+        "on_missing": policy_constraint(),
     }
 
     def __init__(
@@ -223,7 +215,7 @@ class FaceRegistration(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         clips = check_clips(X)
         points = _registration_points(X)
         usable = [_usable(p, len(c)) for p, c in zip(points, clips)]
-        _report_missing([~u for u in usable], self.on_missing, "left out of the mean shape")
+        _report_missing(X, [~u for u in usable], self.on_missing, "left out of the mean shape")
         shapes = [p[u] for p, u in zip(points, usable) if p is not None and u.any()]
         if not shapes:
             raise ValueError(
@@ -333,7 +325,7 @@ class FaceRegistration(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         points = _registration_points(X)
         usable = [_usable(p, len(c)) for p, c in zip(points, clips)]
         _report_missing(
-            [~u for u in usable], self.on_missing,
+            X, [~u for u in usable], self.on_missing,
             "registered with a neighbour's transform (or a centre crop) and marked missing",
         )
         out, info = [], []

@@ -26,8 +26,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import SequenceTransformerMixin, same_container
-from ..clipset import FRAME_STATUSES, ClipSet
+from ..clipset import FRAME_STATUSES, UNUSABLE_STATUSES, ClipSet
+from ..utils.frame_policy import apply_policy, policy_constraint
 from ..utils.validation import check_clips, check_sequences
+from ._frame_records import records_from_masks
 
 __all__ = [
     "FrameAggregator",
@@ -102,6 +104,29 @@ def _check_skip_statuses(skip_statuses: Any) -> None:
             f"skip_statuses holds unknown frame statuses {sorted(unknown)}; the statuses are "
             f"{FRAME_STATUSES}"
         )
+
+
+def _report_left_out(
+    X: Any,
+    by_reason: dict[str, list[np.ndarray | None]],
+    skip: tuple[str, ...],
+    policy: str,
+    what: str,
+) -> None:
+    """Record the frames a step left out (bool masks per sequence, by reason) and apply
+    ``on_missing`` (:mod:`skfer.utils.frame_policy`)."""
+    details = {
+        "excluded": f"status in {skip}",
+        "no_landmarks": "all values NaN (e.g. the NaN landmarks of a frame without a face)",
+        "mask": "mask False",
+    }
+    records = []
+    for reason, masks in by_reason.items():
+        records += records_from_masks(
+            masks, "excluded" if reason == "mask" else reason, X, details[reason]
+        )
+    records.sort(key=lambda r: r.clip_index)
+    apply_policy(records, policy, what, stacklevel=4)
 
 
 def _warn_faceless(faceless: list[int], skip_statuses: Any) -> None:
@@ -231,11 +256,18 @@ class FrameAggregator(_StatelessSequenceTransformer):
     ----------
     n_frames : int, default=10
         Frames of the descriptor (10 in EmoNets).
-    skip_statuses : tuple of str or None, default=("missing",)
+    skip_statuses : tuple of str or None, default=("suspect", "missing")
         Frames whose ``status`` companion (a :class:`skfer.ClipSet` ``X``, e.g. from
         :class:`FaceTubeExtractor` through a feature step) is one of these are left out,
-        as EmoNets aggregates only frames with a face. Statuses are those of
+        as EmoNets aggregates only frames with a face (``"suspect"``: a face the tracker
+        does not trust, :data:`skfer.clipset.UNUSABLE_STATUSES`). Statuses are those of
         :data:`skfer.FRAME_STATUSES`; ``None`` or ``()`` uses every frame.
+    on_missing : {"raise", "warn", "ignore"}, default="warn"
+        What happens when frames are left out (:mod:`skfer.utils.frame_policy`):
+        ``"warn"`` one :class:`~skfer.utils.frame_policy.SkippedFramesWarning` per call
+        naming the sequences, frames and reasons; ``"ignore"`` nothing more;
+        ``"raise"`` a :class:`~skfer.utils.frame_policy.SkippedFramesError`. Either way
+        :meth:`transform_with_info` returns them.
 
     Attributes
     ----------
@@ -249,9 +281,11 @@ class FrameAggregator(_StatelessSequenceTransformer):
     *Frames without a face* are left out before aggregating, as in the paper: frames whose
     status is in ``skip_statuses``, frames whose values are all NaN (e.g. the NaN
     landmarks of a frame where no face was found), and frames whose entry of the optional
-    ``mask`` given to :meth:`transform` is False. A ``UserWarning`` counts the frames left
-    out and names the sequences concerned; :meth:`transform_with_info` returns them
-    (``transform`` leaves the estimator unchanged). A sequence with no valid frame, or a
+    ``mask`` given to :meth:`transform` is False. They are recorded as
+    :class:`~skfer.utils.frame_policy.SkippedFrames` (reasons ``"excluded"`` for a skipped
+    status or a False mask, ``"no_landmarks"`` for all-NaN rows) and follow ``on_missing``;
+    :meth:`transform_with_info` returns their indices (``transform`` leaves the estimator
+    unchanged). A sequence with no valid frame, or a
     frame with only some values NaN, raises a ``ValueError`` naming the sequence and
     frame; except that a clip whose frames *all* have a skipped status (a face tube where
     no face was found, kept by ``FaceTubeExtractor(on_missing="warn" or "ignore")``, which
@@ -273,7 +307,8 @@ class FrameAggregator(_StatelessSequenceTransformer):
     >>> FrameAggregator(n_frames=2).fit_transform([seq])
     array([[1., 2., 5., 6.]])
     >>> X = ClipSet([seq], status=[["detected", "missing", "tracked", "filled"]])
-    >>> Xt, left_out = FrameAggregator(n_frames=2).fit(X).transform_with_info(X)
+    >>> agg = FrameAggregator(n_frames=2, on_missing="ignore")
+    >>> Xt, left_out = agg.fit(X).transform_with_info(X)
     >>> Xt, left_out[0].tolist()
     (array([[0., 1., 5., 6.]]), [1])
     """
@@ -281,13 +316,19 @@ class FrameAggregator(_StatelessSequenceTransformer):
     _parameter_constraints: dict = {
         "n_frames": [Interval(numbers.Integral, 1, None, closed="left")],
         "skip_statuses": [tuple, list, None],
+        "on_missing": policy_constraint(),
     }
 
     def __init__(
-        self, *, n_frames: int = 10, skip_statuses: tuple[str, ...] | None = ("missing",)
+        self,
+        *,
+        n_frames: int = 10,
+        skip_statuses: tuple[str, ...] | None = UNUSABLE_STATUSES,
+        on_missing: str = "warn",
     ) -> None:
         self.n_frames = n_frames
         self.skip_statuses = skip_statuses
+        self.on_missing = on_missing
 
     def _allow_nan(self) -> bool:
         return True
@@ -338,7 +379,9 @@ class FrameAggregator(_StatelessSequenceTransformer):
         faces = _face_masks(X, self.skip_statuses)
         skip = tuple(self.skip_statuses or ())
         out, left_out, faceless = [], [], []
+        why: dict[str, list[np.ndarray | None]] = {"excluded": [], "no_landmarks": [], "mask": []}
         for i, seq in enumerate(seqs):
+            nan = np.isnan(seq).all(axis=1)
             keep = self._valid_frames(seq, i, None if mask is None else mask[i])
             face = None if faces is None else faces[i]
             if face is not None:
@@ -346,21 +389,16 @@ class FrameAggregator(_StatelessSequenceTransformer):
                     keep &= face
                 else:
                     faceless.append(i)  # no frame with a face at all: keep the clip whole
+                    face = None
             left_out.append(np.flatnonzero(~keep))
+            # Each left-out frame under one reason: NaN values, else its status, else mask.
+            why["no_landmarks"].append(nan)
+            why["excluded"].append(None if face is None else ~face & ~nan)
+            why["mask"].append(~keep & ~nan & (True if face is None else face))
             frames = seq[keep]
             groups = aggregation_indices(len(frames), self.n_frames)
             out.append(np.concatenate([frames[g].mean(axis=0) for g in groups]))
-        counts = {i: len(idx) for i, idx in enumerate(left_out) if len(idx)}
-        if counts:
-            shown = ", ".join(f"sequence {i}: {m}" for i, m in list(counts.items())[:10])
-            more = ", ..." if len(counts) > 10 else ""
-            warnings.warn(
-                f"{sum(counts.values())} frames without a face (status in {skip}, all-NaN "
-                f"rows or mask False) were left out of {len(counts)} sequences "
-                f"({shown}{more})",
-                UserWarning,
-                stacklevel=3,
-            )
+        _report_left_out(X, why, skip, self.on_missing, "left out of the aggregation")
         _warn_faceless(faceless, skip)
         return np.stack(out), left_out
 
@@ -441,7 +479,8 @@ class TemporalResampler(_StatelessSequenceTransformer):
 
     A :class:`skfer.ClipSet` of clips keeps its companions, the per-frame ones resampled
     with the frames: ``landmarks`` and ``boxes`` interpolated as ``kind`` says (NaN where
-    a neighbouring frame has none), ``status`` and ``frame_ids`` from the nearest frame.
+    a neighbouring frame has none), ``status``, ``confidence`` and ``frame_ids`` from the
+    nearest frame.
 
     Examples
     --------
@@ -524,11 +563,12 @@ class TemporalResampler(_StatelessSequenceTransformer):
         if not isinstance(X, ClipSet):
             return {}
         out = {}
-        for name in ("landmarks", "boxes", "status", "frame_ids"):
+        for name in ("landmarks", "boxes", "status", "confidence", "frame_ids"):
             values = X.get(name)
             if values is None:
                 continue
-            # Positions are interpolated; labels (statuses, frame numbers) cannot be.
+            # Positions are interpolated; labels (statuses, frame numbers) cannot be, and a
+            # confidence goes with its status.
             kind = self.kind if name in ("landmarks", "boxes") else "nearest"
             out[name] = [
                 None if v is None else _interpolate(np.asarray(v), self.n_frames, kind)
@@ -555,11 +595,14 @@ class FramePooling(_StatelessSequenceTransformer):
     Parameters
     ----------
     method : {"last", "first", "middle", "mean", "max", "delta"}, default="last"
-    skip_statuses : tuple of str or None, default=("missing",)
+    skip_statuses : tuple of str or None, default=("suspect", "missing")
         As in :class:`FrameAggregator`: in a :class:`skfer.ClipSet` ``X``, frames whose
         ``status`` is one of these are left out before pooling ("last" is then the last
-        frame with a face); a sequence with no other frame is pooled whole, with a
-        warning. ``None`` or ``()`` pools every frame.
+        frame with a trustworthy face); a sequence with no other frame is pooled whole,
+        with a warning. ``None`` or ``()`` pools every frame.
+    on_missing : {"raise", "warn", "ignore"}, default="warn"
+        As in :class:`FrameAggregator`: what happens when frames are left out (reason
+        ``"excluded"``); :meth:`transform_with_info` returns them either way.
 
     Attributes
     ----------
@@ -579,13 +622,19 @@ class FramePooling(_StatelessSequenceTransformer):
     _parameter_constraints: dict = {
         "method": [StrOptions(set(_POOLING_METHODS))],
         "skip_statuses": [tuple, list, None],
+        "on_missing": policy_constraint(),
     }
 
     def __init__(
-        self, *, method: str = "last", skip_statuses: tuple[str, ...] | None = ("missing",)
+        self,
+        *,
+        method: str = "last",
+        skip_statuses: tuple[str, ...] | None = UNUSABLE_STATUSES,
+        on_missing: str = "warn",
     ) -> None:
         self.method = method
         self.skip_statuses = skip_statuses
+        self.on_missing = on_missing
 
     def _check_frames(self, seqs: list[np.ndarray]) -> None:
         _check_skip_statuses(self.skip_statuses)
@@ -601,13 +650,35 @@ class FramePooling(_StatelessSequenceTransformer):
         -------
         Xt : ndarray of shape (n, F)
         """
+        return self.transform_with_info(X)[0]
+
+    def transform_with_info(self, X) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Like :meth:`transform`, and also return the frames left out of each sequence.
+
+        Parameters
+        ----------
+        X : list of (T_i, F) arrays, ClipSet, or ndarray (n, T, F) or (n, F)
+
+        Returns
+        -------
+        Xt : ndarray of shape (n, F)
+        left_out : list of ndarray of int
+            For each sequence, the indices of its frames left out by their status.
+        """
         check_is_fitted(self, "n_features_in_")
         seqs = _validate_sequences(self, X, reset=False)
         faces = _face_masks(X, self.skip_statuses)
+        skipped: list[np.ndarray | None] = [None] * len(seqs)
         if faces is not None:
             faceless = [i for i, f in enumerate(faces) if f is not None and not f.any()]
             _warn_faceless(faceless, self.skip_statuses)
+            skipped = [None if f is None or not f.any() else ~f for f in faces]
             seqs = [s if f is None or not f.any() else s[f] for s, f in zip(seqs, faces)]
+        _report_left_out(
+            X, {"excluded": skipped}, tuple(self.skip_statuses or ()), self.on_missing,
+            "left out of the pooling",
+        )
+        left_out = [np.flatnonzero(m) if m is not None else np.empty(0, np.intp) for m in skipped]
         pool = {
             "last": lambda s: s[-1],
             "first": lambda s: s[0],
@@ -616,4 +687,4 @@ class FramePooling(_StatelessSequenceTransformer):
             "max": lambda s: s.max(axis=0),
             "delta": lambda s: s[-1] - s[0],
         }[self.method]
-        return np.stack([pool(s) for s in seqs])
+        return np.stack([pool(s) for s in seqs]), left_out

@@ -2,8 +2,9 @@
 
 The data model (see ``docs/data_model.md``):
 
-* a *clip* is an array of frames, ``(T, H, W)`` grey or ``(T, H, W, 3)`` colour, of any
-  numeric dtype (``uint8`` or float); a single image is a clip of one frame;
+* a *clip* is an array of frames, ``(T, H, W)`` grey or ``(T, H, W, 3)`` colour, of
+  ``uint8`` or real float pixels (the dtype rules below); a single image is a clip of one
+  frame;
 * a *data set* ``X`` is a collection of clips: a list (clips may differ in length and frame
   size) or an ndarray whose first axis indexes the samples;
 * a *sequence* is an array ``(T, F)`` of per-frame vectors (features, probabilities,
@@ -11,6 +12,24 @@ The data model (see ``docs/data_model.md``):
 
 Every check raises ``ValueError`` (or ``TypeError``) with a message naming the offending
 sample index, and where known the source file, and the problem.
+
+Pixel dtype rules (:func:`check_clip`, the one place every clip goes through; nothing is
+clipped or dropped silently):
+
+* ``uint8``, ``float32`` and ``float64`` are kept as they are;
+* ``float16`` becomes ``float32`` (exact);
+* other integer dtypes (``int64`` from ``np.array`` of Python ints, ``uint16``, ...) are read
+  as 8-bit values: converted to ``uint8`` when every value is within 0..255 (exact),
+  otherwise a ``ValueError`` names the clip, the range and the conversion to do (e.g.
+  ``(clip // 257).astype(np.uint8)`` for 16-bit images);
+* ``bool`` (a mask, not an image) and complex dtypes raise ``TypeError``.
+
+Float pixels are on the **[0, 1] scale when the clip's maximum is at most 1, else on the
+[0, 255] scale** (:func:`pixel_unit`). Steps that need 8-bit pixels (face and landmark
+detection, HOG) convert floats by that rule (:func:`to_uint8`, rounding to the nearest
+level) and raise a ``ValueError`` naming the clip when values lie outside the scale by more
+than half a grey level (e.g. a clip standardised to [-1, 1]), instead of clipping them.
+Steps that compute on floats take any finite float.
 """
 
 from __future__ import annotations
@@ -24,6 +43,8 @@ from ..clipset import ClipSet
 
 __all__ = [
     "check_clip",
+    "pixel_unit",
+    "to_uint8",
     "check_clips",
     "check_sequence",
     "check_sequences",
@@ -40,7 +61,8 @@ def _where(index: int | None, source: str | None = None) -> str:
     return (" ".join(parts) + ": ") if parts else ""
 
 
-def _as_numeric_array(x: Any, what: str) -> np.ndarray:
+def _as_numeric_array(x: Any, what: str, *, pixels: bool = True) -> np.ndarray:
+    """``x`` as a real numeric array; for ``pixels``, the dtype rules of the module docstring."""
     if isinstance(x, (list, tuple)):
         # A clip given as a list of frames: frames must share one shape.
         shapes = {np.shape(f) for f in x}
@@ -56,12 +78,32 @@ def _as_numeric_array(x: Any, what: str) -> np.ndarray:
         arr = np.asarray(x)
     except Exception as exc:  # ragged nested input
         raise ValueError(f"{what}cannot be read as an array of frames: {exc}") from exc
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or arr.dtype == bool
-    ):
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(
+            f"{what}values are complex ({arr.dtype}); skfer takes real values: pass "
+            "np.abs(x) or x.real explicitly"
+        )
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{what}frames must be numeric, got dtype {arr.dtype}")
+    if not pixels:
+        return arr  # per-frame vectors: any real dtype, read as float64 by the caller
     if arr.dtype == bool:
-        arr = arr.astype(np.uint8)
+        raise TypeError(
+            f"{what}pixels are boolean (a mask, not an image); convert explicitly, e.g. "
+            "clip.astype(np.uint8) * 255"
+        )
+    if arr.dtype == np.float16:
+        return arr.astype(np.float32)  # exact; OpenCV and torch need float32
+    if np.issubdtype(arr.dtype, np.integer) and arr.dtype != np.uint8:
+        lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        if lo < 0 or hi > 255:
+            raise ValueError(
+                f"{what}{arr.dtype} pixels range from {lo} to {hi}, outside 0..255; skfer "
+                "reads integer pixels as 8-bit values and does not rescale them: convert "
+                "explicitly, e.g. (clip // 257).astype(np.uint8) for 16-bit images or "
+                "clip.astype(np.float32) / clip.max() for [0, 1] floats"
+            )
+        return arr.astype(np.uint8)  # exact: every value fits
     return arr
 
 
@@ -239,7 +281,7 @@ def check_sequence(
     A 1-D vector is read as a sequence of one frame.
     """
     what = _where(index).replace("clip", "sequence")
-    arr = _as_numeric_array(seq, what)
+    arr = _as_numeric_array(seq, what, pixels=False)
     if arr.ndim == 1:
         arr = arr[np.newaxis]
     if arr.ndim != 2:
@@ -307,3 +349,66 @@ def check_sequences(
             f"sequence {bad} has {seqs[bad].shape[1]}"
         )
     return seqs
+
+
+#: Values outside the pixel scale by up to half a grey level round into it (interpolation
+#: overshoot); farther is an error, not a clip.
+_PIXEL_SLACK = 0.5
+
+
+def pixel_unit(
+    clip: np.ndarray | Sequence[np.ndarray],
+    *,
+    index: int | None = None,
+    source: str | None = None,
+) -> float:
+    """Factor that brings a clip's pixels to the 0..255 scale (see the module docstring).
+
+    ``1`` for integer clips and float clips whose maximum exceeds 1, ``255`` for float clips
+    within [0, 1].
+
+    Parameters
+    ----------
+    clip : ndarray or sequence of ndarray
+        A clip, or a list of its frames (equal dtype).
+    index, source : optional
+        Name the clip in errors.
+
+    Raises
+    ------
+    ValueError
+        Float pixels outside [0, 1] or [0, 255] by more than half a grey level.
+
+    Examples
+    --------
+    >>> pixel_unit(np.array([[[0.0, 0.5]]])), pixel_unit(np.array([[[0.0, 200.0]]]))
+    (255.0, 1.0)
+    """
+    frames = [clip] if isinstance(clip, np.ndarray) else list(clip)
+    if not frames or not np.issubdtype(frames[0].dtype, np.floating):
+        return 1.0
+    lo = min(float(np.min(f)) for f in frames)
+    hi = max(float(np.max(f)) for f in frames)
+    unit = 255.0 if hi <= 1.0 else 1.0
+    if lo * unit < -_PIXEL_SLACK or hi * unit >= 255.0 + _PIXEL_SLACK:
+        scale = "[0, 1]" if unit == 255.0 else "[0, 255]"
+        raise ValueError(
+            f"{_where(index, source)}float pixels range from {lo:.4g} to {hi:.4g}, outside "
+            f"the {scale} scale; this step needs 8-bit pixels and reads floats as [0, 1] "
+            "when the clip's maximum is at most 1, else as [0, 255]: rescale the clip first "
+            "(e.g. MinMaxImageScaler(feature_range=(0, 1)))"
+        )
+    return unit
+
+
+def to_uint8(frame: np.ndarray, unit: float = 1.0) -> np.ndarray:
+    """``uint8`` version of a frame or clip; ``unit`` from :func:`pixel_unit` of its clip.
+
+    Rounds to the nearest level; values within half a level outside 0..255 (accepted by
+    :func:`pixel_unit`) round onto its ends. Integer input must be within 0..255
+    (:func:`check_clip` makes it so).
+    """
+    if frame.dtype == np.uint8:
+        return frame
+    scaled = np.rint(np.asarray(frame, dtype=np.float64) * unit)
+    return np.clip(scaled, 0, 255).astype(np.uint8)  # only the half-level slack is clipped
