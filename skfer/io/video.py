@@ -195,7 +195,9 @@ def _decode(
     """Yield ``(index in file, frame)``; record, and apply ``on_missing`` to, lost frames."""
     import av
 
-    fmt = "rgb24" if color else "gray"
+    # Grey frames are converted from RGB by OpenCV, not decoded as FFmpeg's "gray": the two
+    # differ by up to one grey level, and a grey stream must give exactly the grey of the
+    # colour frames (FaceTubeExtractor.transform_files == transform on decoded clips).
     source = str(path)
     records: list[SkippedFrames] = []
     # Frames the decoder failed on wait in ``pending`` (their reasons) until it accepts a later
@@ -272,7 +274,9 @@ def _decode(
                     sizes.setdefault(size, index)
                     if not selected(index) or full():
                         continue
-                    image = frame.to_ndarray(format=fmt)
+                    image = frame.to_ndarray(format="rgb24")
+                    if not color:
+                        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
                     first = next(iter(sizes))
                     if size != first:
                         check([index], "resized", f"frame {index} is {size[0]}x{size[1]}, "
