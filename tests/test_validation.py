@@ -10,7 +10,6 @@ def test_clip_shapes_accepted():
     assert check_clip(np.zeros((4, 8, 8))).shape == (4, 8, 8)
     assert check_clip(np.zeros((4, 8, 8, 3), np.uint8)).shape == (4, 8, 8, 3)
     assert check_clip(np.zeros((8, 8))).shape == (1, 8, 8)  # one image
-    assert check_clip(np.zeros((2, 8, 8, 4))).shape == (2, 8, 8, 3)  # alpha dropped
     assert check_clip([np.zeros((8, 8)), np.ones((8, 8))]).shape == (2, 8, 8)
 
 

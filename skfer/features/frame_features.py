@@ -19,19 +19,28 @@ from sklearn.utils.validation import check_is_fitted
 from ..base import ClipTransformerMixin
 from ..clipset import ClipSet
 from ..utils._param_validation import FrameSize
-from ..utils.validation import check_clips
+from ..utils.validation import check_clips, pixel_unit, to_uint8
 
 __all__ = ["HOGFeatures", "LBPFeatures", "PixelFeatures", "lbp_codes", "to_grey_float"]
 
 
-def to_grey_float(clip: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Convert a clip to grey float32 frames in [0, 255], resized to ``size`` (H, W)."""
+def to_grey_float(
+    clip: np.ndarray, size: tuple[int, int] | None = None, *, index: int | None = None
+) -> np.ndarray:
+    """Convert a clip to grey float32 frames in [0, 255], resized to ``size`` (H, W).
+
+    Float clips follow the data model's scale rule (:func:`skfer.utils.validation.pixel_unit`):
+    [0, 1] when their maximum is at most 1, else [0, 255]; a float clip outside both (e.g.
+    [-1, 1] after ``MinMaxImageScaler(feature_range=(-1, 1))``) is an error naming clip
+    ``index``, never clipped.
+    """
+    unit = pixel_unit(clip, index=index) if np.issubdtype(clip.dtype, np.floating) else 1.0
     frames = clip
     if frames.ndim == 4:  # (T, H, W, 3) RGB
         frames = frames.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
     frames = frames.astype(np.float32, copy=False)
-    if np.issubdtype(clip.dtype, np.floating) and clip.size and frames.max() <= 1.0:
-        frames = frames * 255.0  # float images in [0, 1]
+    if unit != 1.0:
+        frames = frames * np.float32(unit)
     if size is not None and frames.shape[1:3] != tuple(size):
         interp = cv2.INTER_AREA if frames.shape[1] > size[0] else cv2.INTER_LINEAR
         frames = np.stack(
@@ -84,7 +93,10 @@ class _FrameFeatures(ClipTransformerMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "n_features_out_")
         self._validate_params()  # parameters may have been set after fit
         clips = check_clips(X)
-        out = [self._frame_features(to_grey_float(c, tuple(self.frame_size))) for c in clips]
+        out = [
+            self._frame_features(to_grey_float(c, tuple(self.frame_size), index=i))
+            for i, c in enumerate(clips)
+        ]
         return X.replace(data=out) if isinstance(X, ClipSet) else out
 
     def __sklearn_tags__(self):
@@ -152,7 +164,7 @@ class HOGFeatures(_FrameFeatures):
             (w, h), (block, block), (self.cell_size, self.cell_size),
             (self.cell_size, self.cell_size), self.n_bins,
         )
-        u8 = np.clip(frames, 0, 255).astype(np.uint8)
+        u8 = to_uint8(frames)  # in [0, 255] by to_grey_float: rounds, clips nothing real
         return np.stack([hog.compute(f).ravel() for f in u8]).astype(np.float64)
 
 

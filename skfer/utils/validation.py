@@ -143,7 +143,8 @@ def check_clip(
     ------
     ValueError
         Empty clip, wrong number of dimensions, frames of different sizes, NaN pixels,
-        an ambiguous ``(H, W, 3)`` colour image, grey/colour mismatch.
+        an ambiguous ``(H, W, 3)`` colour image, a 4-channel (RGBA) clip, grey/colour
+        mismatch.
     """
     what = _where(index, source)
     arr = _as_numeric_array(clip, what)
@@ -155,7 +156,12 @@ def check_clip(
             "pass colour images as clips of one frame, shape (1, H, W, 3)"
         )
     if arr.ndim == 4 and arr.shape[-1] == 4:
-        arr = arr[..., :3]  # drop an alpha channel
+        # Dropping alpha would change what transparent pixels show: say how to decide.
+        raise ValueError(
+            f"{what}the clip has 4 channels (RGBA?), shape {arr.shape}; skfer clips are grey "
+            "or RGB: composite the alpha channel (skfer.io.read_image puts it over black) or "
+            "drop it with clip[..., :3]"
+        )
     if arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[-1] != 3):
         raise ValueError(
             f"{what}expected a clip of shape (T, H, W) or (T, H, W, 3), got shape "

@@ -97,13 +97,14 @@ def test_source_file_is_named():
         (np.zeros((0, 8, 8)), "the clip has zero frames"),
         (np.zeros((2, 0, 8)), "frames are empty"),
         (np.zeros((2, 8, 8, 2)), r"expected a clip of shape \(T, H, W\) or \(T, H, W, 3\)"),
+        (np.zeros((2, 8, 8, 4)), r"4 channels \(RGBA\?\).*composite the alpha channel"),
         (np.zeros((60, 80, 3)), "looks like one colour image"),
         ([np.zeros((8, 8)), np.zeros((8, 9))], "frame 0 is .* but frame 1 is"),
         (np.array(["a", "b"]), "frames must be numeric"),
     ],
 )
 def test_bad_shapes_name_the_clip(clip, fragment):
-    """empty, 2-channel, (H, W, 3) or ragged clip -> clear error: ValueError naming the clip."""
+    """empty, 2- or 4-channel, (H, W, 3) or ragged clip -> clear error: naming the clip."""
     with pytest.raises((ValueError, TypeError), match="clip 0: .*" + fragment):
         check_clips([clip])
 
@@ -155,6 +156,15 @@ def test_hog_of_float_01_clip_matches_uint8():
     u8 = rng.randint(0, 256, (2, 32, 32)).astype(np.uint8)
     hog = HOGFeatures(frame_size=(32, 32)).fit([u8])
     np.testing.assert_allclose(hog.transform([u8 / 255.0])[0], hog.transform([u8])[0], atol=1e-3)
+
+
+def test_hog_of_float_clip_outside_scale_is_refused():
+    """float clip in [-1, 1] into HOGFeatures -> clear error: names the clip, not clipped to 0."""
+    good = np.full((2, 16, 16), 0.5)
+    bad = np.linspace(-1, 1, 2 * 16 * 16).reshape(2, 16, 16)
+    hog = HOGFeatures(frame_size=(16, 16)).fit([good])
+    with pytest.raises(ValueError, match=r"clip 1: float pixels range from -1 to 1"):
+        hog.transform([good, bad])
 
 
 # ------------------------------------------------------------------- detectors' output
