@@ -3,10 +3,11 @@
 :func:`predict_files` runs a fitted skfer model (a named pipeline of :mod:`skfer.models`,
 e.g. saved by ``skfer train``) on video files, still images and folders of them (searched
 recursively) and returns a tidy table with one row per frame: time stamp, face box, frame
-status (``"detected"``, ``"tracked"``, ``"filled"`` or ``"missing"``: every frame has a row,
-frames without a face included), the class probabilities of the frame and the prediction
-for the whole file. It can also write, per file, the rows as CSV and JSON, a timeline plot
-(PNG) and an annotated video. ``skfer predict`` is this function on the command line.
+status (``"detected"``, ``"tracked"``, ``"filled"``, ``"suspect"`` or ``"missing"``: every
+frame has a row, frames without a face and frames the decoder failed on included), the class
+probabilities of the frame and the prediction for the whole file. It can also write, per
+file, the rows as CSV and JSON, a timeline plot (PNG) and an annotated video. ``skfer
+predict`` is this function on the command line.
 
 Per-frame probabilities
 -----------------------
@@ -24,6 +25,23 @@ Per-frame probabilities
   always zero) is refused.
 
 Frames whose status is ``"missing"`` get NaN probabilities and a NaN box.
+
+Skipped frames
+--------------
+Frames that do not count towards a file's prediction are recorded, per file, in
+:attr:`FilePrediction.skipped` as :class:`~skfer.utils.frame_policy.SkippedFrames` (frame
+indices in the file and a reason; ``docs/reliability.md``): those the reader could not
+decode (``"undecodable"``; they get a ``"missing"`` row), those a truncated container
+declares but does not hold (``"truncated"``; no rows), frames without a face
+(``"no_face"``, status ``"missing"``) and frames whose face the tracker does not trust
+(``"inconsistent"``, status ``"suspect"``: box kept, NaN probabilities, as
+:meth:`skfer.ClipSet.usable_frames` leaves them out). Frames of another size than the
+first are letterboxed by the reader and recorded ``"resized"``, but kept and scored. Each
+row's ``skipped`` column holds its reason (``""`` for a frame as it was). ``on_missing``
+says what else happens: ``"warn"`` (default) one
+:class:`~skfer.utils.frame_policy.SkippedFramesWarning` naming every file with skipped
+frames, ``"raise"`` a :class:`~skfer.utils.frame_policy.SkippedFramesError` at the first
+such file, ``"ignore"`` only the records (``skfer predict`` prints one line per file instead).
 
 Streaming and scale
 -------------------
@@ -47,11 +65,12 @@ the tube of :meth:`~skfer.preprocessing.FaceTubeExtractor.transform`.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import csv
 import json
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -64,8 +83,15 @@ import cv2
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .clipset import FRAME_STATUSES, ClipSet
+from .clipset import FRAME_STATUSES, UNUSABLE_STATUSES, ClipSet
 from .io import IMAGE_EXTENSIONS
+from .utils._atomic import AtomicPath, atomic_path, check_output_dir
+from .utils.frame_policy import (
+    POLICIES,
+    SkippedFrames,
+    SkippedFramesError,
+    apply_policy,
+)
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -86,6 +112,17 @@ VIDEO_EXTENSIONS: frozenset[str] = frozenset(
 
 #: Errors that mean "this file cannot be processed"; others are bugs and propagate.
 _FILE_ERRORS = (ValueError, OSError, RuntimeError, cv2.error)
+
+#: Skip reason of the frames of each unusable status (UNUSABLE_STATUSES).
+_STATUS_REASONS = {"missing": "no_face", "suspect": "inconsistent"}
+
+#: Reasons of reader records whose frames the reader did not yield: they leave a gap in
+#: the file's frame numbers (and get a "missing" row). "truncated" frames lie past the end.
+_READER_GAPS = ("undecodable",)
+
+#: Reasons of records whose frames were altered but kept and scored (the reader
+#: letterboxes a frame of another size, skfer.io.video).
+_KEPT_REASONS = ("resized",)
 
 
 # -- the model seen frame by frame ---------------------------------------------------------
@@ -131,7 +168,11 @@ class FrameModel:
         if pools:
             k = pools[0]
             self.kind = "pooled"
-            self.pool = steps[k][1]
+            # A copy that only records: predict records the frames it leaves out per file
+            # and applies its own on_missing (the pooling would warn about "clip 0" again).
+            self.pool = copy.copy(steps[k][1])
+            if "on_missing" in self.pool.get_params(deep=False):
+                self.pool.set_params(on_missing="ignore")
             if getattr(self.pool, "method", None) == "delta":
                 raise TypeError(
                     "FramePooling(method='delta') pools one frame to zeros: per-frame "
@@ -189,7 +230,7 @@ class FrameModel:
         may differ from the arg-max of its Platt probabilities), from the same pooled
         vector as the probabilities.
         """
-        usable = status != "missing"
+        usable = ~np.isin(status, UNUSABLE_STATUSES)
         if self.kind == "frame-classifier":
             # BaseFrameClassifier.predict_proba's rule, on the frames already scored.
             probs = np.asarray(vectors, dtype=np.float64)[usable]
@@ -277,6 +318,7 @@ class FilePrediction:
     fps : float
         Frame rate (NaN for an image or a container declaring none).
     frame : ndarray of int (T,)
+        Index of the frame in the file (a frame the decoder failed on keeps its number).
     time_s : ndarray of float (T,)
         ``frame / fps`` (0 for an image; NaN when the frame rate is unknown).
     boxes : ndarray (T, 4)
@@ -284,7 +326,11 @@ class FilePrediction:
         NaN on ``"missing"`` frames.
     status : ndarray of str (T,)
     proba : ndarray (T, n_classes)
-        Per-frame class probabilities, NaN on ``"missing"`` frames.
+        Per-frame class probabilities, NaN on ``"missing"`` and ``"suspect"`` frames.
+    skipped : list of SkippedFrames
+        The frames left out of the file's prediction (or, ``"resized"``, letterboxed), by
+        reason (indices in the file; see the module's "Skipped frames"); empty when every
+        frame counted as it was.
     label : str or None
         The model's prediction for the whole file (None when it failed).
     clip_proba : ndarray (n_classes,) or None
@@ -310,6 +356,7 @@ class FilePrediction:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
+    skipped: list[SkippedFrames] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -323,9 +370,40 @@ class FilePrediction:
         """Frames per status, every status of :data:`skfer.FRAME_STATUSES` listed."""
         return {s: int(np.sum(self.status == s)) for s in FRAME_STATUSES}
 
+    def skip_reasons(self) -> np.ndarray:
+        """``(T,)`` str: each row's skip reason, ``""`` where the frame counts."""
+        out = np.full(self.n_frames, "", dtype="U16")
+        for record in self.skipped:
+            rows = np.searchsorted(self.frame, record.indices)
+            hit = rows < self.n_frames
+            hit[hit] = self.frame[rows[hit]] == record.indices[hit]
+            out[rows[hit]] = record.reason
+        return out
+
+    def skipped_summary(self) -> str:
+        """``"12 frames left out: 8 no_face, 4 undecodable"``; ``""`` when none was.
+
+        >>> FilePrediction("a.mp4").skipped_summary()
+        ''
+        """
+        counts: dict[str, int] = {}
+        for record in self.skipped:
+            counts[record.reason] = counts.get(record.reason, 0) + record.count
+        out = {r: n for r, n in counts.items() if r not in _KEPT_REASONS}
+        kept = {r: n for r, n in counts.items() if r in _KEPT_REASONS}
+        parts = []
+        if out:
+            what = ", ".join(f"{n} {reason}" for reason, n in out.items())
+            parts.append(f"{sum(out.values())} frames left out of the prediction: {what}")
+        if kept:
+            what = ", ".join(f"{n} {reason}" for reason, n in kept.items())
+            parts.append(f"{sum(kept.values())} frames altered but kept: {what}")
+        return "; ".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the file's prediction and one record per frame."""
         rows = []
+        reasons = self.skip_reasons()
         for t in range(self.n_frames):
             box = self.boxes[t]
             rows.append({
@@ -333,6 +411,7 @@ class FilePrediction:
                 "time_s": _num(self.time_s[t]),
                 "box": None if np.isnan(box).any() else [round(float(v), 1) for v in box],
                 "status": str(self.status[t]),
+                "skipped": str(reasons[t]) or None,
                 "proba": {c: _num(p) for c, p in zip(self.classes, self.proba[t])},
             })
         return {
@@ -347,6 +426,11 @@ class FilePrediction:
             else {c: _num(p) for c, p in zip(self.classes, self.clip_proba)},
             "notes": self.notes,
             "error": self.error,
+            "skipped": [
+                {"reason": r.reason, "count": r.count, "indices": r.indices.tolist(),
+                 "detail": r.detail}
+                for r in self.skipped
+            ],
             "frames": rows,
         }
 
@@ -413,16 +497,25 @@ class _Options:
     annotate: bool
     chunk_frames: int
     model_name: str
+    on_missing: str = "warn"
 
 
 def _predict_path(
     head: FrameModel, path: Path, opts: _Options, on_frames: Callable[[int], None] | None = None
 ) -> FilePrediction:
-    """Predict on one file, writing its outputs; a file problem becomes ``error``."""
+    """Predict on one file, writing its outputs; a file problem becomes ``error``.
+
+    Raises
+    ------
+    SkippedFramesError
+        Under ``on_missing="raise"``, when frames of the file are left out (before any
+        output of the file is written).
+    """
     from .io import iter_frames, video_fps
 
     result = FilePrediction(path=str(path), classes=[str(c) for c in head.classes])
     writer = None
+    read_skips: list[SkippedFrames] = []  # the reader's records, filled as it streams
     try:
         if path.suffix.lower() in IMAGE_EXTENSIONS:
             result.kind = "image"
@@ -430,7 +523,11 @@ def _predict_path(
             windows: Iterable[list[np.ndarray]] = [[frame]]
         else:
             result.fps = video_fps(path)
-            windows = _windows(iter_frames(path, color=opts.annotate), opts.chunk_frames)
+            # The reader only records (on_missing="ignore"); this function applies the
+            # caller's policy to its records and to the frames without a usable face.
+            frames = iter_frames(path, color=opts.annotate, on_missing="ignore",
+                                 skipped=read_skips)
+            windows = _windows(frames, opts.chunk_frames)
         if opts.annotate and opts.output_dir is not None:
             writer = _Annotator(opts.output_dir, opts.stem, result.kind, result.fps)
         vectors, status, boxes, proba = [], [], [], []
@@ -438,7 +535,7 @@ def _predict_path(
             tubes = head.extractor.transform([_grey(window)])
             vec = head.vectors(tubes)[0]
             st = np.asarray(tubes.get("status")[0]).astype(str)
-            pr = head.frame_proba(vec, st != "missing")
+            pr = head.frame_proba(vec, ~np.isin(st, UNUSABLE_STATUSES))
             bx = np.array(tubes.get("source_boxes")[0], dtype=np.float64)
             bx[st == "missing"] = np.nan
             if writer is not None:
@@ -450,15 +547,22 @@ def _predict_path(
             if on_frames is not None:
                 on_frames(len(window))
         if not status:
-            raise ValueError("the video holds no frame")
-        result.status = np.concatenate(status)
-        n = len(result.status)
-        if not (result.status != "missing").any():
+            why = f" ({read_skips[0]})" if read_skips else ""
+            raise ValueError(f"the video holds no frame that could be decoded{why}")
+        decoded_status = np.concatenate(status)
+        n = len(decoded_status)
+        if (decoded_status == "missing").all():
             raise ValueError(f"no face was found in any of its {n} frames")
-        result.frame = np.arange(n)
-        result.time_s = np.zeros(1) if result.kind == "image" else result.frame / result.fps
-        result.boxes, result.proba = np.concatenate(boxes), np.concatenate(proba)
-        label, result.clip_proba = head.clip_predict(np.concatenate(vectors), result.status)
+        if np.isin(decoded_status, UNUSABLE_STATUSES).all():
+            raise ValueError(f"no trustworthy face in any of its {n} frames (faces were "
+                             "located but the detections disagree: status 'suspect')")
+        _fill_rows(result, path, decoded_status, np.concatenate(boxes), np.concatenate(proba),
+                   read_skips)
+        if opts.on_missing == "raise":
+            apply_policy(result.skipped, "raise", "left out of the prediction",
+                         hint='predict_files(on_missing="warn" or "ignore") predicts from '
+                              "the other frames")
+        label, result.clip_proba = head.clip_predict(np.concatenate(vectors), decoded_status)
         result.label = str(label)
         if writer is not None:
             result.outputs["annotated"] = str(writer.close())
@@ -466,6 +570,8 @@ def _predict_path(
         if opts.output_dir is not None:
             result.outputs.update(_write_outputs(result, opts.output_dir, opts.stem,
                                                  opts.model_name))
+    except SkippedFramesError:
+        raise  # the caller's policy, not a problem of the file
     except _FILE_ERRORS as exc:
         message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
         # The readers' messages often name the file; the report names it first already.
@@ -474,33 +580,88 @@ def _predict_path(
         result.status = np.zeros(0, dtype="U8")
         result.proba = np.zeros((0, len(result.classes)))
         result.time_s, result.boxes = np.zeros(0), np.zeros((0, 4))
+        result.skipped = []
     finally:
         if writer is not None:
             writer.abort()
     return result
 
 
+def _decoded_indices(n: int, read_skips: list[SkippedFrames]) -> np.ndarray:
+    """File index of each of the ``n`` frames a reader yielded, around the frames it skipped.
+
+    >>> record = SkippedFrames(indices=[1, 2], reason="undecodable")
+    >>> _decoded_indices(4, [record]).tolist()
+    [0, 3, 4, 5]
+    """
+    gaps = np.concatenate(
+        [r.indices for r in read_skips if r.reason in _READER_GAPS] or [np.zeros(0, np.intp)]
+    )
+    candidates = np.arange(n + len(np.unique(gaps)))
+    return candidates[~np.isin(candidates, gaps)][:n]
+
+
+def _fill_rows(result: FilePrediction, path: Path, status: np.ndarray, boxes: np.ndarray,
+               proba: np.ndarray, read_skips: list[SkippedFrames]) -> None:
+    """Set the rows of ``result`` (decoded frames and reader gaps) and its skip records."""
+    decoded = _decoded_indices(len(status), read_skips)
+    gaps = [r.indices for r in read_skips if r.reason in _READER_GAPS]
+    frame = np.union1d(decoded, np.concatenate(gaps or [np.zeros(0, np.intp)]))
+    at = np.searchsorted(frame, decoded)
+    n_classes = proba.shape[1]
+    result.frame = frame.astype(np.int64)
+    result.status = np.full(len(frame), "missing", dtype=f"U{max(len(s) for s in FRAME_STATUSES)}")
+    result.status[at] = status
+    result.boxes = np.full((len(frame), 4), np.nan)
+    result.boxes[at] = boxes
+    result.proba = np.full((len(frame), n_classes), np.nan)
+    result.proba[at] = proba
+    result.time_s = np.zeros(1) if result.kind == "image" else frame / result.fps
+    source = str(path)
+    records = [r if r.source is not None else _with_source(r, source) for r in read_skips]
+    for st, reason in _STATUS_REASONS.items():
+        where = decoded[status == st]
+        if where.size:
+            records.append(SkippedFrames(indices=where, reason=reason, source=source,
+                                         detail=f"frame status {st!r}"))
+    result.skipped = [r for r in records if r.count]
+
+
+def _with_source(record: SkippedFrames, source: str) -> SkippedFrames:
+    from dataclasses import replace
+
+    return replace(record, source=source)
+
+
 # -- outputs -------------------------------------------------------------------------------
 
 
-_COLUMNS = ("frame", "time_s", "x", "y", "w", "h", "status")
+_COLUMNS = ("frame", "time_s", "x", "y", "w", "h", "status", "skipped")
 
 
 def _write_outputs(result: FilePrediction, out: Path, stem: str, model: str) -> dict[str, str]:
+    """Write the file's CSV, JSON and timeline PNG, all three or none (see _atomic)."""
     paths = {"csv": out / f"{stem}.csv", "json": out / f"{stem}.json",
              "timeline": out / f"{stem}_timeline.png"}
-    with open(paths["csv"], "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(list(_COLUMNS) + [f"p_{c}" for c in result.classes])
-        for t in range(result.n_frames):
-            w.writerow(
-                [int(result.frame[t]), _cell(result.time_s[t])]
-                + [_cell(v, 1) for v in result.boxes[t]]
-                + [result.status[t]] + [_cell(p) for p in result.proba[t]]
-            )
-    data = result.to_dict() | {"model": model}
-    paths["json"].write_text(json.dumps(data, indent=1) + "\n")
-    plot_timeline(result, paths["timeline"], title=f"{Path(result.path).name} ({model})")
+    reasons = result.skip_reasons()
+    with contextlib.ExitStack() as stack:
+        # Each goes to a temporary file; all are renamed when the block completes, and all
+        # deleted if anything in it fails or is interrupted.
+        tmp = {key: stack.enter_context(atomic_path(p)) for key, p in paths.items()}
+        with open(tmp["csv"], "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(list(_COLUMNS) + [f"p_{c}" for c in result.classes])
+            for t in range(result.n_frames):
+                w.writerow(
+                    [int(result.frame[t]), _cell(result.time_s[t])]
+                    + [_cell(v, 1) for v in result.boxes[t]]
+                    + [result.status[t], reasons[t]] + [_cell(p) for p in result.proba[t]]
+                )
+        data = result.to_dict() | {"model": model}
+        with open(tmp["json"], "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1)
+            fh.write("\n")
+        _draw_timeline(result, tmp["timeline"], title=f"{Path(result.path).name} ({model})")
     return {k: str(v) for k, v in paths.items()}
 
 
@@ -515,19 +676,31 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def plot_timeline(result: FilePrediction, path: str | os.PathLike, *, title: str = "") -> Path:
-    """Draw the class probabilities of a file over time, missing-face stretches shaded.
+    """Draw the class probabilities of a file over time, frames without a face shaded.
 
     Parameters
     ----------
     result : FilePrediction
     path : str or path-like
-        PNG to write.
+        PNG to write, whole or not at all (a temporary file renamed; see
+        :mod:`skfer.utils._atomic`).
     title : str, optional
 
     Returns
     -------
     path : Path
     """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        _draw_timeline(result, tmp, title=title)
+    return path
+
+
+#: How the timeline shades the frames of each unusable status.
+_SHADES = {"missing": ("0.85", "no face"), "suspect": ("#f3d9a4", "suspect face")}
+
+
+def _draw_timeline(result: FilePrediction, path: Path, *, title: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -537,21 +710,23 @@ def plot_timeline(result: FilePrediction, path: str | os.PathLike, *, title: str
     x = result.time_s if video else result.frame.astype(float)
     step = 1.0 / result.fps if video else 1.0
     fig, ax = plt.subplots(figsize=(7.5, 2.8))
-    for k, name in enumerate(result.classes):
-        ax.plot(x, result.proba[:, k], label=name, lw=1.4, marker="o" if len(x) == 1 else None)
-    for a, b in _runs(result.status == "missing"):
-        ax.axvspan(x[a] - step / 2, x[b - 1] + step / 2, color="0.85", lw=0,
-                   label="no face" if a == _runs(result.status == "missing")[0][0] else None)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("time (s)" if video else "frame")
-    ax.set_ylabel("probability")
-    ax.set_title(f"{title}: {result.label}" if title else str(result.label), fontsize=10)
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    try:
+        for k, name in enumerate(result.classes):
+            ax.plot(x, result.proba[:, k], label=name, lw=1.4,
+                    marker="o" if len(x) == 1 else None)
+        for status, (colour, label) in _SHADES.items():
+            for i, (a, b) in enumerate(_runs(result.status == status)):
+                ax.axvspan(x[a] - step / 2, x[b - 1] + step / 2, color=colour, lw=0,
+                           label=label if i == 0 else None)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("time (s)" if video else "frame")
+        ax.set_ylabel("probability")
+        ax.set_title(f"{title}: {result.label}" if title else str(result.label), fontsize=10)
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+        fig.tight_layout()
+        fig.savefig(path, dpi=80, format="png")
+    finally:
+        plt.close(fig)
 
 
 class _Annotator:
@@ -559,13 +734,16 @@ class _Annotator:
 
     Videos become ``<stem>_annotated.mp4`` (frame rate of the source, 25 where it declares
     none; odd sizes lose their last row or column, as 4:2:0 video needs even sizes); an
-    image becomes ``<stem>_annotated.png``.
+    image becomes ``<stem>_annotated.png``. The frames go to a temporary file that
+    :meth:`close` renames to that name and :meth:`abort` deletes, so a failed or interrupted
+    file leaves no partial video (and an earlier run's video stays as it was).
     """
 
     def __init__(self, out: Path, stem: str, kind: str, fps: float) -> None:
         self.kind, self.fps = kind, fps
         ext = ".png" if kind == "image" else ".mp4"
-        self.path = out / f"{stem}_annotated{ext}"
+        self.target = AtomicPath(out / f"{stem}_annotated{ext}")
+        self.path = self.target.path
         self.container = self.stream = None
 
     def write(self, frames: list[np.ndarray], boxes: np.ndarray, proba: np.ndarray,
@@ -575,7 +753,7 @@ class _Annotator:
                                        cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB))
             _draw(img, box, p, classes)
             if self.kind == "image":
-                if not cv2.imwrite(str(self.path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
+                if not cv2.imwrite(str(self.target.tmp), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
                     raise OSError(f"cannot write {self.path}")
                 continue
             self._encode(img)
@@ -587,7 +765,8 @@ class _Annotator:
 
         h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
         if self.container is None:
-            self.container = av.open(str(self.path), mode="w")
+            # The temporary name ends in .mp4: PyAV picks the container from it.
+            self.container = av.open(str(self.target.tmp), mode="w")
             rate = Fraction(self.fps).limit_denominator(1001) if np.isfinite(self.fps) else 25
             try:
                 self.stream = self.container.add_stream("libx264", rate=rate)
@@ -599,19 +778,22 @@ class _Annotator:
             self.container.mux(packet)
 
     def close(self) -> Path:
+        """Finish the video and give it its name."""
         if self.container is not None:
             for packet in self.stream.encode():
                 self.container.mux(packet)
             self.container.close()
             self.container = None
-        return self.path
+        return self.target.commit()
 
     def abort(self) -> None:
-        """Close and delete a half-written video (the file failed)."""
-        if self.container is not None:
-            self.container.close()
-            self.container = None
-        self.path.unlink(missing_ok=True)
+        """Close and delete a half-written video (the file failed or was interrupted)."""
+        try:
+            if self.container is not None:
+                self.container.close()
+                self.container = None
+        finally:
+            self.target.discard()
 
 
 def _draw(img: np.ndarray, box: np.ndarray, proba: np.ndarray, classes: list[str]) -> None:
@@ -621,6 +803,12 @@ def _draw(img: np.ndarray, box: np.ndarray, proba: np.ndarray, classes: list[str
                     0.6 * scale, (255, 64, 64), max(int(2 * scale), 1), cv2.LINE_AA)
         return
     x, y, w, h = (int(round(v)) for v in box)
+    if np.isnan(proba).all():  # a "suspect" face: located, not trusted, not scored
+        cv2.rectangle(img, (x, y), (x + w, y + h), (255, 176, 64), max(int(2 * scale), 1))
+        cv2.putText(img, "suspect", (x, max(y - 6, int(16 * scale))),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, (255, 176, 64),
+                    max(int(2 * scale), 1), cv2.LINE_AA)
+        return
     k = int(np.argmax(proba))
     cv2.rectangle(img, (x, y), (x + w, y + h), (64, 255, 64), max(int(2 * scale), 1))
     cv2.putText(img, f"{classes[k]} {proba[k]:.2f}", (x, max(y - 6, int(16 * scale))),
@@ -678,15 +866,6 @@ def _stems(files: list[Path]) -> list[str]:
     return out
 
 
-def _check_output_dir(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
-        raise OSError(f"output folder {out} is not writable: {exc.strerror or exc}") from exc
-
-
 def predict_files_with_info(
     model: Any,
     paths: Iterable[str | os.PathLike],
@@ -697,6 +876,7 @@ def predict_files_with_info(
     chunk_frames: int = 300,
     progress: bool = False,
     on_error: str = "warn",
+    on_missing: str = "warn",
     as_frame: bool | str = "auto",
     model_name: str | None = None,
 ) -> tuple[Any, list[FilePrediction]]:
@@ -716,8 +896,10 @@ def predict_files_with_info(
 
     from ._model_card import load_model
 
-    if on_error not in ("raise", "warn", "ignore"):
-        raise ValueError(f"on_error must be 'raise', 'warn' or 'ignore', got {on_error!r}")
+    if on_error not in POLICIES:
+        raise ValueError(f"on_error must be one of {POLICIES}, got {on_error!r}")
+    if on_missing not in POLICIES:
+        raise ValueError(f"on_missing must be one of {POLICIES}, got {on_missing!r}")
     if int(chunk_frames) < 1:
         raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
     name = model_name or "model"
@@ -730,9 +912,9 @@ def predict_files_with_info(
     files, problems = find_media(paths)
     out = None if output_dir is None else Path(output_dir)
     if out is not None:
-        _check_output_dir(out)
+        check_output_dir(out)
     opts = [
-        _Options(out, stem, bool(annotate), int(chunk_frames), name)
+        _Options(out, stem, bool(annotate), int(chunk_frames), name, on_missing)
         for stem in _stems(files)
     ]
     results = [FilePrediction(path=p, error=msg) for p, msg in problems]
@@ -753,6 +935,9 @@ def predict_files_with_info(
             raise ValueError(f"{len(failed)} of {len(results)} files failed: {message}")
         warnings.warn(f"{len(failed)} of {len(results)} files failed: {message}",
                       UserWarning, stacklevel=2)
+    # Warned here, not in the workers: joblib's processes would lose their warnings.
+    apply_policy([rec for r in results for rec in r.skipped], on_missing,
+                 "left out of the files' predictions", stacklevel=3)
     return _table(results, as_frame), results
 
 
@@ -782,6 +967,7 @@ def predict_files(
     chunk_frames: int = 300,
     progress: bool = False,
     on_error: str = "warn",
+    on_missing: str = "warn",
     as_frame: bool | str = "auto",
 ) -> Any:
     """Predict expressions on video and image files, frame by frame.
@@ -811,6 +997,14 @@ def predict_files(
         and the others are done; at the end ``"raise"`` raises a ``ValueError`` naming
         every failed file and its problem, ``"warn"`` warns the same, ``"ignore"`` says
         nothing (:func:`predict_files_with_info` returns the failures).
+    on_missing : {"raise", "warn", "ignore"}, default="warn"
+        Frames left out of a file's prediction (not decoded, no face, suspect face: see the
+        module's "Skipped frames") are always recorded in the file's rows (``skipped``
+        column) and :attr:`FilePrediction.skipped`; ``"warn"`` also emits one
+        :class:`~skfer.utils.frame_policy.SkippedFramesWarning` naming each such file and
+        its counts and reasons, ``"raise"`` raises
+        :class:`~skfer.utils.frame_policy.SkippedFramesError` at the first such file
+        (before its outputs are written), ``"ignore"`` only records.
     as_frame : bool or "auto", default="auto"
         Return a pandas DataFrame (``"auto"``: when pandas is installed) or a structured
         NumPy array.
@@ -819,8 +1013,10 @@ def predict_files(
     -------
     table : pandas.DataFrame or structured ndarray
         One row per frame of every file processed: ``file``, ``frame``, ``time_s``,
-        ``x``, ``y``, ``w``, ``h`` (face box, NaN when missing), ``status``, ``p_<class>``
-        per class (NaN when missing) and ``prediction`` (the file's predicted class).
+        ``x``, ``y``, ``w``, ``h`` (face box, NaN when missing), ``status``, ``skipped``
+        (why the frame is left out of the file's prediction, ``""`` if it is not),
+        ``p_<class>`` per class (NaN when missing or suspect) and ``prediction`` (the
+        file's predicted class).
 
     Examples
     --------
@@ -835,7 +1031,8 @@ def predict_files(
     """
     return predict_files_with_info(
         model, paths, output_dir=output_dir, annotate=annotate, n_jobs=n_jobs,
-        chunk_frames=chunk_frames, progress=progress, on_error=on_error, as_frame=as_frame,
+        chunk_frames=chunk_frames, progress=progress, on_error=on_error,
+        on_missing=on_missing, as_frame=as_frame,
     )[0]
 
 
@@ -851,6 +1048,7 @@ def _table(results: list[FilePrediction], as_frame: bool | str) -> Any:
     boxes = np.concatenate([r.boxes for r in ok] or [np.zeros((0, 4))])
     columns |= {k: boxes[:, j] for j, k in enumerate("xywh")}
     columns["status"] = np.concatenate([r.status for r in ok] or [np.zeros(0, "U8")])
+    columns["skipped"] = np.concatenate([r.skip_reasons() for r in ok] or [np.zeros(0, "U16")])
     proba = np.concatenate([r.proba for r in ok] or [np.zeros((0, len(classes)))])
     columns |= {f"p_{c}": proba[:, j] for j, c in enumerate(classes)}
     columns["prediction"] = np.concatenate(

@@ -172,11 +172,17 @@ def test_bad_files_are_reported_and_the_others_done(model, tmp_path):
         predict_files(model, paths, on_error="raise")
 
 
-def test_unwritable_output_folder(model, tmp_path):
+def test_unwritable_output_folder(model, tmp_path, monkeypatch):
     target = tmp_path / "file"
     target.write_text("")
-    with pytest.raises(OSError, match="output folder .* is not writable"):
+    with pytest.raises(NotADirectoryError, match="output folder .*out is not a folder "
+                                                 r"\(its parent .*file is a file\)"):
         predict_files(model, [HAP], output_dir=target / "out")
+    # Root may write anywhere; os.access is what the check asks.
+    monkeypatch.setattr("skfer.utils._atomic.os.access", lambda *a, **k: False)
+    with pytest.raises(PermissionError, match="output folder .* is not writable"):
+        predict_files(model, [HAP], output_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_find_media_recursive(tmp_path):
