@@ -236,7 +236,11 @@ def load_model(path: str | os.PathLike) -> tuple[Any, ModelCard]:
             f"{path} is a skfer model of format {payload['format']!r}; this skfer reads "
             f"{MODEL_FORMAT!r} (retrain it with this version)"
         )
-    card = ModelCard.from_dict(payload.get("card", {}))
+    card = payload.get("card")
+    if not isinstance(card, dict) or not isinstance(card.get("model"), str):
+        raise ValueError(f"{path} is a damaged skfer model file: its model card is missing or "
+                         "malformed (retrain it with `skfer train`)")
+    card = ModelCard.from_dict(card)
     _check_versions(path, card)
     return payload["model"], card
 

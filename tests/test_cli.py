@@ -123,7 +123,7 @@ def test_a_clip_without_face_is_named_by_its_index():
 
     faces = make_expressions(n_subjects=1, n_clips_per_expression=1, random_state=0).data
     clips = [faces[0], faces[1], np.zeros((4, 120, 160), np.uint8)]
-    with pytest.raises(ValueError, match="clip 2: no face was found in any of its 4 frames"):
+    with pytest.raises(ValueError, match=r"clip 2: 4 frames \[0, 1, 2, 3\]: no_face"):
         _extract_face_tubes(clips, progress=False)
 
 
@@ -185,19 +185,25 @@ def test_predict_annotate_writes_a_playable_video(trained, tmp_path):
 
 
 def test_a_corrupt_file_is_reported_and_the_others_done(trained, tmp_path, capsys):
+    """A truncated video is predicted from the frames it holds, the cut recorded (issue 16:
+    it failed before); a file that is no video fails alone."""
     data = tmp_path / "in"
     data.mkdir()
     for clip in CREMAD[:2]:
         shutil.copy(clip, data / clip.name)
     (data / "cut.flv").write_bytes(CREMAD[2].read_bytes()[:30000])  # truncated
+    (data / "junk.mp4").write_bytes(b"not a video at all")
     rc = main(["predict", str(trained), str(data), "--output-dir", str(tmp_path / "out"),
                "--no-progress"])
     assert rc == 1
     captured = capsys.readouterr()
-    assert "cut.flv: video is truncated or corrupt" in captured.err
-    assert "2 of 3 files predicted, 1 failed" in captured.out
+    assert "junk.mp4: cannot open video" in captured.err
+    assert "cut.flv: 64 frames left out of the prediction: 64 truncated" in captured.err
+    assert "3 of 4 files predicted, 1 failed" in captured.out
     assert all((tmp_path / "out" / f"{c.stem}.csv").exists() for c in CREMAD[:2])
-    assert not (tmp_path / "out" / "cut.csv").exists()
+    cut = json.loads((tmp_path / "out" / "cut.json").read_text())
+    assert [(r["reason"], r["count"]) for r in cut["skipped"]] == [("truncated", 64)]
+    assert not (tmp_path / "out" / "junk.csv").exists()
 
 
 def test_predict_bad_inputs(trained, tmp_path, capsys):
@@ -218,7 +224,7 @@ def test_predict_bad_inputs(trained, tmp_path, capsys):
         ([str(not_a_model), str(black)], "is not a skfer model file"),
         ([str(tmp_path / "none.joblib"), str(black)], "none.joblib does not exist"),
         ([str(trained), str(black), "--output-dir", str(tmp_path / "file" / "x")],
-         "is not writable"),
+         "x is not a folder (its parent"),
     ]:
         assert main(["predict", *argv, "--no-progress"]) == 2
         err = capsys.readouterr().err
@@ -293,5 +299,5 @@ def test_face_tubes_in_parallel_match_and_name_the_faceless_clip():
     for a, b in zip(one.data, two.data):
         np.testing.assert_array_equal(a, b)
     clips = [faces[0], faces[1], np.zeros((4, 120, 160), np.uint8)]
-    with pytest.raises(ValueError, match="clip 2: no face was found in any of its 4 frames"):
+    with pytest.raises(ValueError, match=r"clip 2: 4 frames \[0, 1, 2, 3\]: no_face"):
         _extract_face_tubes(clips, progress=False, n_jobs=2)

@@ -12,25 +12,51 @@ PNG. ``skfer models`` lists the named models.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 
+from ._args import OneLineParser
 from .evaluate import add_evaluate_parser
 from .predict import add_predict_parser
 from .train import add_train_parser
 
-__all__ = ["main", "build_parser"]
+__all__ = ["ANTICIPATED", "main", "build_parser"]
+
+#: Errors that mean the arguments, the files or the machine are not what the command needs
+#: (bad values, unreadable or malformed data, a model file that is not one, an unwritable
+#: folder, a missing optional library). ``main`` turns them into one line on stderr and exit
+#: status 2. ``ValueError`` covers scikit-learn's ``InvalidParameterError`` and
+#: ``NotFittedError`` and skfer's ``SkippedFramesError``; ``OSError`` covers
+#: ``FileNotFoundError``, ``PermissionError``, ``IsADirectoryError``, ``NotADirectoryError``
+#: and a full disk. Anything else (``TypeError``, ``KeyError``, ``AttributeError``...) is a bug
+#: and keeps its traceback.
+ANTICIPATED: tuple[type[BaseException], ...] = (ValueError, OSError, ModuleNotFoundError)
+
+#: Exit status of an interrupted command (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
+_DEBUG_HELP = "show the traceback of an error instead of one line (or set SKFER_DEBUG=1)"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="skfer", description="Facial expression recognition with scikit-learn."
     )
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
+    # Subcommand parsers are OneLineParsers too (argparse builds them with the parent's class).
     sub = parser.add_subparsers(dest="command", required=True)
     add_evaluate_parser(sub)
     add_train_parser(sub)
     add_predict_parser(sub)
     models = sub.add_parser("models", help="list the named models")
     models.set_defaults(func=_list_models)
+    for command in sub.choices.values():
+        # Also after the command (`skfer evaluate ... --debug`); SUPPRESS keeps the top
+        # level's value when it is not given there.
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help=_DEBUG_HELP)
+    parser.set_defaults(commands=sub.choices)
     return parser
 
 
@@ -42,15 +68,53 @@ def _list_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(exc: BaseException) -> str:
+    """The exception's message on one line (scikit-learn's and others span several)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines) or type(exc).__name__
+
+
+def _show_warning(command: str):
+    def show(message, category, filename, lineno, file=None, line=None):
+        # One line per warning, as errors are; where it was raised says nothing to a user.
+        text = " ".join(str(message).split())
+        print(f"skfer {command}: warning: {text}", file=sys.stderr)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``skfer`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``skfer`` console script; returns the exit status.
+
+    An anticipated error (:data:`ANTICIPATED`, bad arguments included) is one line on stderr,
+    ``skfer <command>: error: <message>``, and status 2; an interrupt (Ctrl-C) is
+    ``skfer <command>: interrupted`` and status 130, having left no partial output file
+    (they are all written atomically, :mod:`skfer.utils._atomic`). ``--debug`` or
+    ``SKFER_DEBUG=1`` re-raises instead, for the traceback. Any other exception is a bug and
+    propagates with its traceback.
+    """
     try:
-        return args.func(args)
-    # Anticipated problems (bad arguments, unreadable data or model, unwritable output):
-    # one line on stderr and status 2; anything else is a bug and keeps its traceback.
-    except (ValueError, OSError, ImportError) as exc:
-        print(f"skfer {args.command}: error: {exc}", file=sys.stderr)
+        args, extra = build_parser().parse_known_args(argv)
+        if extra:  # reported by the command's parser, so the line names the command
+            args.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:  # --help, or a bad argument (already reported in one line)
+        return exc.code if isinstance(exc.code, int) else 2
+    debug = args.debug or os.environ.get("SKFER_DEBUG", "") not in ("", "0")
+    prefix = f"skfer {args.command}"
+    try:
+        with warnings.catch_warnings():
+            if not debug:
+                warnings.showwarning = _show_warning(args.command)
+            return args.func(args)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prefix}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except ANTICIPATED as exc:
+        if debug:
+            raise
+        print(f"{prefix}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
 
 

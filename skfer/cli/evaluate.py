@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 
 from sklearn.base import clone
 
+from ..utils._atomic import check_output_dir
+from ._args import int_at_least, n_jobs
+
 if TYPE_CHECKING:
     from ..clipset import ClipSet
 
@@ -47,45 +50,68 @@ def add_evaluate_parser(sub) -> None:
         ),
     )
     add_data_arguments(p)
-    p.add_argument(
-        "--folds",
-        type=int,
-        default=None,
-        help="number of folds (default 10, or one per subject when there are fewer)",
-    )
+    add_folds_argument(p, "number of folds (default 10, or one per subject when there are fewer)")
     p.add_argument(
         "--protocol",
         choices=sorted(PROTOCOLS),
-        default="groupkfold",
-        help="; ".join(f"{name}: {text}" for name, text in PROTOCOLS.items()),
+        default=None,
+        help="; ".join(f"{name}: {text}" for name, text in PROTOCOLS.items())
+        + " (default: groupkfold)",
     )
     p.add_argument("--test-data", type=Path, default=None,
                    help="train on --data, score on this data set instead of cross-validating")
     p.add_argument("--test-format", choices=sorted(FORMATS), default=None,
                    help="layout of --test-data ('embedded': the embedded data)")
-    p.add_argument("--output-dir", type=Path, default=Path("reports"))
-    p.add_argument("--n-jobs", type=int, default=None,
-                   help="face tubes and folds in parallel (joblib)")
+    p.add_argument("--output-dir", type=Path, default=Path("reports"),
+                   help="folder of the JSON report and the confusion-matrix PNG")
+    add_n_jobs_argument(p, "face tubes and folds in parallel (joblib)")
     p.set_defaults(func=run_evaluate)
 
 
-def load_data(fmt: str, path: Path | None, args: argparse.Namespace | None = None):
-    """Load ``(bunch, name)`` for a ``--format`` value; ``path`` is None for embedded."""
+def add_folds_argument(p, help: str) -> None:
+    """``--folds``: at least 2, by argparse, for every command that takes it."""
+    p.add_argument("--folds", type=int_at_least(2, "one test fold and one to train on"),
+                   default=None, help=help)
+
+
+def add_n_jobs_argument(p, help: str) -> None:
+    """``--n-jobs``: joblib's, 0 refused by argparse."""
+    p.add_argument("--n-jobs", type=n_jobs, default=None, help=help + "; -1: every core")
+
+
+def load_data(
+    fmt: str, path: Path | None, args: argparse.Namespace | None = None, flag: str = ""
+):
+    """Load ``(bunch, name)`` for a ``--format`` value; ``path`` is None for embedded.
+
+    ``flag`` is ``""`` for ``--data``/``--format`` and ``"test-"`` for their ``--test-``
+    twins, as the messages name them.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is missing for a format that needs one.
+    FileNotFoundError, NotADirectoryError
+        If ``path`` does not exist, or is a file where the format reads a folder.
+    """
     from .. import datasets
 
+    kwargs = {}
+    if fmt == "fer2013" and args is not None:
+        kwargs = {k: v for k in _FER2013_OPTIONS if (v := getattr(args, k, None)) is not None}
     if fmt == "embedded":
         seed = 0 if args is None else args.random_state
         # 10 subjects: one per fold of the default 10-fold subject-independent protocol.
         bunch = datasets.make_expressions(n_subjects=10, random_state=seed)
         return bunch, "embedded synthetic data"
     if path is None:
-        raise ValueError(f"--format {fmt} needs --data DIR")
-    kwargs = {}
-    if fmt == "fer2013" and args is not None:
-        if args.subset:
-            kwargs["subset"] = args.subset
-        if args.max_per_class:
-            kwargs["max_per_class"] = args.max_per_class
+        raise ValueError(f"--{flag}format {fmt} needs --{flag}data DIR")
+    if not path.exists():
+        raise FileNotFoundError(f"--{flag}data {path} does not exist")
+    if fmt != "fer2013" and not path.is_dir():
+        # FER2013 is a CSV file or a folder; the others are folders.
+        raise NotADirectoryError(f"--{flag}data {path} is a file; --{flag}format {fmt} "
+                                 "reads a folder")
     loader = {
         "ckplus48": datasets.load_ckplus48,
         "ckplus": datasets.load_ckplus,
@@ -94,6 +120,25 @@ def load_data(fmt: str, path: Path | None, args: argparse.Namespace | None = Non
         "folder": datasets.load_folder,
     }[fmt]
     return loader(path, **kwargs), str(path)
+
+
+#: Options only the FER2013 loader takes.
+_FER2013_OPTIONS = ("subset", "max_per_class")
+
+
+def check_format_options(args: argparse.Namespace, *formats: str | None) -> None:
+    """Refuse ``--subset`` / ``--max-per-class`` when no data set read is FER2013.
+
+    Other loaders have no such parameter: the option would be ignored without a word.
+    """
+    if "fer2013" in formats:
+        return
+    for option in _FER2013_OPTIONS:
+        if getattr(args, option, None) is not None:
+            used = ", ".join(sorted({f or "embedded" for f in formats}))
+            raise ValueError(
+                f"--{option.replace('_', '-')} is for --format fer2013 only (here: {used})"
+            )
 
 
 def _default_folds(groups, folds: int = 10) -> int:
@@ -154,19 +199,31 @@ def _one_tube(extractor, clip):
 def _parallel_tubes(extractor, clips, n_jobs):
     """``(tube, record)`` per clip, in order, from joblib workers.
 
-    The workers' extractor keeps faceless clips (``on_missing="ignore"``), so that the
-    error names the clip by its index in ``clips``, as :meth:`iter_transform` does.
+    The workers' extractor only records (``on_missing="ignore"``); the extractor's own
+    policy is applied here to the records, renumbered by the clip's index in ``clips``,
+    so that an error or warning names the clip as :meth:`iter_transform` does (a worker
+    sees one clip, index 0, and its warnings would be lost in another process).
     """
+    from dataclasses import replace
+
     from joblib import Parallel, delayed
+
+    from ..utils.frame_policy import apply_policy
 
     lenient = clone(extractor).set_params(on_missing="ignore").fit()
     done = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_one_tube)(lenient, clip) for clip in clips
     )
     for i, (tube, record) in enumerate(done):
-        if not record.face_found and extractor.on_missing == "raise":
-            raise ValueError(f"clip {i}: no face was found in any of its {len(tube)} frames")
         record.clip_index = i
+        record.skipped = tuple(replace(r, clip_index=i) for r in record.skipped)
+        # As the extractor: a clip without a trustworthy face, and suspect frames, fall
+        # under on_missing; missing frames of a clip with a face are left to the status.
+        apply_policy(
+            [r for r in record.skipped if r.reason == "inconsistent" or not record.face_found],
+            extractor.on_missing, "without a trustworthy face",
+            hint="the named models' face tubes need a face in every clip",
+        )
         yield tube, record
 
 
@@ -185,13 +242,15 @@ def add_data_arguments(p, *, test: bool = False) -> None:
     )
     p.add_argument("--subset", default=None, help="fer2013 CSV subset or class-folder split")
     p.add_argument(
-        "--max-per-class", type=int, default=None, help="cap clips per class (fer2013)"
+        "--max-per-class", type=int_at_least(1), default=None,
+        help="keep the first N clips of each class (fer2013)",
     )
     p.add_argument(
         "--device", default=None,
         help="torch device of network models ('cpu', 'cuda', 'auto'; default: their own)",
     )
-    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--random-state", type=int_at_least(0), default=0,
+                   help="seed of the synthetic data and of the model (default 0)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -201,7 +260,9 @@ def set_device(model, device: str | None) -> list[str]:
     Raises
     ------
     ValueError
-        If ``device`` is given and no step has a ``device`` parameter (not a network model).
+        If ``device`` is given and no step has a ``device`` parameter (not a network model),
+        or is not a torch device, or is CUDA on a machine without it (found here, not when
+        the first fold is fitted after the face tubes).
     """
     steps = [name for name, est in getattr(model, "steps", [])
              if "device" in est.get_params(deep=False)]
@@ -209,8 +270,32 @@ def set_device(model, device: str | None) -> list[str]:
         return steps
     if not steps:
         raise ValueError("--device is for network models; this model has no torch step")
+    from ..neural._base import resolve_device
+
+    resolve_device(device)
     model.set_params(**{f"{name}__device": device for name in steps})
     return steps
+
+
+def check_data_args(fmt: str | None, path: Path | None, flag: str = "") -> str:
+    """Check a ``--data``/``--format`` pair without loading anything; return the format.
+
+    Raises
+    ------
+    ValueError
+        A path without a format, a format that needs a path without one, or the embedded
+        data with a path.
+    """
+    if path is not None and fmt is None:
+        raise ValueError(
+            f"--{flag}data needs --{flag}format (one of " + ", ".join(FORMATS) + ")"
+        )
+    fmt = fmt or "embedded"
+    if fmt == "embedded" and path is not None:
+        raise ValueError(f"--{flag}format embedded takes no --{flag}data")
+    if fmt != "embedded" and path is None:
+        raise ValueError(f"--{flag}format {fmt} needs --{flag}data DIR")
+    return fmt
 
 
 def prepare_data(
@@ -222,14 +307,8 @@ def prepare_data(
     :func:`extract_if_needed`), ``"given"`` for face crops; ``flag`` is ``""`` for
     ``--data``/``--format`` and ``"test-"`` for ``--test-data``/``--test-format``.
     """
-    if path is not None and fmt is None:
-        raise ValueError(
-            f"--{flag}data needs --{flag}format (one of " + ", ".join(FORMATS) + ")"
-        )
-    fmt = fmt or "embedded"
-    if fmt == "embedded" and path is not None:
-        raise ValueError(f"--{flag}format embedded takes no --{flag}data")
-    bunch, data_name = load_data(fmt, path, args)
+    fmt = check_data_args(fmt, path, flag)
+    bunch, data_name = load_data(fmt, path, args, flag)
     faces = FORMATS[fmt] if args.faces == "auto" else args.faces
     return bunch, data_name, fmt, faces
 
@@ -245,15 +324,26 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate
     from ..models import make_model
 
-    # Validate the model name (and device) before loading data and extracting faces.
+    # Validate the arguments, the model name, the device and the output folder before
+    # loading data and extracting faces: a mistake costs seconds, not the whole run.
+    holdout = args.test_format is not None or args.test_data is not None
+    if holdout and (args.folds is not None or args.protocol is not None):
+        raise ValueError("--folds and --protocol are for cross-validation; with --test-data "
+                         "the model is trained on --data and scored on --test-data once")
+    args.protocol = args.protocol or "groupkfold"
+    check_format_options(args, args.format, args.test_format if holdout else args.format)
+    check_data_args(args.format, args.data)
+    if holdout:
+        check_data_args(args.test_format, args.test_data, "test-")
+    check_output_dir(args.output_dir, "--output-dir")
     model = make_model(args.model, faces="given", random_state=args.random_state)
     set_device(model, args.device)
     bunch, data_name, fmt, faces = prepare_data(args, args.format, args.data)
-    if args.test_format is not None or args.test_data is not None:
+    if holdout:
         test = prepare_data(args, args.test_format, args.test_data, "test-")
     print(f"data: {data_name}: {len(bunch.data)} clips; model {args.model} (faces: {faces})")
     clips, tube_counts = extract_if_needed(bunch, faces, not args.no_progress, args.n_jobs)
-    if args.test_format is not None or args.test_data is not None:
+    if holdout:
         report = _holdout(args, model, clips, bunch, data_name, test)
         fmt = f"{fmt}_to_{test[2]}"
     else:
@@ -285,8 +375,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(report.summary())
     suffix = "" if args.protocol == "groupkfold" or "_to_" in fmt else f"_{args.protocol}"
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{args.model}_{fmt}{suffix}")
-    json_path = report.save_json(args.output_dir / f"{stem}.json")
+    # The PNG first: a report JSON on disk means the run finished (each file is atomic).
     png_path = report.save_confusion_png(args.output_dir / f"{stem}_confusion.png")
+    json_path = report.save_json(args.output_dir / f"{stem}.json")
     print(f"\nreport: {json_path}\nconfusion matrix: {png_path}")
     return 0
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .evaluate import add_data_arguments, extract_if_needed, prepare_data, set_device
+from ..utils._atomic import check_output_dir
+from .evaluate import (
+    add_data_arguments,
+    add_folds_argument,
+    add_n_jobs_argument,
+    check_format_options,
+    extract_if_needed,
+    prepare_data,
+    set_device,
+)
 
 __all__ = ["add_train_parser"]
 
@@ -27,9 +36,8 @@ def add_train_parser(sub) -> None:
         "--evaluate", action="store_true",
         help="cross-validate first (as `skfer evaluate`) and record the score in the card",
     )
-    p.add_argument("--folds", type=int, default=None, help="folds of --evaluate")
-    p.add_argument("--n-jobs", type=int, default=None,
-                   help="face tubes and --evaluate folds in parallel (joblib)")
+    add_folds_argument(p, "folds of --evaluate")
+    add_n_jobs_argument(p, "face tubes and --evaluate folds in parallel (joblib)")
     p.set_defaults(func=run_train)
 
 
@@ -41,6 +49,13 @@ def run_train(args: argparse.Namespace) -> int:
     from ..models import face_tube_step, make_model
     from .evaluate import _default_folds
 
+    # Arguments, model name, device and the model file's folder are checked before the work.
+    if args.folds is not None and not args.evaluate:
+        raise ValueError("--folds is the number of folds of --evaluate; add --evaluate")
+    check_format_options(args, args.format)
+    if args.out.is_dir():
+        raise IsADirectoryError(f"--out {args.out} is a folder; give the model file's name")
+    check_output_dir(args.out.parent, f"--out {args.out}: folder")
     # Platt probabilities: `skfer predict` gives per-frame class probabilities.
     model = make_model(args.model, faces="given", random_state=args.random_state,
                        probability=True)
