@@ -160,9 +160,10 @@ def card_path(path: str | os.PathLike) -> Path:
 def save_model(model: Any, path: str | os.PathLike, card: ModelCard) -> tuple[Path, Path]:
     """Write the fitted ``model`` and its card; return the model and card paths.
 
-    Both files are written to temporary files beside them and renamed once both are
-    complete, so an interrupt leaves the previous model and card (or none), never a
-    truncated model file nor a card of another model.
+    Both files are written to temporary files beside them and renamed, the card then the
+    model, only once both are complete: an interrupt while they are written leaves the
+    previous model and card (or none), never a truncated file (only the instant between
+    the two renames could pair a new card with the old model).
 
     Raises
     ------
