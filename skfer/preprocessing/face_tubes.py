@@ -56,6 +56,7 @@ as :meth:`~FaceTubeExtractor.transform` on the decoded clips.
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -385,10 +386,9 @@ class FaceTubeExtractor(
         """``on_missing`` on a clip's record (``"raise"`` at once, else kept in ``pending``),
         or, for ``rec=None``, on everything ``pending`` (one warning per call)."""
         if rec is not None:
-            # Missing frames of a clip with a face are the aggregator's business (status).
-            pending.extend(
-                r for r in rec.skipped if r.reason == "inconsistent" or not rec.face_found
-            )
+            # Missing frames of a clip with a face are the aggregator's business (status);
+            # suspect frames and frames the reader lost go through the policy.
+            pending.extend(r for r in rec.skipped if r.reason != "no_face" or not rec.face_found)
             if self.on_missing != "raise":
                 return  # one warning at the end of the call
         apply_policy(
@@ -464,7 +464,8 @@ class FaceTubeExtractor(
             frames: list[np.ndarray] = []
             work: list[np.ndarray | None] = []
             found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-            stream = prefetch(self._decode(path))
+            lost: list[SkippedFrames] = []  # frames the reader could not decode
+            stream = prefetch(self._decode(path, lost))
             try:
                 for t, (frame, small) in enumerate(stream):
                     frames.append(frame)
@@ -478,6 +479,11 @@ class FaceTubeExtractor(
             if not frames:
                 raise ValueError(f"video {path} (clip {i}) yielded no frame")
             tube, rec = self._extract(frames, i, detect, found, work, source=str(path))
+            if lost:
+                # The reader's records (indices in the file) join the tube's, under the same
+                # policy and the one warning of this call.
+                lost = [dataclasses.replace(r, clip_index=i) for r in lost]
+                rec = dataclasses.replace(rec, skipped=(*lost, *rec.skipped))
             self._apply_policy(rec, skipped)
             out.append(tube)
             records.append(rec)
@@ -503,10 +509,15 @@ class FaceTubeExtractor(
             ]
         return same_container(X if isinstance(X, ClipSet) else tubes, tubes, **companions)
 
-    def _decode(self, path: str | os.PathLike) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Frames of a video file (grey unless ``color``) with their working frames."""
+    def _decode(
+        self, path: str | os.PathLike, lost: list[SkippedFrames]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Frames of a video file (grey unless ``color``) with their working frames; the
+        reader's records of frames it could not decode go to ``lost`` (``on_missing="raise"``
+        raises at once)."""
         scale = None
-        for frame in iter_frames(path, color=bool(self.color)):
+        policy = "raise" if self.on_missing == "raise" else "ignore"
+        for frame in iter_frames(path, color=bool(self.color), on_missing=policy, skipped=lost):
             if scale is None:
                 scale = work_scale(frame.shape[1])
             # Built here, on the decoding thread: tracking needs most of them, and it

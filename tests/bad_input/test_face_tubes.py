@@ -233,3 +233,24 @@ def test_mouth_policy_uses_the_shared_vocabulary():
         MouthRegion().fit(X).transform(X)
     with pytest.raises(SkippedFramesError, match=r"clip 1 \(b\.avi\): 2 frames \[0, 2\]"):
         MouthRegion(on_missing="raise").fit(X).transform(X)
+
+
+def test_transform_files_on_a_cut_video_records_the_readers_frames(tmp_path):
+    """cut MP4 into FaceTubeExtractor.transform_files -> recorded policy: the reader's
+    "truncated" record joins the tube's, one warning per call; "raise" raises.
+    """
+    from bad_input.test_readers import cut, write_av
+
+    short = cut(write_av(tmp_path / "a.mp4", "mp4", options={"movflags": "faststart"}), 0.92)
+    ext = FaceTubeExtractor(detector=lambda frame: np.array([[8.0, 8.0, 24.0, 24.0]]),
+                            frame_size=(8, 8), on_missing="warn").fit()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tubes, (rec,) = ext.transform_files_with_info([short])
+    lost = [r for r in rec.skipped if r.reason == "truncated"]
+    assert len(lost) == 1 and lost[0].clip_index == 0 and lost[0].source == str(short)
+    assert len(tubes[0]) + lost[0].count == 120
+    ours = [w for w in caught if issubclass(w.category, SkippedFramesWarning)]
+    assert len(ours) == 1 and "truncated" in str(ours[0].message)
+    with pytest.raises(SkippedFramesError, match="truncated"):
+        ext.set_params(on_missing="raise").transform_files([short])
