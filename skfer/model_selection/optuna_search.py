@@ -80,7 +80,8 @@ class _TrialFailed(Exception):
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    """``"ExceptionType: message"`` (the type alone when there is no message)."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def sqlite_storage(path) -> str:
@@ -182,6 +183,7 @@ def _open_study(storage, study_name, direction, sampler, pruner, load_if_exists,
     """Create or load the study; a loaded one must match ``direction`` and a dict ``space``."""
     import optuna
     from optuna.study import StudyDirection
+    from optuna.trial import TrialState
 
     study = optuna.create_study(
         storage=storage, study_name=study_name, direction=direction, sampler=sampler,
@@ -196,8 +198,11 @@ def _open_study(storage, study_name, direction, sampler, pruner, load_if_exists,
         )
     if not callable(space):
         requested = dict(space)
-        for t in study.get_trials(deepcopy=False):
-            if t.distributions and t.distributions != requested:
+        # Trials that ran to a score or a prune had the whole space; a trial killed while it
+        # was being asked may hold only some of its parameters.
+        ran = (TrialState.COMPLETE, TrialState.PRUNED)
+        for t in study.get_trials(deepcopy=False, states=ran):
+            if t.distributions != requested:
                 names = sorted(
                     n for n in {*requested, *t.distributions}
                     if requested.get(n) != t.distributions.get(n)
