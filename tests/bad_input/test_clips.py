@@ -134,7 +134,7 @@ def test_float_clip_outside_scale_is_refused_by_detection():
 
 
 def test_float_frame_outside_scale_is_refused_by_haar():
-    """float frame above 255 given to HaarFaceDetector.detect -> clear error, not clipped."""
+    """float frame above 255 given to HaarFaceDetector.detect -> clear error: not clipped."""
     with pytest.raises(ValueError, match=r"float pixels range from 0 to 300"):
         HaarFaceDetector().detect(np.linspace(0, 300, 64 * 64).reshape(64, 64))
 
@@ -210,7 +210,7 @@ def test_detector_nan_only_on_one_frame_names_that_frame():
 
 
 def test_landmark_detector_checks_its_face_detector_too():
-    """LandmarkDetector with a detector returning NaN -> clear error naming clip and frame."""
+    """LandmarkDetector with a detector returning NaN -> clear error: names clip and frame."""
     pytest.importorskip("dlib")
     from skfer.preprocessing import LandmarkDetector
 
@@ -250,7 +250,7 @@ def test_joblib_dump_of_a_local_detector_says_what_to_do(tmp_path):
 
 
 def test_module_level_detector_pickles_and_lambda_still_deepcopies():
-    """module-level detector pickled; lambda detector deep-copied or cloudpickled -> OK."""
+    """module-level detector pickled; lambda detector deep-copied, cloudpickled -> OK: all work."""
     ext = FaceTubeExtractor(detector=one_face, frame_size=(8, 8)).fit()
     again = pickle.loads(pickle.dumps(ext))
     assert again.detector is one_face

@@ -172,7 +172,7 @@ def test_records_name_the_source_file():
 
 
 def test_confidence_companion_is_checked():
-    """confidence companion outside [0, 1] or NaN -> clear error naming the clip."""
+    """confidence companion outside [0, 1] or NaN -> clear error: names the clip."""
     clips = [np.zeros((2, 4, 4), np.uint8)] * 2
     with pytest.raises(ValueError, match=r"clip 1: companion 'confidence' must be .*\[0, 1\]"):
         ClipSet(clips, confidence=[[0.5, 1.0], [np.nan, 0.2]])
