@@ -55,7 +55,8 @@ def table(rows) -> str:
     by_outcome = Counter(r[3] for r in rows)
     counts = ", ".join(f"{by_outcome.get(o, 0)} {o}" for o in OUTCOMES)
     by_area = ", ".join(f"{a} {n}" for a, n in Counter(r[0] for r in rows).items())
-    lines += ["", f"**{len(rows)} cases**: {counts} (by area: {by_area})."]
+    total = f"**{len(rows)} tests** (a parametrised test counted once)"
+    lines += ["", f"{total}: {counts} (by area: {by_area})."]
     return "\n".join(lines)
 
 
