@@ -21,12 +21,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import HasMethods, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 
 from ..base import SequenceTransformerMixin
 from ..clipset import ClipSet
 from ..preprocessing.temporal import _validate_sequences
+from ..utils.validation import check_labels
 
 __all__ = ["FrameLevelClassifier"]
 
@@ -129,8 +129,7 @@ class FrameLevelClassifier(
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
             )
-        y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"), warn=True)
-        check_classification_targets(y)
+        y = check_labels(y)
         frames, owner = self._frames(X, reset=True)
         n_clips = owner[-1] + 1 if len(owner) else 0
         if len(y) != n_clips:

@@ -23,9 +23,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
-from sklearn.utils import Bunch, check_random_state, column_or_1d
+from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from torch.utils.data import Dataset
 
@@ -33,8 +32,8 @@ from ..base import ClipTransformerMixin
 from ..clipset import ClipSet
 from ..preprocessing.landmarks import LandmarkNormalizer, select_landmarks
 from ..preprocessing.temporal import TemporalResampler
-from ..utils.validation import check_clips
-from ._base import BaseNeuralClassifier
+from ..utils.validation import check_clips, check_labels
+from ._base import BaseNeuralClassifier, check_divergence
 from .modules_dtagn import DTAN_PRESETS, DTGN_PRESETS, DTANNet, DTGNNet, dtagn_loss
 
 __all__ = ["DTAGN", "DTAN", "DTGN", "weighted_sum"]
@@ -698,10 +697,9 @@ class DTAGN(ClipTransformerMixin, ClassifierMixin, BaseEstimator):
         """
         lambdas = self._lambdas()
         clips = check_clips(X)
-        y = column_or_1d(y, warn=True)
+        y = check_labels(y)
         if len(y) != len(clips):
             raise ValueError(f"y has {len(y)} labels for {len(clips)} clips")
-        check_classification_targets(y)
         self.classes_ = np.unique(y)
         rng = check_random_state(self.random_state)
         nets = []
@@ -763,6 +761,9 @@ class DTAGN(ClipTransformerMixin, ClassifierMixin, BaseEstimator):
                     optimizer.step()
                     total += float(loss.detach()) * len(b)
                 losses.append(total / n)
+                check_divergence(losses[-1], owner="DTAGN joint fine-tuning", epoch=epoch + 1,
+                                 first=losses[0], rate_name="finetune_lr",
+                                 rate=self.finetune_lr, module=heads)
                 if self.verbose:
                     print(f"joint fine-tuning epoch {epoch + 1}: loss {losses[-1]:.4f}")
         heads.eval()

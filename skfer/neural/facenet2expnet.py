@@ -39,7 +39,7 @@ from torch.utils.data import Dataset
 
 from ..utils._param_validation import FrameSize
 from ..utils.validation import check_clips
-from ._base import _OPTIMIZERS, BaseFrameClassifier, resolve_device
+from ._base import _OPTIMIZERS, BaseFrameClassifier, check_divergence, resolve_device
 from .modules import RandomCropFlip, Standardize
 
 __all__ = [
@@ -972,6 +972,9 @@ class FaceNet2ExpNet(BaseFrameClassifier):
             if scheduler is not None:
                 scheduler.step()
             losses.append(total / max(len(order), 1))
+            check_divergence(losses[-1], owner=f"{type(self).__name__} stage 1",
+                             epoch=epoch + 1, first=losses[0], rate_name="stage1_lr",
+                             rate=lr, module=module)
             if self.verbose:
                 print(f"stage 1 epoch {epoch + 1}/{self.stage1_epochs}: "
                       f"p-norm loss {losses[-1]:.4g}")

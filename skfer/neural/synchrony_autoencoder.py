@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._base import check_divergence
+
 __all__ = ["SynchronyAutoencoderModule", "train_synchrony_autoencoder"]
 
 
@@ -64,7 +66,7 @@ def train_synchrony_autoencoder(
     module = SynchronyAutoencoderModule(data.shape[1], n_hidden, generator)
     opt = torch.optim.SGD(module.parameters(), lr=learning_rate, momentum=momentum)
     curve = []
-    for _ in range(max_epochs):
+    for epoch in range(max_epochs):
         order = torch.randperm(len(data), generator=generator)
         total = 0.0
         for start in range(0, len(data), batch_size):
@@ -75,4 +77,7 @@ def train_synchrony_autoencoder(
             opt.step()
             total += float(loss.detach()) * len(batch)
         curve.append(total / len(data))
+        check_divergence(curve[-1], owner="the synchrony autoencoder", epoch=epoch + 1,
+                         first=curve[0], rate_name="learning_rate", rate=learning_rate,
+                         module=module)
     return module.eval(), curve

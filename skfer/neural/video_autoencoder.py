@@ -25,7 +25,13 @@ from torch.utils.data import DataLoader
 
 from ..clipset import ClipSet
 from ..preprocessing.temporal import TemporalResampler
-from ._base import _OPTIMIZERS, BaseNeuralClassifier, resolve_device, seeded_torch
+from ._base import (
+    _OPTIMIZERS,
+    BaseNeuralClassifier,
+    check_divergence,
+    resolve_device,
+    seeded_torch,
+)
 from .dtagn import _POLICY, _FixedLengthMixin
 from .modules_video_autoencoder import (
     VIDEO_AUTOENCODER_PRESETS,
@@ -382,6 +388,11 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
                         count += len(xb)
                     history.append({"stage": stage, "epoch": epoch, "rec": total / count,
                                     "dur": time.perf_counter() - start})
+                    check_divergence(
+                        total / count, owner=f"{type(self).__name__} pretraining",
+                        epoch=epoch + 1, stage=f" of stage {stage}", first=history[0]["rec"],
+                        rate=self.lr, module=module,
+                    )
                     if self.verbose:
                         print(f"pretraining stage {stage}/{module.n_stages} epoch {epoch + 1}: "
                               f"reconstruction {total / count:.4f}")

@@ -48,6 +48,7 @@ __all__ = [
     "check_clips",
     "check_sequence",
     "check_sequences",
+    "check_labels",
 ]
 
 
@@ -418,3 +419,45 @@ def to_uint8(frame: np.ndarray, unit: float = 1.0) -> np.ndarray:
         return frame
     scaled = np.rint(np.asarray(frame, dtype=np.float64) * unit)
     return np.clip(scaled, 0, 255).astype(np.uint8)  # only the half-level slack is clipped
+
+
+def check_labels(y: Any, what: str = "y") -> np.ndarray:
+    """1-D classification labels, all strings or all numbers (never a silent mix).
+
+    A list mixing ``"anger"`` and ``3`` would become all strings in ``np.asarray`` (so
+    ``3`` silently turns into ``"3"``), and an object array mixing them makes numpy's
+    sorting fail with "'<' not supported between instances of 'int' and 'str'".
+
+    Raises
+    ------
+    TypeError
+        Labels of both kinds, naming a sample of each.
+    ValueError
+        Not classification labels (continuous values, NaN: scikit-learn's message).
+
+    Examples
+    --------
+    >>> check_labels(["a", "b"]).tolist()
+    ['a', 'b']
+    >>> check_labels(["a", 3])
+    Traceback (most recent call last):
+    ...
+    TypeError: y mixes string and non-string labels (sample 0: 'a', sample 1: 3 (int)); ...
+    """
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import column_or_1d
+
+    raw = y if isinstance(y, np.ndarray) else np.asarray(y, dtype=object)
+    if raw.dtype == object:
+        values = raw.ravel().tolist()
+        is_str = np.array([isinstance(v, str) for v in values], dtype=bool)
+        if is_str.any() and not is_str.all():
+            s, o = int(np.argmax(is_str)), int(np.argmin(is_str))
+            raise TypeError(
+                f"{what} mixes string and non-string labels (sample {s}: {values[s]!r}, "
+                f"sample {o}: {values[o]!r} ({type(values[o]).__name__})); give labels of "
+                "one type, e.g. np.asarray(y).astype(str)"
+            )
+    y = column_or_1d(y, warn=True)
+    check_classification_targets(y)
+    return y
