@@ -27,21 +27,31 @@ from sklearn.utils.metadata_routing import (
     _routing_enabled,
     process_routing,
 )
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 
 from ..model_selection import check_group_cv
-from ._cross_fit import cross_fit_proba
+from ..utils.validation import check_labels
+from ._cross_fit import check_proba_rows, cross_fit_proba
 
 __all__: list[str] = []
 
 
 def _check_target(y) -> np.ndarray:
-    """1-D classification target (a column vector is raveled with a warning)."""
+    """1-D classification target of one label type and at least 2 classes.
+
+    A column vector is raveled with a warning. One class is refused here, naming it, rather
+    than by whichever member fails first with its own wording.
+    """
     if y is None:
         raise ValueError("The ensemble requires y to be passed, but the target y is None.")
-    y = column_or_1d(y, warn=True)
-    check_classification_targets(y)
+    y = check_labels(y)
+    if len(y) == 0:
+        raise ValueError("y is empty: the ensemble needs samples of at least 2 classes.")
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise ValueError(
+            f"y has 1 class ({classes.tolist()}); the ensemble's members need at least 2."
+        )
     return y
 
 
@@ -146,7 +156,11 @@ class _BaseCrossFitEnsemble(ClassifierMixin, _BaseHeterogeneousEnsemble):
     def _members_proba(self, X) -> np.ndarray:
         """Refitted members' probabilities, shape (n_samples, n_members, n_classes)."""
         check_is_fitted(self)
-        return np.stack([est.predict_proba(X) for est in self.estimators_], axis=1)
+        names = list(self.named_estimators_)
+        return np.stack([
+            check_proba_rows(est.predict_proba(X), name, len(self.classes_))
+            for name, est in zip(names, self.estimators_)
+        ], axis=1)
 
     # --- scikit-learn API --------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import cross_val_predict
 
-__all__ = ["cross_fit_proba"]
+__all__ = ["check_proba_rows", "cross_fit_proba"]
 
 #: Tolerance on ``sum(predict_proba) == 1`` per row.
 PROBA_ATOL = 1e-6
@@ -71,18 +71,42 @@ def cross_fit_proba(
         for w in caught:
             if "Number of classes in training fold" in str(w.message):
                 warnings.warn(
-                    f"Member {name!r}: {w.message} Missing classes get probability 0.",
+                    f"Member {name!r}: {str(w.message).rstrip('. ')}; missing classes get "
+                    "probability 0 in that fold.",
                     RuntimeWarning,
                     stacklevel=3,
                 )
             else:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        sums = proba.sum(axis=1)
-        bad = np.flatnonzero(~np.isclose(sums, 1.0, atol=PROBA_ATOL))
-        if bad.size:
-            raise ValueError(
-                f"Member {name!r}: predict_proba rows must sum to 1; sample {int(bad[0])} sums "
-                f"to {sums[bad[0]]:.6g}."
-            )
-        out[:, m, :] = proba
+        out[:, m, :] = check_proba_rows(proba, name, n_classes)
     return out
+
+
+def check_proba_rows(proba, name: str, n_classes: int) -> np.ndarray:
+    """A member's ``predict_proba``: ``(n_samples, n_classes)``, finite, in [0, 1], rows sum to 1.
+
+    Checked on the cross-fitted probabilities and again at predict time, so that a member
+    returning NaN (or unnormalised scores) on new data is an error naming it and the sample,
+    not a silently wrong combination.
+
+    Raises
+    ------
+    ValueError
+        Naming the member and the first bad sample.
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim != 2 or proba.shape[1] != n_classes:
+        raise ValueError(
+            f"Member {name!r}: predict_proba returned shape {proba.shape}; expected "
+            f"(n_samples, {n_classes})."
+        )
+    sums = proba.sum(axis=1)
+    bad = np.flatnonzero(~np.isclose(sums, 1.0, atol=PROBA_ATOL)
+                         | ~np.isfinite(proba).all(axis=1) | (proba < 0).any(axis=1))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"Member {name!r}: predict_proba rows must be non-negative, finite and sum to 1; "
+            f"sample {i} sums to {sums[i]:.6g} ({np.array2string(proba[i], precision=4)})."
+        )
+    return proba

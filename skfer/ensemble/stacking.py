@@ -121,10 +121,16 @@ class CoarseToFineSVC(ClassifierMixin, BaseEstimator):
         self.classes_, counts = np.unique(y, return_counts=True)
         if len(self.classes_) < 2:
             raise ValueError("CoarseToFineSVC needs samples of at least 2 classes; got 1 class.")
+        if counts.min() < 2:
+            # The calibration's stratified folds cannot hold a class of one sample.
+            rare = self.classes_[np.argmin(counts)].tolist()
+            raise ValueError(
+                f"CoarseToFineSVC: class {rare!r} has 1 sample; the inner grid searches and "
+                "the calibration need at least 2 of every class."
+            )
         # Fewer folds than the rarest class would leave a class out of a fold.
         n_splits = int(max(2, min(self.inner_cv, counts.min())))
-        cv = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state) \
-            if counts.min() >= 2 else 2
+        cv = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state)
         grid = coarse_grid(self.coarse_low, self.coarse_high)
         self.coarse_search_ = GridSearchCV(
             SVC(kernel="rbf"), {"C": grid, "gamma": grid}, cv=cv, scoring=self.scoring

@@ -22,9 +22,11 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold, check_cv
 from sklearn.model_selection._split import BaseCrossValidator, GroupsConsumerMixin
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, _routing_enabled
-from sklearn.utils.validation import column_or_1d
+from sklearn.utils.validation import _num_samples, column_or_1d
 
-__all__ = ["AscendingSubjectKFold", "check_group_cv", "natural_sort_key"]
+from ..utils.validation import check_labels
+
+__all__ = ["AscendingSubjectKFold", "check_group_cv", "check_groups", "natural_sort_key"]
 
 #: Folds of an integer ``cv`` given as None (scikit-learn's default).
 _DEFAULT_N_SPLITS = 5
@@ -72,9 +74,13 @@ def check_group_cv(
     """
     if cv is None:
         cv = _DEFAULT_N_SPLITS
+    if classifier and y is not None and np.ndim(y) == 1:
+        # Stratifying sorts the labels: "S" mixed with 1 would fail inside numpy.
+        check_labels(y, classification=False)
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
         if groups is not None:
-            n_groups = len(np.unique(np.asarray(groups)))
+            groups = check_groups(groups, None if y is None else len(y))
+            n_groups = len(np.unique(groups))
             if n_groups < cv:
                 raise ValueError(f"{n_groups} subjects cannot be split into {int(cv)} folds")
             return GroupKFold(n_splits=int(cv))
@@ -82,6 +88,59 @@ def check_group_cv(
             return StratifiedKFold(int(cv), shuffle=True, random_state=random_state) \
                 if classifier and _stratifiable(y) else check_cv(int(cv), y, classifier=False)
     return check_cv(cv, y, classifier=classifier)
+
+
+def check_groups(groups, n_samples: int | None = None) -> np.ndarray:
+    """Subject ids as a 1-D array: no missing id, one type, one per sample.
+
+    A NaN (or None) id cannot be put in a fold (scikit-learn's splitters refuse NaN, and a
+    ``NaN != NaN`` id would make every such sample its own subject), and ids mixing strings
+    and numbers (``"S5"`` and ``5``) are most likely one subject written two ways.
+
+    Parameters
+    ----------
+    groups : array-like of shape (n_samples,)
+    n_samples : int or None
+        The number of samples ``groups`` must match.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+
+    Raises
+    ------
+    ValueError
+        Wrong length, or a missing id (naming the first sample).
+    TypeError
+        Strings mixed with numbers (naming a sample of each).
+
+    Examples
+    --------
+    >>> check_groups([float("nan"), 1.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: groups: sample 0 has no subject id (nan); every sample needs one ...
+    """
+    groups = column_or_1d(groups, warn=True)
+    if n_samples is not None and len(groups) != n_samples:
+        raise ValueError(f"groups has {len(groups)} entries for {n_samples} samples")
+    values = groups.tolist()
+    missing = [i for i, g in enumerate(values)
+               if g is None or (isinstance(g, float) and np.isnan(g))]
+    if missing:
+        raise ValueError(
+            f"groups: sample {missing[0]} has no subject id ({values[missing[0]]}); every "
+            f"sample needs one ({len(missing)} have none)"
+        )
+    if groups.dtype == object:
+        is_str = np.array([isinstance(g, str) for g in values], dtype=bool)
+        if is_str.any() and not is_str.all():
+            s, o = int(np.argmax(is_str)), int(np.argmin(is_str))
+            raise TypeError(
+                f"groups mixes string and non-string subject ids (sample {s}: "
+                f"{values[s]!r}, sample {o}: {values[o]!r}); write every id the same way"
+            )
+    return groups
 
 
 def routed_groups(estimator, groups) -> dict:
@@ -212,7 +271,7 @@ class AscendingSubjectKFold(GroupsConsumerMixin, BaseCrossValidator):
         self._validate_params()
         if groups is None:
             raise ValueError("The 'groups' parameter should not be None.")
-        subjects = sorted(np.unique(column_or_1d(groups)).tolist(), key=natural_sort_key)
+        subjects = sorted(np.unique(check_groups(groups)).tolist(), key=natural_sort_key)
         if len(subjects) < self.n_splits:
             raise ValueError(
                 f"{len(subjects)} subjects cannot be split into {self.n_splits} folds"
@@ -227,7 +286,7 @@ class AscendingSubjectKFold(GroupsConsumerMixin, BaseCrossValidator):
     def _iter_test_indices(self, X, y=None, groups=None):
         if groups is None:
             raise ValueError("The 'groups' parameter should not be None.")
-        groups = column_or_1d(groups)
+        groups = check_groups(groups, _num_samples(X))
         folds = self.subject_folds(groups)
         sample_fold = np.array([folds[g] for g in groups])
         for k in range(self.n_splits):

@@ -421,12 +421,14 @@ def to_uint8(frame: np.ndarray, unit: float = 1.0) -> np.ndarray:
     return np.clip(scaled, 0, 255).astype(np.uint8)  # only the half-level slack is clipped
 
 
-def check_labels(y: Any, what: str = "y") -> np.ndarray:
+def check_labels(y: Any, what: str = "y", *, classification: bool = True) -> np.ndarray:
     """1-D classification labels, all strings or all numbers (never a silent mix).
 
     A list mixing ``"anger"`` and ``3`` would become all strings in ``np.asarray`` (so
     ``3`` silently turns into ``"3"``), and an object array mixing them makes numpy's
     sorting fail with "'<' not supported between instances of 'int' and 'str'".
+
+    ``classification=False`` checks only the kinds (e.g. before a splitter stratifies).
 
     Raises
     ------
@@ -459,5 +461,6 @@ def check_labels(y: Any, what: str = "y") -> np.ndarray:
                 "one type, e.g. np.asarray(y).astype(str)"
             )
     y = column_or_1d(y, warn=True)
-    check_classification_targets(y)
+    if classification:
+        check_classification_targets(y)
     return y
