@@ -87,10 +87,10 @@ from .clipset import FRAME_STATUSES, UNUSABLE_STATUSES, ClipSet
 from .io import IMAGE_EXTENSIONS
 from .utils._atomic import AtomicPath, atomic_path, check_output_dir
 from .utils.frame_policy import (
-    POLICIES,
     SkippedFrames,
     SkippedFramesError,
     apply_policy,
+    check_policy,
 )
 
 __all__ = [
@@ -896,10 +896,8 @@ def predict_files_with_info(
 
     from ._model_card import load_model
 
-    if on_error not in POLICIES:
-        raise ValueError(f"on_error must be one of {POLICIES}, got {on_error!r}")
-    if on_missing not in POLICIES:
-        raise ValueError(f"on_missing must be one of {POLICIES}, got {on_missing!r}")
+    check_policy(on_error, "on_error")
+    check_policy(on_missing)
     if int(chunk_frames) < 1:
         raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
     name = model_name or "model"

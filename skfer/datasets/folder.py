@@ -14,7 +14,7 @@ from sklearn.utils import Bunch
 
 from ..io.images import IMAGE_EXTENSIONS, natural_key, read_frame_folder, read_image
 from ..io.video import read_video
-from ..utils.frame_policy import POLICIES, apply_policy
+from ..utils.frame_policy import apply_policy, check_policy
 from ._bunch import check_count, check_folder, class_folders, make_bunch
 
 __all__ = ["load_folder"]
@@ -115,8 +115,7 @@ def load_folder(
     max_frames = check_count(max_frames, "max_frames")
     table = _groups_from_csv(root / "groups.csv") if (root / "groups.csv").is_file() else None
     with_groups = table is not None or group_from is not None
-    if on_missing not in POLICIES:
-        raise ValueError(f"on_missing must be one of {POLICIES}, got {on_missing!r}")
+    check_policy(on_missing)
     data, labels, files, groups, fps, kinds, skipped = [], [], [], [], [], [], []
     folders = class_folders(root, "data set")
     for folder in folders:

@@ -61,7 +61,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..utils.frame_policy import POLICIES, SkippedFrames, apply_policy
+from ..utils.frame_policy import SkippedFrames, apply_policy, check_policy
 from ._files import check_count, check_file
 
 __all__ = ["Video", "iter_frames", "read_video", "video_fps"]
@@ -124,8 +124,7 @@ def _check_args(path: str | os.PathLike, start: int, stride: int, max_frames: in
     if int(stride) < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
     check_count(max_frames, "max_frames")
-    if on_missing not in POLICIES:
-        raise ValueError(f"on_missing must be one of {POLICIES}, got {on_missing!r}")
+    check_policy(on_missing)
     return path
 
 

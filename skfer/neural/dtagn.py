@@ -32,13 +32,12 @@ from ..base import ClipTransformerMixin
 from ..clipset import ClipSet
 from ..preprocessing.landmarks import LandmarkNormalizer, select_landmarks
 from ..preprocessing.temporal import TemporalResampler
+from ..utils.frame_policy import policy_constraint
 from ..utils.validation import check_clips, check_labels
 from ._base import BaseNeuralClassifier, check_divergence
 from .modules_dtagn import DTAN_PRESETS, DTGN_PRESETS, DTANNet, DTGNNet, dtagn_loss
 
 __all__ = ["DTAGN", "DTAN", "DTGN", "weighted_sum"]
-
-_POLICY = StrOptions({"raise", "warn", "ignore"})
 
 
 def weighted_sum(p: np.ndarray, q: np.ndarray, alpha: float = 0.5) -> np.ndarray:
@@ -200,7 +199,7 @@ class DTAN(_FixedLengthMixin, BaseNeuralClassifier):
         "n_frames": [Interval(numbers.Integral, 1, None, closed="left")],
         "preset": [StrOptions(set(DTAN_PRESETS))],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "on_short": [_POLICY],
+        "on_short": policy_constraint(),
     }
 
     def __init__(
@@ -343,8 +342,8 @@ class DTGN(_FixedLengthMixin, BaseNeuralClassifier):
         "preset": [StrOptions(set(DTGN_PRESETS))],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "noise_std": [Interval(numbers.Real, 0, None, closed="left")],
-        "on_missing": [_POLICY],
-        "on_short": [_POLICY],
+        "on_missing": policy_constraint(),
+        "on_short": policy_constraint(),
     }
 
     def __init__(

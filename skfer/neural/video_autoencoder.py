@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 
 from ..clipset import ClipSet
 from ..preprocessing.temporal import TemporalResampler
+from ..utils.frame_policy import policy_constraint
 from ._base import (
     _OPTIMIZERS,
     BaseNeuralClassifier,
@@ -32,7 +33,7 @@ from ._base import (
     resolve_device,
     seeded_torch,
 )
-from .dtagn import _POLICY, _FixedLengthMixin
+from .dtagn import _FixedLengthMixin
 from .modules_video_autoencoder import (
     VIDEO_AUTOENCODER_PRESETS,
     VideoAutoencoderNet,
@@ -245,7 +246,7 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
         "ce_ratio": [Interval(numbers.Real, 0, None, closed="neither")],
         "pretrain_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "on_short": [_POLICY],
+        "on_short": policy_constraint(),
     }
 
     def __init__(

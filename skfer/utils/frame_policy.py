@@ -41,6 +41,7 @@ __all__ = [
     "SkippedFramesError",
     "SkippedFramesWarning",
     "apply_policy",
+    "check_policy",
     "policy_constraint",
 ]
 
@@ -63,6 +64,22 @@ SKIP_REASONS = {
 def policy_constraint() -> list:
     """The ``_parameter_constraints`` entry of an ``on_missing`` parameter."""
     return [StrOptions(set(POLICIES))]
+
+
+def check_policy(value: str, name: str = "on_missing") -> str:
+    """Refuse a policy outside :data:`POLICIES` (for functions; estimators use
+    :func:`policy_constraint`).
+
+    >>> check_policy("warn")
+    'warn'
+    >>> check_policy("skip", "on_error")
+    Traceback (most recent call last):
+    ...
+    ValueError: on_error must be one of ('raise', 'warn', 'ignore'), got 'skip'
+    """
+    if value not in POLICIES:
+        raise ValueError(f"{name} must be one of {POLICIES}, got {value!r}")
+    return value
 
 
 class SkippedFramesWarning(UserWarning):
@@ -158,8 +175,7 @@ def apply_policy(
     SkippedFramesError
         Under ``"raise"``, naming the first record (all of them in ``records``).
     """
-    if policy not in POLICIES:
-        raise ValueError(f"on_missing must be one of {POLICIES}, got {policy!r}")
+    check_policy(policy)
     records = [r for r in records if r.count]
     if not records or policy == "ignore":
         return
