@@ -24,7 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, _routing_enabled
 from sklearn.utils.validation import _num_samples, column_or_1d
 
-from ..utils.validation import check_labels
+from ..utils.validation import check_labels, mixed_kinds
 
 __all__ = ["AscendingSubjectKFold", "check_group_cv", "check_groups", "natural_sort_key"]
 
@@ -132,14 +132,12 @@ def check_groups(groups, n_samples: int | None = None) -> np.ndarray:
             f"groups: sample {missing[0]} has no subject id ({values[missing[0]]}); every "
             f"sample needs one ({len(missing)} have none)"
         )
-    if groups.dtype == object:
-        is_str = np.array([isinstance(g, str) for g in values], dtype=bool)
-        if is_str.any() and not is_str.all():
-            s, o = int(np.argmax(is_str)), int(np.argmin(is_str))
-            raise TypeError(
-                f"groups mixes string and non-string subject ids (sample {s}: "
-                f"{values[s]!r}, sample {o}: {values[o]!r}); write every id the same way"
-            )
+    if groups.dtype == object and (pair := mixed_kinds(values)) is not None:
+        s, o = pair
+        raise TypeError(
+            f"groups mixes string and non-string subject ids (sample {s}: "
+            f"{values[s]!r}, sample {o}: {values[o]!r}); write every id the same way"
+        )
     return groups
 
 

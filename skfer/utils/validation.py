@@ -421,6 +421,22 @@ def to_uint8(frame: np.ndarray, unit: float = 1.0) -> np.ndarray:
     return np.clip(scaled, 0, 255).astype(np.uint8)  # only the half-level slack is clipped
 
 
+def mixed_kinds(values: Sequence[Any]) -> tuple[int, int] | None:
+    """``(i, j)``: a string at ``i`` and a non-string at ``j``, when ``values`` mix the two.
+
+    Labels or subject ids written both ways (``"7"`` and ``7``) cannot be sorted together
+    and name different things; :func:`check_labels` and
+    :func:`skfer.model_selection.check_groups` refuse them, naming these two samples.
+
+    >>> mixed_kinds(["a", "b"]) is None, mixed_kinds(["a", 3])
+    (True, (0, 1))
+    """
+    is_str = np.array([isinstance(v, str) for v in values], dtype=bool)
+    if is_str.any() and not is_str.all():
+        return int(np.argmax(is_str)), int(np.argmin(is_str))
+    return None
+
+
 def check_labels(y: Any, what: str = "y", *, classification: bool = True) -> np.ndarray:
     """1-D classification labels, all strings or all numbers (never a silent mix).
 
@@ -452,9 +468,8 @@ def check_labels(y: Any, what: str = "y", *, classification: bool = True) -> np.
     raw = y if isinstance(y, np.ndarray) else np.asarray(y, dtype=object)
     if raw.dtype == object:
         values = raw.ravel().tolist()
-        is_str = np.array([isinstance(v, str) for v in values], dtype=bool)
-        if is_str.any() and not is_str.all():
-            s, o = int(np.argmax(is_str)), int(np.argmin(is_str))
+        if (pair := mixed_kinds(values)) is not None:
+            s, o = pair
             raise TypeError(
                 f"{what} mixes string and non-string labels (sample {s}: {values[s]!r}, "
                 f"sample {o}: {values[o]!r} ({type(values[o]).__name__})); give labels of "
