@@ -16,15 +16,16 @@ from skfer.cli import main
 from skfer.models import MODELS
 
 
-def _write_ckplus48(root, n_subjects=4, seed=0):
-    """A tiny CK+48 layout: 2 classes told apart by horizontal or vertical stripes."""
+def _write_ckplus48(root, n_subjects=4, seed=0, *, sequences=2, frames=(1, 2, 3)):
+    """A tiny CK+48 layout: 2 classes told apart by horizontal or vertical stripes
+    (``sequences`` per subject and class, of the given frame numbers)."""
     rng = np.random.default_rng(seed)
     lines = ["path,subject,sequence,frame,label"]
     for s in range(n_subjects):
         for label, axis in (("happy", 0), ("surprise", 1)):
-            for k in range(2):
+            for k in range(sequences):
                 seq = f"S{s:03d}_{k + (label == 'happy') * 10:03d}"
-                for frame in (1, 2, 3):
+                for frame in frames:
                     img = rng.integers(80, 160, (48, 48), dtype=np.uint8)
                     stripes = (np.arange(48) // 4 % 2 * 90).astype(np.uint8)
                     img += stripes[:, None] if axis == 0 else stripes[None, :]

@@ -21,6 +21,7 @@ import cv2
 import joblib
 import numpy as np
 import pytest
+from test_cli import _write_ckplus48  # the tiny CK+48 layout of the CLI tests
 
 import skfer
 import skfer.cli.evaluate
@@ -52,21 +53,7 @@ def one_error(capsys, argv, fragment, status=2):
 
 def write_ckplus48(root, n_subjects=3, seed=0):
     """A tiny CK+48 layout: 2 classes of 2-frame sequences (stripes across or down)."""
-    rng = np.random.default_rng(seed)
-    lines = ["path,subject,sequence,frame,label"]
-    for s in range(n_subjects):
-        for label, axis in (("happy", 0), ("surprise", 1)):
-            seq = f"S{s:03d}_{(label == 'happy') * 10:03d}"
-            for frame in (1, 2):
-                img = rng.integers(80, 160, (48, 48), dtype=np.uint8)
-                stripes = (np.arange(48) // 4 % 2 * 90).astype(np.uint8)
-                img += stripes[:, None] if axis == 0 else stripes[None, :]
-                rel = f"{label}/{seq}_{frame:08d}.png"
-                (root / label).mkdir(parents=True, exist_ok=True)
-                assert cv2.imwrite(str(root / rel), img)
-                lines.append(f"{rel},S{s:03d},{seq},{frame},{label}")
-    (root / "index.csv").write_text("\n".join(lines) + "\n")
-    return root
+    return _write_ckplus48(root, n_subjects, seed, sequences=1, frames=(1, 2))
 
 
 def write_fer2013_csv(path, per_class=3, seed=0):
