@@ -25,6 +25,7 @@ import numbers
 import os
 import warnings
 from abc import ABCMeta, abstractmethod
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -36,12 +37,19 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
-from torch.utils.data import DataLoader
+from skorch.utils import to_tensor
 
 from ..base import ClipTransformerMixin, same_container
 from ..clipset import ClipSet
 from ..utils.validation import check_clips, check_labels
 from ._dataset import ClipDataset
+from ._optim import (
+    OPTIMIZERS,
+    momentum_kwargs,
+    no_decay_names,
+    resolve_optimizer,
+    split_decay_groups,
+)
 
 __all__ = [
     "BaseClipClassifier", "BaseFrameClassifier", "BaseNeuralClassifier", "DivergenceCheck",
@@ -55,32 +63,93 @@ NESTED_PREFIXES = (
     "callbacks__",
 )
 
-_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
+class SkferNet(NeuralNetClassifier):
+    """skorch's classifier with skfer's optimizer rules, mixed precision and one inference path.
 
-class MixedPrecisionNet(NeuralNetClassifier):
-    """skorch's classifier, with the module's forward under ``torch.autocast`` on request.
+    * ``initialize_optimizer`` splits skorch's parameter groups (``optimizer__param_groups``)
+      so biases and normalisation weights get no weight decay (:mod:`skfer.neural._optim`).
+    * ``precision="bfloat16"`` runs the module's forward pass in bfloat16 where it is safe
+      (autocast: convolutions and matrix products; weights, optimiser state and the loss stay
+      float32; bfloat16 has float32's range, so no loss scaling is needed) and feeds 4-D image
+      batches in ``channels_last`` layout. On CPUs with bfloat16 instructions (AVX-512 BF16,
+      AMX) this about doubles the training speed of skfer's ConvNet; ``"float32"`` is plain
+      skorch.
+    * Inference is skorch's ``forward_iter`` (so ``iterator_valid__*`` parameters apply),
+      with :meth:`outputs` choosing the module's class scores or its ``features``;
+      ``inference_dtype=torch.float64`` evaluates in double precision (see
+      :class:`~skfer.neural.AudioDBNClassifier`: a result that must not depend on which
+      samples share a batch).
 
-    ``precision="bfloat16"`` runs the forward pass in bfloat16 where it is safe (autocast:
-    convolutions and matrix products; weights, optimiser state and the loss stay float32;
-    bfloat16 has float32's range, so no loss scaling is needed) and feeds 4-D image batches
-    in ``channels_last`` layout. On CPUs with bfloat16 instructions (AVX-512 BF16, AMX) this
-    about doubles the training speed of skfer's ConvNet; ``"float32"`` is plain skorch.
     Defined at module level so that a fitted net pickles.
     """
 
-    def __init__(self, *args, precision: str = "float32", **kwargs):
+    def __init__(self, *args, precision: str = "float32", inference_dtype=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.precision = precision
+        self.inference_dtype = inference_dtype
+
+    def initialize_optimizer(self, triggered_directly=None):
+        named = list(self.get_all_learnable_params())
+        args, kwargs = self.get_params_for_optimizer("optimizer", named)
+        groups = split_decay_groups(args[0], named, no_decay_names(self.module_))
+        self.optimizer_ = self.optimizer(groups, *args[1:], **kwargs)
+        return self
 
     def infer(self, x, **fit_params):
-        if self.precision == "float32":
-            return super().infer(x, **fit_params)
-        if isinstance(x, torch.Tensor) and x.ndim == 4:
+        x = to_tensor(x, device=self.device)
+        dtype = self.__dict__.get("_dtype")  # set by outputs() for another precision
+        if dtype is not None:
+            x = _cast_floats(x, dtype)
+        mixed = self.precision != "float32" and dtype is None
+        if mixed and isinstance(x, torch.Tensor) and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16):
-            out = super().infer(x, **fit_params)
-        return out.float()
+        call = self.module_.features if self.__dict__.get("_output") == "features" else (
+            self.module_
+        )
+        with torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16,
+                            enabled=mixed):
+            if isinstance(x, Mapping):
+                out = call(**self._merge_x_and_fit_params(x, fit_params))
+            else:
+                out = call(x, **fit_params)
+        return out if dtype is not None else out.float()
+
+    def outputs(self, dataset, *, features: bool = False) -> np.ndarray:
+        """Softmax probabilities (or ``module.features``) of every item, in order.
+
+        The one inference path of skfer's networks: skorch's ``forward_iter`` over
+        ``dataset`` with the validation iterator (``iterator_valid__batch_size`` and the
+        like apply), the module in evaluation mode, no gradients.
+        """
+        self.__dict__["_output"] = "features" if features else "scores"
+        dtype = self.inference_dtype
+        if dtype is not None:
+            self.__dict__["_dtype"] = dtype
+            self.module_.to(dtype)
+        try:
+            chunks = [out.to(dtype or torch.float32) for out in self.forward_iter(dataset)]
+        finally:
+            self.__dict__.pop("_output", None)
+            if self.__dict__.pop("_dtype", None) is not None:
+                self.module_.float()  # float32 -> float64 -> float32 is exact
+        if not chunks:
+            return np.empty((0, 0), dtype=np.float32)
+        out = torch.cat(chunks)
+        if not features:
+            out = torch.softmax(out, dim=-1)
+        return out.cpu().numpy()
+
+
+def _cast_floats(x, dtype):
+    """Floating tensors of ``x`` (a tensor or a dict of them) in ``dtype``; others unchanged."""
+    if isinstance(x, Mapping):
+        return {k: _cast_floats(v, dtype) for k, v in x.items()}
+    return x.to(dtype) if isinstance(x, torch.Tensor) and x.is_floating_point() else x
+
+
+#: The name of :class:`SkferNet` in models pickled before it was renamed.
+MixedPrecisionNet = SkferNet
 
 
 class TrainingDivergedError(ValueError):
@@ -257,16 +326,24 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         Training (and inference) batch size, in frames for frame models.
     optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
     momentum : float, default=0.9
-        Passed to the optimizer when it takes a ``momentum`` argument (SGD).
+        The optimizer's first-moment coefficient: ``momentum`` of SGD and RMSprop, the first
+        of Adam's and AdamW's ``betas`` (:func:`skfer.neural._optim.momentum_kwargs`).
     weight_decay : float, default=0.0
-        L2 penalty on weights; biases and normalisation layers get none (parameter group
-        ``"*.bias"``, replace with ``optimizer__param_groups``).
+        Passed to the optimizer as is: an L2 penalty with SGD, a *decoupled* decay (each step
+        shrinks weights by ``lr * weight_decay``) with AdamW, whose useful values are larger
+        (about 0.01-0.1). Biases and the weights of normalisation layers (batch, layer,
+        group, instance norm) get none; ``optimizer__param_groups=[(pattern, {...})]``
+        (skorch's syntax) sets other options per group, e.g. a slower pretrained body.
     patience : int or None, default=None
-        Early stopping: stop after ``patience`` epochs without a lower validation loss and
-        restore the weights of the best epoch (skorch ``EarlyStopping(load_best=True)``).
-        ``None`` trains ``max_epochs`` epochs. The callback is named ``early_stopping``:
-        ``callbacks__early_stopping__monitor="valid_acc"`` with
-        ``callbacks__early_stopping__lower_is_better=False`` stops on accuracy instead.
+        Early stopping: stop after ``patience`` epochs without an improvement of
+        ``monitor`` and restore the weights of the best epoch (skorch
+        ``EarlyStopping(load_best=True)``, callback ``early_stopping``). ``None`` trains
+        ``max_epochs`` epochs.
+    monitor : str, default="valid_loss"
+        The history column early stopping watches: ``"valid_loss"`` (lower is better) or
+        ``"valid_acc"`` (higher is better; what an accuracy target needs: the validation
+        loss of a classifier often rises while its accuracy still improves); any other
+        column whose name ends in ``_loss`` is lower-is-better, others higher-is-better.
     validation_fraction : float in (0, 1) or None, default=0.1
         Share of the training *clips* held out to score every epoch (``valid_loss``,
         ``valid_acc``; needed by ``patience`` and by pruning callbacks). The split is grouped:
@@ -302,14 +379,14 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
     Subclasses may add a parameter ``precision : {"float32", "bfloat16"}`` (with its
     constraint ``StrOptions({"float32", "bfloat16"})``): ``"bfloat16"`` runs forward passes
     (training and inference) under ``torch.autocast`` with channels-last images (see
-    :class:`MixedPrecisionNet`), about twice as fast on CPUs with bfloat16 instructions.
+    :class:`SkferNet`), about twice as fast on CPUs with bfloat16 instructions.
     Without the parameter a network trains in float32. (Not a base parameter: a parameter
     added here would have to be added to every subclass's signature.)
 
     Attributes
     ----------
     classes_ : ndarray
-    net_ : MixedPrecisionNet
+    net_ : SkferNet
         A skorch ``NeuralNetClassifier``.
         The trained net (``net_.module_`` is the torch module, ``net_.history`` the epochs).
     device_ : str
@@ -375,10 +452,11 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         "lr": [Interval(numbers.Real, 0, None, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
         "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "patience": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "monitor": [str],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither"), None],
         "callbacks": [list, None],
         "device": [str],
@@ -398,6 +476,7 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         momentum: float = 0.9,
         weight_decay: float = 0.0,
         patience: int | None = None,
+        monitor: str = "valid_loss",
         validation_fraction: float | None = 0.1,
         callbacks: list | None = None,
         device: str = "auto",
@@ -414,6 +493,7 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.patience = patience
+        self.monitor = monitor
         self.validation_fraction = validation_fraction
         self.callbacks = callbacks
         self.device = device
@@ -606,7 +686,8 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         out: list = [("divergence_check", DivergenceCheck(type(self).__name__))]
         if self.patience is not None:
             out.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=self.patience, load_best=True,
+                monitor=self.monitor, lower_is_better=self.monitor.endswith("_loss"),
+                patience=self.patience, load_best=True,
                 sink=print if self.verbose else noop,
             )))
         for item in self.callbacks or []:
@@ -620,7 +701,7 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
     def _net_kwargs(self, module_kwargs: dict, valid_ds, device: str) -> dict:
         from skorch.helper import predefined_split
 
-        optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
+        optimizer = resolve_optimizer(self.optimizer)
         kwargs: dict[str, Any] = {
             "module": self._module_class,
             "criterion": self._criterion,
@@ -637,13 +718,12 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
             # generator, seeded in fit (a Generator in the net would also make the fitted
             # estimator's joblib hash change at every call).
             "iterator_train__shuffle": True,
+            # Biases and normalisation weights are split off without decay by
+            # SkferNet.initialize_optimizer (skfer.neural._optim).
             "optimizer__weight_decay": self.weight_decay,
-            "optimizer__param_groups": [("*.bias", {"weight_decay": 0.0})],
         }
-        import inspect
-
-        if "momentum" in inspect.signature(optimizer).parameters:
-            kwargs["optimizer__momentum"] = self.momentum
+        for key, value in momentum_kwargs(optimizer, self.momentum).items():
+            kwargs["optimizer__" + key] = value
         for key, value in module_kwargs.items():
             kwargs["module__" + key] = value
         nested = self.__dict__.get("_nested_params", {})
@@ -705,7 +785,7 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         module_kwargs = self._image_module_kwargs(train_ds)
         source = self._init_source()
         with seeded_torch(device, seed):
-            net = MixedPrecisionNet(
+            net = SkferNet(
                 **self._net_kwargs(module_kwargs, valid_ds, device),
                 precision=getattr(self, "precision", "float32"),
             )
@@ -798,33 +878,13 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         check_is_fitted(self, "net_")
         return self.net_.history
 
-    def _network_outputs(self, dataset: ClipDataset, *, features: bool = False) -> np.ndarray:
-        """Softmax probabilities (or penultimate features) of every item, in order."""
-        net = self.net_
-        module = net.module_
-        loader = DataLoader(dataset, batch_size=self.batch_size, shuffle=False)
-        mixed = getattr(net, "precision", "float32") != "float32"
-        autocast = torch.autocast(
-            torch.device(net.device).type, dtype=torch.bfloat16, enabled=mixed
-        )
-        was_training = module.training
-        module.eval()
-        outputs = []
-        try:
-            with torch.inference_mode(), autocast:
-                for xb, _ in loader:
-                    xb = xb.to(net.device)
-                    if mixed and xb.ndim == 4:
-                        xb = xb.contiguous(memory_format=torch.channels_last)
-                    out = module.features(xb) if features else torch.softmax(
-                        module(xb).float(), -1
-                    )
-                    outputs.append(out.float().cpu().numpy())
-        finally:
-            module.train(was_training)
-        if not outputs:
-            return np.empty((0, 0), dtype=np.float32)
-        return np.concatenate(outputs)
+    def _network_outputs(self, dataset, *, features: bool = False) -> np.ndarray:
+        """Softmax probabilities (or ``module.features``) of every item, in order.
+
+        Through :meth:`SkferNet.outputs`, skorch's ``forward_iter``: batches of
+        ``iterator_valid__batch_size`` (default ``batch_size``) items.
+        """
+        return self.net_.outputs(dataset, features=features)
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of every clip (see :meth:`predict_proba`)."""

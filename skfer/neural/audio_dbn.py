@@ -27,11 +27,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from ..clipset import ClipSet
 from ..preprocessing.temporal import _validate_sequences
-from ._base import BaseNeuralClassifier, resolve_device, seeded_torch
+from ._base import BaseNeuralClassifier, SkferNet, resolve_device, seeded_torch
 from .rbm import NOISY_RELU_ALPHA, GaussianBernoulliRBM, GaussianReLURBM
 
 __all__ = [
@@ -391,6 +391,7 @@ class AudioDBNClassifier(BaseNeuralClassifier):
     weight_decay : float, default=1e-5
         The paper's L2 penalty of the fine-tuning (biases have none).
     patience : int or None, default=None
+    monitor : str, default="valid_loss"
     validation_fraction : float or None, default=0.1
     callbacks : list or None, default=None
     device : str, default="auto"
@@ -501,6 +502,7 @@ class AudioDBNClassifier(BaseNeuralClassifier):
         momentum: float = 0.46,
         weight_decay: float = 1e-5,
         patience: int | None = None,
+        monitor: str = "valid_loss",
         validation_fraction: float | None = 0.1,
         callbacks: list | None = None,
         device: str = "auto",
@@ -527,7 +529,8 @@ class AudioDBNClassifier(BaseNeuralClassifier):
         super().__init__(
             classes=classes, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
             optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
-            patience=patience, validation_fraction=validation_fraction, callbacks=callbacks,
+            patience=patience, monitor=monitor, validation_fraction=validation_fraction,
+            callbacks=callbacks,
             device=device, init_from=init_from, random_state=random_state, verbose=verbose,
             **kwargs,
         )
@@ -678,12 +681,14 @@ class AudioDBNClassifier(BaseNeuralClassifier):
             "std": std.tolist(),
         }
         source = self._init_source()
-        from skorch import NeuralNetClassifier
-
         train_ds = self._dataset(train_seqs, y_enc[split.train])
         valid_ds = self._dataset(valid_seqs, valid_y) if valid_seqs else None
         with seeded_torch(device, seed):
-            net = NeuralNetClassifier(**self._net_kwargs(module_kwargs, valid_ds, device))
+            # Inference in float64: float32 matrix products over padded batches of other
+            # shapes round differently (1e-7), so a clip's probabilities would depend on
+            # which clips share its batch.
+            net = SkferNet(**self._net_kwargs(module_kwargs, valid_ds, device),
+                           inference_dtype=torch.float64)
             net.initialize()
             self.init_report_ = None if source is None else self._load_weights(net, source)
             start = time.perf_counter()
@@ -741,25 +746,7 @@ class AudioDBNClassifier(BaseNeuralClassifier):
         proba : ndarray of shape (n_clips, n_classes)
         """
         check_is_fitted(self, "net_")
-        seqs = self._check_X(X, reset=False)
-        return self._outputs(seqs, features=False)
-
-    def _outputs(self, seqs, *, features: bool) -> np.ndarray:
-        module = self.net_.module_
-        loader = DataLoader(self._dataset(seqs), batch_size=self.batch_size, shuffle=False,
-                            collate_fn=collate_sequences)
-        was_training = module.training
-        module.eval()
-        out = []
-        try:
-            with torch.inference_mode():
-                for xb, _ in loader:
-                    xb = {k: v.to(self.net_.device) for k, v in xb.items()}
-                    res = module.features(**xb) if features else torch.softmax(module(**xb), -1)
-                    out.append(res.float().cpu().numpy())
-        finally:
-            module.train(was_training)
-        return np.concatenate(out)
+        return self._network_outputs(self._dataset(self._check_X(X, reset=False)))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from ..utils._param_validation import FrameSize
 from ._base import BaseFrameClassifier
@@ -35,8 +35,22 @@ class ConvNet(BaseFrameClassifier):
         Batch normalisation after each convolution. Off by default as in the paper; it
         speeds training up (it allows larger learning rates) and is worth trying.
     dropout : float, default=0.0
-        Dropout before the softmax layer. Off by default as in the paper, whose
-        regularisation is the crop/flip augmentation and weight decay.
+        Dropout before the softmax layer (and before ``hidden_units``). Off by default as in
+        the paper, whose regularisation is the crop/flip augmentation and weight decay.
+    hidden_units : int, default=0
+        A hidden fully connected ReLU layer of this width before the softmax layer (not in
+        the paper; 0: none).
+    rotation : float, default=0.0
+        Training-time random rotation, up to this many degrees either way, before the crop
+        (:class:`~skfer.neural.modules.RandomAffine`; not in the paper).
+    zoom : float, default=0.0
+        Training-time random scaling by up to this fraction either way (not in the paper).
+    erasing : float, default=0.0
+        Probability of random erasing of a training crop
+        (:class:`~skfer.neural.modules.RandomErasing`; not in the paper).
+    test_views : {1, 2, 10}, default=1
+        Crops classified at test time, their probabilities averaged: the centre crop (the
+        paper), it and its mirror, or the centre and four corner crops and their mirrors.
     clip_aggregation : {"mean", "last"}, default="mean"
         How :meth:`predict_proba` scores a clip: mean of its frames' probabilities, or its
         last frame's (the apex of a posed sequence).
@@ -51,6 +65,7 @@ class ConvNet(BaseFrameClassifier):
     momentum : float, default=0.9
     weight_decay : float, default=0.004
     patience : int or None, default=10
+    monitor : str, default="valid_loss"
     validation_fraction : float or None, default=0.1
     callbacks : list or None, default=None
     device : str, default="auto"
@@ -111,6 +126,11 @@ class ConvNet(BaseFrameClassifier):
         "flip": ["boolean"],
         "batch_norm": ["boolean"],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "hidden_units": [Interval(numbers.Integral, 0, None, closed="left")],
+        "rotation": [Interval(numbers.Real, 0, 180, closed="both")],
+        "zoom": [Interval(numbers.Real, 0, 1, closed="left")],
+        "erasing": [Interval(numbers.Real, 0, 1, closed="both")],
+        "test_views": [Options(numbers.Integral, {1, 2, 10})],
         "clip_aggregation": [StrOptions({"mean", "last"})],
         "transform_output": [StrOptions({"proba", "features"})],
         "precision": [StrOptions({"float32", "bfloat16"})],
@@ -123,6 +143,11 @@ class ConvNet(BaseFrameClassifier):
         flip: bool = True,
         batch_norm: bool = False,
         dropout: float = 0.0,
+        hidden_units: int = 0,
+        rotation: float = 0.0,
+        zoom: float = 0.0,
+        erasing: float = 0.0,
+        test_views: int = 1,
         clip_aggregation: str = "mean",
         transform_output: str = "proba",
         classes=None,
@@ -133,6 +158,7 @@ class ConvNet(BaseFrameClassifier):
         momentum: float = 0.9,
         weight_decay: float = 0.004,
         patience: int | None = 10,
+        monitor: str = "valid_loss",
         validation_fraction: float | None = 0.1,
         callbacks: list | None = None,
         device: str = "auto",
@@ -146,13 +172,19 @@ class ConvNet(BaseFrameClassifier):
         self.flip = flip
         self.batch_norm = batch_norm
         self.dropout = dropout
+        self.hidden_units = hidden_units
+        self.rotation = rotation
+        self.zoom = zoom
+        self.erasing = erasing
+        self.test_views = test_views
         self.clip_aggregation = clip_aggregation
         self.transform_output = transform_output
         self.precision = precision
         super().__init__(
             classes=classes, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
             optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
-            patience=patience, validation_fraction=validation_fraction, callbacks=callbacks,
+            patience=patience, monitor=monitor, validation_fraction=validation_fraction,
+            callbacks=callbacks,
             device=device, init_from=init_from, random_state=random_state, verbose=verbose,
             **kwargs,
         )
@@ -163,6 +195,11 @@ class ConvNet(BaseFrameClassifier):
             "flip": self.flip,
             "batch_norm": self.batch_norm,
             "dropout": self.dropout,
+            "hidden_units": int(self.hidden_units),
+            "rotation": float(self.rotation),
+            "zoom": float(self.zoom),
+            "erasing": float(self.erasing),
+            "test_views": int(self.test_views),
         }
 
     def _check_geometry(self, size: tuple[int, int]) -> None:

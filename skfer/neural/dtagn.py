@@ -34,7 +34,8 @@ from ..preprocessing.landmarks import LandmarkNormalizer, select_landmarks
 from ..preprocessing.temporal import TemporalResampler
 from ..utils.frame_policy import policy_constraint
 from ..utils.validation import check_clips, check_labels
-from ._base import BaseNeuralClassifier, check_divergence
+from ._base import BaseNeuralClassifier, check_divergence, seeded_torch
+from ._optim import build_optimizer
 from .modules_dtagn import DTAN_PRESETS, DTGN_PRESETS, DTANNet, DTGNNet, dtagn_loss
 
 __all__ = ["DTAGN", "DTAN", "DTGN", "weighted_sum"]
@@ -125,6 +126,7 @@ _BASE_DOC = """
     weight_decay : float, default=5e-4
         The paper regularises with weight decay (value not given).
     patience : int or None, default=None
+    monitor : str, default="valid_loss"
     validation_fraction : float or None, default=None
         No internal validation by default: the paper trains for a fixed schedule.
     callbacks : list or None, default=None
@@ -217,6 +219,7 @@ class DTAN(_FixedLengthMixin, BaseNeuralClassifier):
         momentum: float = 0.9,
         weight_decay: float = 5e-4,
         patience: int | None = None,
+        monitor: str = "valid_loss",
         validation_fraction: float | None = None,
         callbacks: list | None = None,
         device: str = "auto",
@@ -232,7 +235,8 @@ class DTAN(_FixedLengthMixin, BaseNeuralClassifier):
         super().__init__(
             classes=classes, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
             optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
-            patience=patience, validation_fraction=validation_fraction, callbacks=callbacks,
+            patience=patience, monitor=monitor, validation_fraction=validation_fraction,
+            callbacks=callbacks,
             device=device, init_from=init_from, random_state=random_state, verbose=verbose,
             **kwargs,
         )
@@ -364,6 +368,7 @@ class DTGN(_FixedLengthMixin, BaseNeuralClassifier):
         momentum: float = 0.9,
         weight_decay: float = 5e-4,
         patience: int | None = None,
+        monitor: str = "valid_loss",
         validation_fraction: float | None = None,
         callbacks: list | None = None,
         device: str = "auto",
@@ -382,7 +387,8 @@ class DTGN(_FixedLengthMixin, BaseNeuralClassifier):
         super().__init__(
             classes=classes, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
             optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
-            patience=patience, validation_fraction=validation_fraction, callbacks=callbacks,
+            patience=patience, monitor=monitor, validation_fraction=validation_fraction,
+            callbacks=callbacks,
             device=device, init_from=init_from, random_state=random_state, verbose=verbose,
             **kwargs,
         )
@@ -734,17 +740,11 @@ class DTAGN(ClipTransformerMixin, ClassifierMixin, BaseEstimator):
             "geometry": copy.deepcopy(modules[1].classifier).cpu(),
         })
         drops = [torch.nn.Dropout(getattr(m.dropout, "p", 0.0)) for m in modules]
-        weights = [p for n, p in heads.named_parameters() if not n.endswith("bias")]
-        biases = [p for n, p in heads.named_parameters() if n.endswith("bias")]
-        optimizer = torch.optim.SGD(
-            [{"params": weights, "weight_decay": self.finetune_weight_decay},
-             {"params": biases, "weight_decay": 0.0}],
-            lr=self.finetune_lr, momentum=0.9,
-        )
+        optimizer = build_optimizer(heads, "sgd", lr=self.finetune_lr,
+                                    weight_decay=self.finetune_weight_decay, momentum=0.9)
         n, bs = len(target), self.finetune_batch_size
         losses = []
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded_torch("cpu", seed):
             heads.train()
             for d in drops:
                 d.train()

@@ -39,7 +39,8 @@ from torch.utils.data import Dataset
 
 from ..utils._param_validation import FrameSize
 from ..utils.validation import check_clips
-from ._base import _OPTIMIZERS, BaseFrameClassifier, check_divergence, resolve_device
+from ._base import BaseFrameClassifier, check_divergence, resolve_device, seeded_torch
+from ._optim import build_optimizer
 from .modules import RandomCropFlip, Standardize
 
 __all__ = [
@@ -472,7 +473,7 @@ class TeacherClassifier(BaseFrameClassifier):
         :meth:`transform` gives per-frame class probabilities or penultimate features.
     lr_step : int or None, default=20
         Divide the learning rate by 10 every ``lr_step`` epochs (the paper's schedule).
-    classes, lr, max_epochs, batch_size, optimizer, momentum, weight_decay, patience,
+    classes, lr, max_epochs, batch_size, optimizer, momentum, weight_decay, patience, monitor,
     validation_fraction, callbacks, device, init_from, random_state, verbose, **kwargs
         See :class:`~skfer.neural._base.BaseNeuralClassifier`. Defaults follow the paper's
         fine-tuning: SGD, learning rate 1e-4, momentum 0.9, 50 epochs, batches of 64.
@@ -538,6 +539,7 @@ class TeacherClassifier(BaseFrameClassifier):
         momentum: float = 0.9,
         weight_decay: float = 0.0,
         patience: int | None = None,
+        monitor: str = "valid_loss",
         validation_fraction: float | None = None,
         callbacks: list | None = None,
         device: str = "auto",
@@ -557,7 +559,8 @@ class TeacherClassifier(BaseFrameClassifier):
         super().__init__(
             classes=classes, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
             optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
-            patience=patience, validation_fraction=validation_fraction, callbacks=callbacks,
+            patience=patience, monitor=monitor, validation_fraction=validation_fraction,
+            callbacks=callbacks,
             device=device, init_from=init_from, random_state=random_state, verbose=verbose,
             **kwargs,
         )
@@ -707,7 +710,7 @@ class FaceNet2ExpNet(BaseFrameClassifier):
         last frame's (the apex of a posed sequence).
     transform_output : {"proba", "features"}, default="proba"
         :meth:`transform` gives per-frame class probabilities or penultimate features.
-    classes, lr, max_epochs, batch_size, optimizer, momentum, weight_decay, patience,
+    classes, lr, max_epochs, batch_size, optimizer, momentum, weight_decay, patience, monitor,
     validation_fraction, callbacks, device, init_from, random_state, verbose, **kwargs
         See :class:`~skfer.neural._base.BaseNeuralClassifier`; ``lr`` and ``max_epochs``
         are stage 2's (paper: 1e-4, 50), ``batch_size`` (64), ``optimizer``, ``momentum``
@@ -806,6 +809,7 @@ class FaceNet2ExpNet(BaseFrameClassifier):
         momentum: float = 0.9,
         weight_decay: float = 0.0,
         patience: int | None = None,
+        monitor: str = "valid_loss",
         validation_fraction: float | None = None,
         callbacks: list | None = None,
         device: str = "auto",
@@ -833,7 +837,8 @@ class FaceNet2ExpNet(BaseFrameClassifier):
         super().__init__(
             classes=classes, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
             optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
-            patience=patience, validation_fraction=validation_fraction, callbacks=callbacks,
+            patience=patience, monitor=monitor, validation_fraction=validation_fraction,
+            callbacks=callbacks,
             device=device, init_from=init_from, random_state=random_state, verbose=verbose,
             **kwargs,
         )
@@ -942,11 +947,9 @@ class FaceNet2ExpNet(BaseFrameClassifier):
             lr = PAPER_STAGE1_LR * _PAPER_TARGET_ELEMENTS / n_elements
         trunk = [(n, p) for n, p in module.named_parameters()
                  if not n.startswith(("fc.", "classifier."))]
-        optimizer_cls = _OPTIMIZERS.get(self.optimizer, self.optimizer)
-        kwargs = {"lr": lr, "weight_decay": self.weight_decay}
-        if "momentum" in inspect.signature(optimizer_cls).parameters:
-            kwargs["momentum"] = self.momentum
-        optimizer = optimizer_cls([p for _, p in trunk], **kwargs)
+        optimizer = build_optimizer(module, self.optimizer, lr=lr,
+                                    weight_decay=self.weight_decay, momentum=self.momentum,
+                                    parameters=trunk)
         scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, self.stage1_lr_step, 0.1)
                      if self.stage1_lr_step else None)
         before = {n: p.detach().clone() for n, p in module.named_parameters()}
@@ -1045,8 +1048,7 @@ class FaceNet2ExpNet(BaseFrameClassifier):
                     )
                 t0 = time.perf_counter()
                 mean, std = self._pixel_stats(frames)
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(seed)
+                with seeded_torch(device, seed):
                     self._stage1_state, self.stage1_ = self._stage1(
                         frames, maps, mean, std, device, seed
                     )

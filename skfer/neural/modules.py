@@ -1,7 +1,9 @@
 """PyTorch modules of skfer's networks, usable on their own (no skfer estimator needed).
 
-* :class:`RandomCropFlip`: training-time random crops and horizontal flips, centre crop at
-  evaluation, as the first layer of a network (EmoNets, Kahou et al. 2015, section 3.1.2);
+* :class:`RandomCropFlip`: training-time random crops and horizontal flips, centre crop (or
+  10 views) at evaluation, as the first layer of a network (EmoNets, Kahou et al. 2015,
+  section 3.1.2); :class:`RandomAffine` and :class:`RandomErasing`: further training-time
+  augmentation on torch tensors (skfer's additions);
 * :class:`Standardize`: ``(x - mean) / std`` with the statistics stored as buffers, so a saved
   network carries the pixel scaling it was trained with;
 * :class:`SpatialResponseNorm`: cuda-convnet's ``rnorm`` layer (same-map local response
@@ -14,11 +16,16 @@ grey values) and return class *logits*; apply ``softmax`` for probabilities.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["EmoNetsConvNet", "RandomCropFlip", "SpatialResponseNorm", "Standardize"]
+__all__ = [
+    "EmoNetsConvNet", "RandomAffine", "RandomCropFlip", "RandomErasing", "SpatialResponseNorm",
+    "Standardize",
+]
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -46,6 +53,11 @@ class RandomCropFlip(nn.Module):
         Whether training images are flipped left-right.
     flip_probability : float, default=0.5
         Probability that a training image is flipped.
+    test_views : {1, 2, 10}, default=1
+        Evaluation mode: 1 returns the centre crop; 2 the centre crop and its mirror; 10 the
+        centre and the four corner crops, each also mirrored (Krizhevsky et al.'s 10-view
+        test). Views come out view-major: ``(test_views * N, C, h, w)``, view ``v`` of image
+        ``i`` at row ``v * N + i``; the network averages them.
 
     Examples
     --------
@@ -54,13 +66,19 @@ class RandomCropFlip(nn.Module):
     >>> layer(torch.arange(16.0).reshape(1, 1, 4, 4))[0, 0]
     tensor([[ 5.,  6.],
             [ 9., 10.]])
+    >>> RandomCropFlip((2, 2), test_views=10).eval()(torch.zeros(3, 1, 4, 4)).shape
+    torch.Size([30, 1, 2, 2])
     """
 
-    def __init__(self, crop_size=(40, 40), flip: bool = True, flip_probability: float = 0.5):
+    def __init__(self, crop_size=(40, 40), flip: bool = True, flip_probability: float = 0.5,
+                 test_views: int = 1):
         super().__init__()
         self.crop_size = _pair(crop_size, "crop_size")
         self.flip = bool(flip)
         self.flip_probability = float(flip_probability)
+        if test_views not in (1, 2, 10):
+            raise ValueError(f"test_views must be 1, 2 or 10, got {test_views!r}")
+        self.test_views = int(test_views)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ch, cw = self.crop_size
@@ -72,7 +90,14 @@ class RandomCropFlip(nn.Module):
             )
         if not self.training:
             top, left = (h - ch) // 2, (w - cw) // 2
-            return x[:, :, top:top + ch, left:left + cw]
+            centre = x[:, :, top:top + ch, left:left + cw]
+            if self.test_views == 1:
+                return centre
+            crops = [centre]
+            if self.test_views == 10:
+                crops += [x[:, :, t:t + ch, c:c + cw]
+                          for t in (0, h - ch) for c in (0, w - cw)]
+            return torch.cat(crops + [c.flip(-1) for c in crops])
         top = torch.randint(0, h - ch + 1, (n,), device=x.device)
         left = torch.randint(0, w - cw + 1, (n,), device=x.device)
         rows = (top[:, None] + torch.arange(ch, device=x.device))[:, None, :, None]
@@ -86,7 +111,104 @@ class RandomCropFlip(nn.Module):
         return out
 
     def extra_repr(self) -> str:
-        return f"crop_size={self.crop_size}, flip={self.flip}, p={self.flip_probability}"
+        return (f"crop_size={self.crop_size}, flip={self.flip}, p={self.flip_probability}, "
+                f"test_views={self.test_views}")
+
+
+class RandomAffine(nn.Module):
+    """Training-time random rotation and scaling of a batch of images, identity otherwise.
+
+    Each image gets its own angle, uniform in ``[-rotation, rotation]`` degrees, and scale,
+    uniform in ``[1 - zoom, 1 + zoom]``, about its centre (``affine_grid`` +
+    ``grid_sample``, bilinear, zeros outside: the mean grey once the input is
+    standardised). Draws come from torch's generator. Translation is left to the random
+    crop that follows it in :class:`EmoNetsConvNet`.
+
+    Parameters
+    ----------
+    rotation : float, default=10.0
+        Largest rotation, in degrees.
+    zoom : float, default=0.1
+        Largest relative change of scale.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.rand(2, 1, 8, 8)
+    >>> bool((RandomAffine(10, 0.1).eval()(x) == x).all())
+    True
+    """
+
+    def __init__(self, rotation: float = 10.0, zoom: float = 0.1):
+        super().__init__()
+        if rotation < 0 or not 0 <= zoom < 1:
+            raise ValueError(f"rotation must be >= 0 and 0 <= zoom < 1, got {rotation}, {zoom}")
+        self.rotation, self.zoom = float(rotation), float(zoom)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or (self.rotation == 0 and self.zoom == 0):
+            return x
+        n = x.shape[0]
+        angle = (torch.rand(n, device=x.device) * 2 - 1) * self.rotation * torch.pi / 180
+        scale = 1 + (torch.rand(n, device=x.device) * 2 - 1) * self.zoom
+        cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+        zero = torch.zeros_like(cos)
+        theta = torch.stack([torch.stack([cos, -sin, zero], 1),
+                             torch.stack([sin, cos, zero], 1)], 1)
+        grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros",
+                             align_corners=False)
+
+    def extra_repr(self) -> str:
+        return f"rotation={self.rotation}, zoom={self.zoom}"
+
+
+class RandomErasing(nn.Module):
+    """Training-time random erasing (Zhong et al. 2020): a random rectangle set to zero.
+
+    With probability ``p`` an image gets one rectangle of ``2-25%`` of its area and an
+    aspect ratio between 0.3 and 3.3 set to 0 (the mean, on standardised input). Identity
+    in evaluation mode. Draws come from torch's generator.
+
+    Parameters
+    ----------
+    p : float, default=0.5
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> out = RandomErasing(1.0)(torch.ones(4, 1, 10, 10))
+    >>> bool((out == 0).any(dim=(1, 2, 3)).all())
+    True
+    """
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"p must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        n, _, h, w = x.shape
+        dev = x.device
+        area = (0.02 + 0.23 * torch.rand(n, device=dev)) * h * w
+        aspect = torch.exp(torch.empty(n, device=dev).uniform_(-1.2040, 1.2040))  # 0.3-3.3
+        eh = torch.sqrt(area * aspect).clamp(1, h).floor()
+        ew = torch.sqrt(area / aspect).clamp(1, w).floor()
+        top = (torch.rand(n, device=dev) * (h - eh + 1)).floor()
+        left = (torch.rand(n, device=dev) * (w - ew + 1)).floor()
+        rows = torch.arange(h, device=dev)[None, :]
+        cols = torch.arange(w, device=dev)[None, :]
+        inside = (((rows >= top[:, None]) & (rows < (top + eh)[:, None]))[:, :, None]
+                  & ((cols >= left[:, None]) & (cols < (left + ew)[:, None]))[:, None, :])
+        erase = inside & (torch.rand(n, device=dev) < self.p)[:, None, None]
+        return x.masked_fill(erase[:, None], 0.0)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class Standardize(nn.Module):
@@ -171,10 +293,23 @@ class EmoNetsConvNet(nn.Module):
     batch_norm : bool, default=False
         Batch normalisation after each convolution (not in the paper).
     dropout : float, default=0.0
-        Dropout before the fully connected layer (not in the paper).
+        Dropout before the fully connected layer(s) (not in the paper).
     mean, std : float, default=0.0, 1.0
         Input standardisation (buffers of :class:`Standardize`); skfer's estimators set
         them to the training pixels' statistics.
+    hidden_units : int, default=0
+        Width of a hidden fully connected ReLU layer (``hidden``) between the convolutions
+        and the softmax layer, with ``dropout`` before both; 0: none, as in the paper.
+    rotation, zoom : float, default=0.0
+        Training-time random rotation (degrees) and scaling (:class:`RandomAffine`) before
+        the crop; 0: none, as in the paper.
+    erasing : float, default=0.0
+        Probability of random erasing of a training crop (:class:`RandomErasing`).
+    test_views : {1, 2, 10}, default=1
+        Evaluation: classify the centre crop (1), it and its mirror (2), or the centre and
+        corner crops and their mirrors (10); the class probabilities of the views are
+        averaged (``forward`` returns the log of the mean softmax, so ``softmax`` of it is
+        that mean) and so are their :meth:`features`.
 
     Notes
     -----
@@ -210,6 +345,11 @@ class EmoNetsConvNet(nn.Module):
         dropout: float = 0.0,
         mean: float = 0.0,
         std: float = 1.0,
+        hidden_units: int = 0,
+        rotation: float = 0.0,
+        zoom: float = 0.0,
+        erasing: float = 0.0,
+        test_views: int = 1,
     ):
         super().__init__()
         self.input_size = _pair(input_size, "input_size")
@@ -219,7 +359,9 @@ class EmoNetsConvNet(nn.Module):
         if len(n_filters) != 3:
             raise ValueError(f"n_filters must give 3 filter counts, got {n_filters!r}")
         self.standardize = Standardize(mean, std)
-        self.augment = RandomCropFlip(crop, flip=flip)
+        self.affine = RandomAffine(rotation, zoom)
+        self.augment = RandomCropFlip(crop, flip=flip, test_views=test_views)
+        self.erase = RandomErasing(erasing)
         pad = int(kernel_size) // 2
         c1, c2, c3 = (int(c) for c in n_filters)
 
@@ -242,8 +384,16 @@ class EmoNetsConvNet(nn.Module):
         h, w = crop
         for _ in range(3):  # each pooling: ceil((n - 3) / 2) + 1
             h, w = -(-(h - 3) // 2) + 1, -(-(w - 3) // 2) + 1
-        self.n_features = c3 * h * w
+        self.n_conv_features = c3 * h * w
         self.dropout = nn.Dropout(float(dropout)) if dropout else nn.Identity()
+        if hidden_units:
+            self.hidden = nn.Sequential(
+                nn.Linear(self.n_conv_features, int(hidden_units)), nn.ReLU(),
+                nn.Dropout(float(dropout)) if dropout else nn.Identity(),
+            )
+        else:
+            self.hidden = nn.Identity()
+        self.n_features = int(hidden_units) or self.n_conv_features
         self.classifier = nn.Linear(self.n_features, int(n_classes))
 
     def _check_input(self, x: torch.Tensor) -> None:
@@ -253,12 +403,24 @@ class EmoNetsConvNet(nn.Module):
                 f"images, got a batch of shape {tuple(x.shape)}"
             )
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate features: the flattened output of the third stage ``(N, n_features)``."""
+    def _views(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Penultimate features of every view ``(V * N, n_features)`` and ``V``."""
         self._check_input(x)
-        x = self.augment(self.standardize(x))
-        return torch.flatten(self.stage3(self.stage2(self.stage1(x))), 1)
+        crops = self.erase(self.augment(self.affine(self.standardize(x))))
+        conv = torch.flatten(self.stage3(self.stage2(self.stage1(crops))), 1)
+        return self.hidden(self.dropout(conv)), len(crops) // len(x) if len(x) else 1
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate features ``(N, n_features)``: the flattened third stage (or the hidden
+        layer), averaged over the test views."""
+        out, views = self._views(x)
+        return out if views == 1 else out.unflatten(0, (views, -1)).mean(0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class logits ``(N, n_classes)``."""
-        return self.classifier(self.dropout(self.features(x)))
+        """Class logits ``(N, n_classes)`` (log mean probabilities over several test views)."""
+        out, views = self._views(x)
+        logits = self.classifier(out)
+        if views == 1:
+            return logits
+        log_p = torch.log_softmax(logits.float(), -1).unflatten(0, (views, -1))
+        return torch.logsumexp(log_p, 0) - math.log(views)

@@ -19,7 +19,6 @@ from sklearn.base import _fit_context
 from sklearn.utils import Bunch, check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch import NeuralNetClassifier
 from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
 
@@ -27,12 +26,13 @@ from ..clipset import ClipSet
 from ..preprocessing.temporal import TemporalResampler
 from ..utils.frame_policy import policy_constraint
 from ._base import (
-    _OPTIMIZERS,
     BaseNeuralClassifier,
+    SkferNet,
     check_divergence,
     resolve_device,
     seeded_torch,
 )
+from ._optim import build_optimizer
 from .dtagn import _FixedLengthMixin
 from .modules_video_autoencoder import (
     VIDEO_AUTOENCODER_PRESETS,
@@ -60,8 +60,8 @@ def unlabelled_mask(y) -> np.ndarray:
                      for v in values], dtype=bool)
 
 
-class _SemiSupervisedNet(NeuralNetClassifier):
-    """skorch's ``NeuralNetClassifier`` whose loss is eq. 1, with ``α`` decayed every epoch.
+class _SemiSupervisedNet(SkferNet):
+    """skfer's skorch net whose loss is eq. 1, with ``α`` decayed every epoch.
 
     ``module_.forward_all`` gives ``(logits, reconstruction, target)``; the batch means of
     the two terms are recorded per batch (``ce``, ``rec`` in training, ``valid_ce``,
@@ -162,7 +162,8 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
     optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="adam"
         Adam by default: with ``beta="auto"`` the loss scale depends on the data, which
         Adam's step size does not.
-    momentum, weight_decay, patience, callbacks, device, init_from, random_state, verbose
+    momentum, weight_decay, patience, monitor, callbacks, device, init_from, random_state,
+    verbose
         See :class:`~skfer.neural.BaseNeuralClassifier`.
     validation_fraction : float or None, default=None
         Share of the *labelled* clips held out every epoch (grouped by subject with
@@ -273,6 +274,7 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
         momentum: float = 0.9,
         weight_decay: float = 0.0,
         patience: int | None = None,
+        monitor: str = "valid_loss",
         validation_fraction: float | None = None,
         callbacks: list | None = None,
         device: str = "auto",
@@ -297,7 +299,8 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
         super().__init__(
             classes=classes, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
             optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
-            patience=patience, validation_fraction=validation_fraction, callbacks=callbacks,
+            patience=patience, monitor=monitor, validation_fraction=validation_fraction,
+            callbacks=callbacks,
             device=device, init_from=init_from, random_state=random_state, verbose=verbose,
             **kwargs,
         )
@@ -360,7 +363,6 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
         history: list[dict] = []
         if not self.pretrain_epochs:
             return history
-        optimizer_cls = _OPTIMIZERS.get(self.optimizer, self.optimizer)
         loader = self._loader(dataset, shuffle=True)
         saved = {name: p.requires_grad for name, p in module.named_parameters()}
         module.train()
@@ -368,13 +370,13 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
             for stage in range(1, module.n_stages + 1):
                 for p in module.parameters():
                     p.requires_grad_(False)
-                params = [p for m in module.stage_modules(stage) for p in m.parameters()]
-                for p in params:
+                ids = {id(p) for m in module.stage_modules(stage) for p in m.parameters()}
+                params = [(n, p) for n, p in module.named_parameters() if id(p) in ids]
+                for _, p in params:
                     p.requires_grad_(True)
-                kwargs = {"lr": self.lr}
-                if optimizer_cls is torch.optim.SGD:
-                    kwargs["momentum"] = self.momentum
-                opt = optimizer_cls(params, **kwargs)
+                # Pretraining reconstructs: no weight decay (as before the one builder).
+                opt = build_optimizer(module, self.optimizer, lr=self.lr, momentum=self.momentum,
+                                      parameters=params)
                 for epoch in range(self.pretrain_epochs):
                     start, total, count = time.perf_counter(), 0.0, 0
                     for xb, _ in loader:
