@@ -202,6 +202,11 @@ class ConvNet(BaseFrameClassifier):
             "test_views": int(self.test_views),
         }
 
+    def _network_outputs(self, dataset, *, features: bool = False):
+        # test_views is read at inference, so set_params(test_views=10) needs no refit.
+        self.net_.module_.augment.test_views = int(self.test_views)
+        return super()._network_outputs(dataset, features=features)
+
     def _check_geometry(self, size: tuple[int, int]) -> None:
         if size[0] < self.crop_size[0] or size[1] < self.crop_size[1]:
             raise ValueError(

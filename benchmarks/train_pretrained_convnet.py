@@ -1,0 +1,254 @@
+"""Train, select, score and export the EmoNets ConvNet that ships inside skfer (issue 21).
+
+The recipe (see ``docs/benchmarks.md``, "Pretrained EmoNets ConvNet"): FER2013 Training
+minus a stratified 10% held-out slice (seed 0) trains; the held-out slice picks the epoch
+(best ``valid_acc``) and the number of test views; PublicTest is scored once, at the end,
+by ``evaluate``. Usage::
+
+    # 1. train (checkpoints every epoch under RUN; run it again to resume after a stop)
+    python benchmarks/train_pretrained_convnet.py train --run /tmp/skfer_fer2013_run
+    # 2. choose test views on the held-out slice, then score PublicTest once
+    python benchmarks/train_pretrained_convnet.py evaluate --run /tmp/skfer_fer2013_run
+    # 3. write skfer/pretrained/emonets_fer2013.{pt,json} (weights + model card)
+    python benchmarks/train_pretrained_convnet.py export --run /tmp/skfer_fer2013_run
+
+The run folder holds FER2013-derived weights and the data split: keep it outside the
+repository (only ``export`` writes into the package, tensors and a card).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _shared_data import SHARED_DATA  # noqa: E402
+
+#: The recipe of the shipped network; every entry is a ConvNet parameter.
+RECIPE = {
+    "batch_norm": True,
+    "dropout": 0.4,
+    "hidden_units": 512,
+    "rotation": 10.0,
+    "zoom": 0.1,
+    "erasing": 0.0,
+    "crop_size": (40, 40),
+    "flip": True,
+    "optimizer": "sgd",
+    "lr": 0.05,
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "batch_size": 128,
+    "precision": "bfloat16",
+    "criterion__label_smoothing": 0.1,
+    "optimizer__nesterov": True,
+}
+HELD_OUT = 0.1
+SEED = 0
+
+
+def _machine() -> str:
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor() or "unknown CPU"
+    import torch
+
+    return (f"{cpu}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+            f"{platform.system()} {platform.machine()}")
+
+
+def load_split(data: Path, limit: int | None = None):
+    """FER2013 Training split into (train, held-out), and PublicTest; seeded, stratified.
+
+    ``limit``: images per class (smoke tests of this script only).
+    """
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    from skfer.datasets import load_fer2013
+
+    root = data / "fer2013"
+    full = load_fer2013(root, subset="Training", n_jobs=2, max_per_class=limit)
+    public = load_fer2013(root, subset="PublicTest", n_jobs=2, max_per_class=limit)
+    y = np.asarray(full.target)
+    train, held = next(StratifiedShuffleSplit(1, test_size=HELD_OUT, random_state=SEED)
+                       .split(np.zeros(len(y)), y))
+    pick = lambda idx: ([full.data[i] for i in idx], y[idx])  # noqa: E731
+    return pick(train), pick(held), (public.data, np.asarray(public.target))
+
+
+def make_network(run: Path, epochs: int, done: int):
+    """The ConvNet of the recipe with per-epoch checkpoints (``last``) and the best one."""
+    from skorch.callbacks import Checkpoint, LoadInitState, LRScheduler
+
+    from skfer.neural import ConvNet
+
+    last = Checkpoint(monitor=None, dirname=str(run / "last"), f_params="params.pt",
+                      f_optimizer="optimizer.pt", f_criterion=None, f_history="history.json",
+                      load_best=False)
+    best = Checkpoint(monitor="valid_acc_best", dirname=str(run / "best"),
+                      f_params="params.pt", f_optimizer=None, f_criterion=None,
+                      f_history=None, load_best=False)
+    return ConvNet(
+        **RECIPE,
+        max_epochs=epochs - done,
+        patience=None,
+        monitor="valid_acc",
+        callbacks=[
+            # first: it restores params, optimizer and history before the scheduler starts
+            ("resume", LoadInitState(last)),
+            ("cosine", LRScheduler(policy="CosineAnnealingLR", T_max=epochs)),
+            ("last", last),
+            ("best", best),
+        ],
+        random_state=SEED,
+        verbose=1,
+    )
+
+
+def run_train(args) -> None:
+    run = Path(args.run)
+    run.mkdir(parents=True, exist_ok=True)
+    history = run / "last" / "history.json"
+    done = len(json.loads(history.read_text())) if history.exists() else 0
+    if done >= args.epochs:
+        print(f"{run}: {done} epochs already trained")
+        return
+    t0 = time.perf_counter()
+    (X, y), (X_held, y_held), _ = load_split(Path(args.data), args.limit)
+    print(f"{len(X)} training and {len(X_held)} held-out images loaded in "
+          f"{time.perf_counter() - t0:.0f} s; resuming after epoch {done}", flush=True)
+    net = make_network(run, args.epochs, done)
+    t0 = time.perf_counter()
+    net.fit(X, y, X_valid=X_held, y_valid=y_held)
+    seconds = time.perf_counter() - t0
+    log = {"epochs": args.epochs, "resumed_after": done, "seconds": seconds,
+           "date": time.strftime("%Y-%m-%d"), "machine": _machine(),
+           "command": " ".join(sys.argv)}
+    runs = json.loads((run / "runs.json").read_text()) if (run / "runs.json").exists() else []
+    (run / "runs.json").write_text(json.dumps(runs + [log], indent=1))
+    print(f"trained {args.epochs - done} epochs in {seconds / 60:.1f} min", flush=True)
+
+
+def run_evaluate(args) -> None:
+    import joblib
+    import torch
+
+    from skfer.neural import ConvNet
+
+    run = Path(args.run)
+    (X, y), (X_held, y_held), (X_pub, y_pub) = load_split(Path(args.data), args.limit)
+    # Rebuild the trained estimator: a fit of 0 epochs on the training data sets the
+    # classes and the pixel statistics exactly as in training, then the best weights load.
+    net = ConvNet(**RECIPE, max_epochs=0, patience=None, validation_fraction=None,
+                  random_state=SEED, verbose=0).fit(X, y)
+    net.net_.module_.load_state_dict(torch.load(run / "best" / "params.pt",
+                                                weights_only=True))
+    history = json.loads((run / "last" / "history.json").read_text())
+    best_epoch = int(np.argmax([h["valid_acc"] for h in history])) + 1
+    results = {"best_epoch": best_epoch, "epochs": len(history), "held_out": {},
+               "public_test": {}}
+    for views in (1, 2, 10):
+        net.set_params(test_views=views)
+        results["held_out"][views] = float(net.score(X_held, y_held))
+        print(f"held-out accuracy, {views} view(s): {results['held_out'][views]:.4f}",
+              flush=True)
+    chosen = max((1, 2, 10), key=lambda v: (results["held_out"][v], -v))
+    results["test_views"] = chosen
+    # PublicTest, once, with the chosen views (the other counts are reported beside it).
+    from sklearn.metrics import confusion_matrix, recall_score
+
+    for views in (1, 2, 10):
+        net.set_params(test_views=views)
+        t0 = time.perf_counter()
+        pred = net.predict(X_pub)
+        seconds = time.perf_counter() - t0
+        results["public_test"][views] = {
+            "accuracy": float(np.mean(pred == y_pub)),
+            "images_per_s": len(X_pub) / seconds,
+        }
+        if views == chosen:
+            results["recall"] = dict(zip(net.classes_.tolist(),
+                                         recall_score(y_pub, pred, average=None,
+                                                      labels=net.classes_).round(4).tolist()))
+            results["confusion"] = confusion_matrix(y_pub, pred, labels=net.classes_).tolist()
+        print(f"PublicTest accuracy, {views} view(s): "
+              f"{results['public_test'][views]['accuracy']:.4f} "
+              f"({results['public_test'][views]['images_per_s']:.0f} images/s)", flush=True)
+    net.set_params(test_views=chosen)
+    results["classes"] = net.classes_.tolist()
+    results["machine"] = _machine()
+    results["date"] = time.strftime("%Y-%m-%d")
+    (run / "evaluation.json").write_text(json.dumps(results, indent=1))
+    joblib.dump(net, run / "convnet.joblib")
+    print(json.dumps({k: results[k] for k in ("best_epoch", "test_views", "recall")}))
+
+
+def run_export(args) -> None:
+    import joblib
+
+    from skfer.pretrained import export
+
+    run = Path(args.run)
+    net = joblib.load(run / "convnet.joblib")
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    runs = json.loads((run / "runs.json").read_text())
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    training = {
+        "data": "FER2013 Training split (28,709 grey 48x48 faces, ICML 2013 challenge), "
+                f"of which a stratified {HELD_OUT:.0%} (seed {SEED}) was held out to choose "
+                "the epoch and the test views; PublicTest (3,589) scored once at the end",
+        "terms": "FER2013 is distributed for research use only (Kaggle 'Challenges in "
+                 "Representation Learning: Facial Expression Recognition Challenge'); "
+                 "these weights are derived from it: research use",
+        "recipe": {k: list(v) if isinstance(v, tuple) else v for k, v in RECIPE.items()},
+        "seed": SEED,
+        "epochs": evaluation["epochs"],
+        "best_epoch": evaluation["best_epoch"],
+        "wall_time_minutes": round(sum(r["seconds"] for r in runs) / 60, 1),
+        "machine": runs[-1]["machine"],
+        "date": runs[-1]["date"],
+        "skfer_commit": commit,
+        "command": ("python benchmarks/train_pretrained_convnet.py train --run RUN && "
+                    "python benchmarks/train_pretrained_convnet.py evaluate --run RUN && "
+                    "python benchmarks/train_pretrained_convnet.py export --run RUN"),
+    }
+    scores = {
+        "held_out_accuracy": evaluation["held_out"],
+        "public_test_accuracy": {k: v["accuracy"] for k, v in evaluation["public_test"].items()},
+        "public_test_recall": evaluation["recall"],
+        "public_test_confusion": evaluation["confusion"],
+        "test_views": evaluation["test_views"],
+    }
+    paths = export(net, "emonets-fer2013", training=training, scores=scores,
+                   half=not args.float32)
+    print("wrote", *paths)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("step", choices=["train", "evaluate", "export"])
+    parser.add_argument("--run", default="/tmp/skfer_fer2013_run")
+    parser.add_argument("--data", default=str(SHARED_DATA))
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--limit", type=int, default=None,
+                        help="FER2013 images per class (smoke tests of the script only)")
+    parser.add_argument("--float32", action="store_true",
+                        help="export float32 weights instead of float16")
+    args = parser.parse_args(argv)
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {' '.join(sys.argv)}",
+          flush=True)
+    {"train": run_train, "evaluate": run_evaluate, "export": run_export}[args.step](args)
+
+
+if __name__ == "__main__":
+    main()
