@@ -229,7 +229,14 @@ def run_export(args) -> None:
         "public_test_confusion": evaluation["confusion"],
         "test_views": evaluation["test_views"],
     }
-    paths = export(net, "emonets-fer2013", training=training, scores=scores,
+    face = {
+        "pixels": "grey levels 0-255 (uint8, or float in [0, 255] or [0, 1]); the network "
+                  "standardises them with the training pixels' mean and std (in its buffers)",
+        "framing": "FER2013's: the face roughly centred, filling most of the 48x48 image, "
+                   "from the forehead to the chin; see docs/benchmarks.md for the margin "
+                   "FaceTubeExtractor adds to a detector box to match it",
+    }
+    paths = export(net, "emonets-fer2013", input=face, training=training, scores=scores,
                    half=not args.float32)
     print("wrote", *paths)
 

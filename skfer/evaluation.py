@@ -1,5 +1,9 @@
 """Subject-independent evaluation of a FER pipeline, with a report.
 
+:func:`evaluate_holdout` instead scores a model on a held-out data set once, after fitting
+it on a training set or, for a model that is already fitted (a shipped network, a saved
+model file), without fitting anything.
+
 :func:`evaluate` runs a grouped cross-validation (scikit-learn's own splitters, so
 ``GroupKFold`` keeps every subject's clips in one fold), collects the out-of-fold
 predictions and summarises them in an :class:`EvaluationReport`: accuracy per fold (mean
@@ -23,7 +27,7 @@ from .model_selection import AscendingSubjectKFold, check_group_cv
 from .model_selection._split import routed_groups
 from .utils._atomic import atomic_write
 
-__all__ = ["EvaluationReport", "evaluate"]
+__all__ = ["EvaluationReport", "evaluate", "evaluate_holdout"]
 
 
 @dataclass
@@ -277,3 +281,83 @@ def evaluate(
         wall_time_s=wall,
         fold_time_s=[float(f + s) for f, s in zip(result["fit_time"], result["score_time"])],
     )
+
+
+def evaluate_holdout(
+    model,
+    X_test,
+    y_test,
+    *,
+    X_train=None,
+    y_train=None,
+    groups_test=None,
+    name: str | None = None,
+    train_name: str = "the training data",
+    test_name: str = "the test data",
+) -> EvaluationReport:
+    """Score ``model`` on a held-out data set once: a one-"fold" report.
+
+    With ``X_train``/``y_train`` the model is fitted on them first; without them it must be
+    fitted already (a shipped network from :mod:`skfer.pretrained`, a model file read by
+    :func:`skfer.load_model`) and is only scored: nothing is refitted.
+
+    Parameters
+    ----------
+    model : estimator
+    X_test, y_test : clips and labels
+    X_train, y_train : clips and labels, optional
+    groups_test : array-like, optional
+        Subjects of the test clips (counted in the report).
+    name, train_name, test_name : str
+        Names in the report's ``model`` and ``protocol``.
+
+    Returns
+    -------
+    report : EvaluationReport
+        Labels are the union of the test labels and the model's (or training) classes, so
+        a class the model never predicts, or predicts but the test set lacks, is shown.
+
+    Raises
+    ------
+    ValueError
+        Only one of ``X_train``/``y_train`` given, or lengths that differ.
+    sklearn.exceptions.NotFittedError
+        No training data and an unfitted model.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    if (X_train is None) != (y_train is None):
+        raise ValueError("give both X_train and y_train, or neither (a fitted model)")
+    y = np.asarray(y_test)
+    if len(y) != len(X_test):
+        raise ValueError(f"X_test has {len(X_test)} samples but y_test has {len(y)}")
+    start = time.perf_counter()
+    if X_train is not None:
+        model.fit(X_train, y_train)
+        protocol = (f"trained on {train_name} ({len(X_train)} clips), tested on {test_name} "
+                    f"({len(y)} clips): held-out data set")
+        known = np.unique(np.asarray(y_train)).tolist()
+    else:
+        check_is_fitted(model)
+        protocol = (f"fitted model scored on {test_name} ({len(y)} clips), nothing refitted: "
+                    "held-out data set")
+        known = list(getattr(model, "classes_", []))
+    fit_s = time.perf_counter() - start
+    pred = model.predict(X_test)
+    wall = time.perf_counter() - start
+    labels = sorted(set(np.unique(y).tolist()) | set(np.asarray(known).tolist()))
+    recall = recall_score(y, pred, labels=labels, average=None, zero_division=0)
+    report = EvaluationReport(
+        model=name or type(model).__name__,
+        protocol=protocol,
+        labels=[str(lab) for lab in labels],
+        fold_accuracy=[float(np.mean(pred == y))],
+        recall={str(lab): float(r) for lab, r in zip(labels, recall)},
+        confusion=confusion_matrix(y, pred, labels=labels).tolist(),
+        n_samples=len(y),
+        n_groups=None if groups_test is None else int(len(np.unique(groups_test))),
+        wall_time_s=wall,
+        fold_time_s=[wall],
+    )
+    report.extra["predict_time_s"] = wall - fit_s
+    return report

@@ -14,7 +14,9 @@ probabilities per frame; ``predict`` is then the arg-max of those probabilities,
 differ from the plain SVM's decision (that ``skfer evaluate`` scores) on a few borderline
 clips. ``"convnet"`` is the
 EmoNets frame network (:class:`skfer.neural.ConvNet`) on the 48x48 face tubes; its
-``device`` parameter is reachable as ``convnet__device``.
+``device`` parameter is reachable as ``convnet__device``. ``"emonets-fer2013"`` is that
+network trained on FER2013 and shipped with skfer (:mod:`skfer.pretrained`), frozen: it is
+scored as it is, never refitted.
 """
 
 from __future__ import annotations
@@ -33,10 +35,17 @@ __all__ = ["MODELS", "face_tube_step", "make_model"]
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A named pipeline: what it is and how to build its steps."""
+    """A named pipeline: what it is, how to build its steps, how its faces are framed.
+
+    ``margin`` is the :class:`~skfer.preprocessing.FaceTubeExtractor` margin of
+    ``faces="detect"``: the framing of the faces the model was trained on. ``fitted``: the
+    pipeline comes trained (a shipped network), ``fit`` changes nothing.
+    """
 
     description: str
     steps: Callable[[int | None, bool], list[tuple[str, object]]]
+    margin: float = 0.0
+    fitted: bool = False
 
 
 def _hog_svm(random_state, probability):
@@ -84,6 +93,17 @@ def _convnet(random_state, probability):  # a network: always probabilities
     ]
 
 
+def _pretrained(name: str):
+    def steps(random_state, probability):  # trained already: no seed, always probabilities
+        from sklearn.frozen import FrozenEstimator
+
+        from . import pretrained
+
+        return [("convnet", FrozenEstimator(pretrained.load(name)))]
+
+    return steps
+
+
 #: The models ``skfer evaluate`` knows, by name.
 MODELS: dict[str, ModelSpec] = {
     "hog-svm": ModelSpec(
@@ -99,6 +119,13 @@ MODELS: dict[str, ModelSpec] = {
         "EmoNets frame ConvNet on 48x48 face frames (random 40x40 crops, flips), clip = mean "
         "of its frames' probabilities (torch; --device)",
         _convnet,
+    ),
+    "emonets-fer2013": ModelSpec(
+        "the shipped EmoNets ConvNet trained on FER2013 (skfer.pretrained; frozen: fit "
+        "changes nothing), 7 classes incl. neutral; faces framed as FER2013's (margin 0.1)",
+        _pretrained("emonets-fer2013"),
+        margin=0.1,
+        fitted=True,
     ),
 }
 
@@ -136,12 +163,15 @@ def make_model(
         raise ValueError(f"faces must be 'given' or 'detect', got {faces!r}")
     steps = spec.steps(random_state, probability)
     if faces == "detect":
-        steps.insert(0, ("faces", face_tube_step()))
+        steps.insert(0, ("faces", face_tube_step(spec.margin)))
     return Pipeline(steps)
 
 
-def face_tube_step():
-    """The face-tube step of the named models: 48x48 grey tubes, a clip without face raises."""
+def face_tube_step(margin: float = 0.0):
+    """The face-tube step of the named models: 48x48 grey tubes, a clip without face raises.
+
+    ``margin``: the model's framing (:class:`~skfer.preprocessing.FaceTubeExtractor`).
+    """
     from .preprocessing import FaceTubeExtractor
 
-    return FaceTubeExtractor(frame_size=(48, 48))
+    return FaceTubeExtractor(frame_size=(48, 48), margin=margin)

@@ -153,14 +153,15 @@ def _default_folds(groups, folds: int = 10) -> int:
 
 
 def _extract_face_tubes(
-    clips, progress: bool, n_jobs: int | None = None
+    clips, progress: bool, n_jobs: int | None = None, margin: float = 0.0
 ) -> tuple[ClipSet, dict[str, int]]:
     """Face tubes of all clips, and how many frames were detected, tracked, filled, missing.
 
     The extractor learns nothing from the data, so taking every clip's tube once before the
     folds gives exactly what the same step would give inside each fold, without repeating
     the detection in every fold. ``n_jobs`` clips are processed in parallel (joblib, so
-    ``joblib.parallel_backend("dask")`` sends them to a Dask cluster).
+    ``joblib.parallel_backend("dask")`` sends them to a Dask cluster). ``margin``: the
+    model's face framing (:func:`skfer.models.face_tube_step`).
     """
     from joblib import effective_n_jobs
 
@@ -169,7 +170,7 @@ def _extract_face_tubes(
     from ..models import face_tube_step
 
     start = time.perf_counter()
-    extractor = face_tube_step().fit()
+    extractor = face_tube_step(margin).fit()
     if effective_n_jobs(n_jobs) == 1:
         pairs = extractor.iter_transform(clips)
     else:
@@ -313,10 +314,11 @@ def prepare_data(
     return bunch, data_name, fmt, faces
 
 
-def extract_if_needed(bunch, faces: str, progress: bool, n_jobs: int | None = None):
+def extract_if_needed(bunch, faces: str, progress: bool, n_jobs: int | None = None,
+                      margin: float = 0.0):
     """``(clips, tube_counts)``: face tubes of whole-frame data, the clips themselves else."""
     if faces == "detect":
-        return _extract_face_tubes(bunch.data, progress=progress, n_jobs=n_jobs)
+        return _extract_face_tubes(bunch.data, progress=progress, n_jobs=n_jobs, margin=margin)
     return bunch.data, None
 
 
@@ -336,6 +338,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if holdout:
         check_data_args(args.test_format, args.test_data, "test-")
     check_output_dir(args.output_dir, "--output-dir")
+    fitted = _fitted_model(args.model)
+    if fitted is not None:
+        # A shipped network or a saved model: scored on --test-data, never trained.
+        if not holdout or args.data is not None:
+            raise ValueError(
+                f"--model {args.model} is already fitted: give --test-data/--test-format to "
+                "score it (and no --data: it is not trained again)"
+            )
+        return _score_fitted(args, fitted)
     model = make_model(args.model, faces="given", random_state=args.random_state)
     set_device(model, args.device)
     bunch, data_name, fmt, faces = prepare_data(args, args.format, args.data)
@@ -372,9 +383,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
         report.extra["device"] = args.device
     if tube_counts is not None:
         report.extra["face_tube_frames"] = tube_counts
-    print(report.summary())
     suffix = "" if args.protocol == "groupkfold" or "_to_" in fmt else f"_{args.protocol}"
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{args.model}_{fmt}{suffix}")
+    return _write_report(args, report, f"{args.model}_{fmt}{suffix}")
+
+
+def _write_report(args, report, stem: str) -> int:
+    print(report.summary())
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)
     # The PNG first: a report JSON on disk means the run finished (each file is atomic).
     png_path = report.save_confusion_png(args.output_dir / f"{stem}_confusion.png")
     json_path = report.save_json(args.output_dir / f"{stem}.json")
@@ -382,38 +397,60 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fitted_model(name: str):
+    """``(model, description, margin)`` when ``--model`` names a fitted model, else ``None``.
+
+    A named model that comes trained (a shipped network of :mod:`skfer.pretrained`) or
+    the path of a model file written by ``skfer train`` (:func:`skfer.load_model`, its card
+    checked). ``margin``: the face framing of its training images.
+    """
+    from ..models import MODELS, make_model
+
+    if name in MODELS:
+        spec = MODELS[name]
+        if not spec.fitted:
+            return None
+        return make_model(name), f"shipped network {name}", spec.margin
+    if name.endswith(".joblib") or Path(name).is_file():
+        from .._model_card import load_model
+
+        model, _card = load_model(name)
+        return model, f"model file {name}", 0.0
+    return None
+
+
+def _score_fitted(args, fitted) -> int:
+    from ..evaluation import evaluate_holdout
+
+    model, what, margin = fitted
+    set_device(model, args.device)
+    test_bunch, test_name, test_fmt, test_faces = prepare_data(
+        args, args.test_format, args.test_data, "test-"
+    )
+    print(f"test data: {test_name}: {len(test_bunch.data)} clips; {what} (faces: "
+          f"{test_faces})")
+    clips, counts = extract_if_needed(test_bunch, test_faces, not args.no_progress,
+                                      args.n_jobs, margin)
+    report = evaluate_holdout(model, clips, test_bunch.target, groups_test=test_bunch.groups,
+                              name=args.model, test_name=test_name)
+    report.extra.update({"data": test_name, "format": test_fmt, "faces": test_faces})
+    if counts is not None:
+        report.extra["test_face_tube_frames"] = counts
+    return _write_report(args, report, f"{Path(args.model).stem}_{test_fmt}")
+
+
 def _holdout(args, model, clips, bunch, data_name, test):
     """Fit on the whole training set, score on the test set: a one-"fold" report."""
-    import numpy as np
-    from sklearn.metrics import confusion_matrix, recall_score
-
-    from ..evaluation import EvaluationReport
+    from ..evaluation import evaluate_holdout
 
     test_bunch, test_name, _, test_faces = test
     print(f"test data: {test_name}: {len(test_bunch.data)} clips (faces: {test_faces})")
     test_clips, test_counts = extract_if_needed(
         test_bunch, test_faces, not args.no_progress, args.n_jobs
     )
-    start = time.perf_counter()
-    model.fit(clips, bunch.target)
-    pred = model.predict(test_clips)
-    wall = time.perf_counter() - start
-    y = np.asarray(test_bunch.target)
-    labels = sorted(set(np.unique(y).tolist()) | set(np.unique(bunch.target).tolist()))
-    recall = recall_score(y, pred, labels=labels, average=None, zero_division=0)
-    report = EvaluationReport(
-        model=args.model,
-        protocol=(f"trained on {data_name} ({len(bunch.data)} clips), tested on {test_name} "
-                  f"({len(y)} clips): held-out data set"),
-        labels=[str(lab) for lab in labels],
-        fold_accuracy=[float(np.mean(pred == y))],
-        recall={str(lab): float(r) for lab, r in zip(labels, recall)},
-        confusion=confusion_matrix(y, pred, labels=labels).tolist(),
-        n_samples=len(y),
-        n_groups=None if test_bunch.groups is None else int(len(np.unique(test_bunch.groups))),
-        wall_time_s=wall,
-        fold_time_s=[wall],
-    )
+    report = evaluate_holdout(model, test_clips, test_bunch.target, X_train=clips,
+                              y_train=bunch.target, groups_test=test_bunch.groups,
+                              name=args.model, train_name=data_name, test_name=test_name)
     if test_counts is not None:
         report.extra["test_face_tube_frames"] = test_counts
     return report

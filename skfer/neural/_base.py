@@ -98,41 +98,54 @@ class SkferNet(NeuralNetClassifier):
 
     def infer(self, x, **fit_params):
         x = to_tensor(x, device=self.device)
-        dtype = self.__dict__.get("_dtype")  # set by outputs() for another precision
+        dtype = self.__dict__.get("_dtype")  # set by iter_outputs for another precision
         if dtype is not None:
             x = _cast_floats(x, dtype)
         mixed = self.precision != "float32" and dtype is None
         if mixed and isinstance(x, torch.Tensor) and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        call = self.module_.features if self.__dict__.get("_output") == "features" else (
-            self.module_
-        )
+        method = self.__dict__.get("_method", "forward")
+        call = self.module_ if method == "forward" else getattr(self.module_, method)
         with torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16,
                             enabled=mixed):
             if isinstance(x, Mapping):
                 out = call(**self._merge_x_and_fit_params(x, fit_params))
             else:
                 out = call(x, **fit_params)
-        return out if dtype is not None else out.float()
+        if dtype is not None:
+            return out
+        return tuple(o.float() for o in out) if isinstance(out, tuple) else out.float()
 
-    def outputs(self, dataset, *, features: bool = False) -> np.ndarray:
-        """Softmax probabilities (or ``module.features``) of every item, in order.
+    def iter_outputs(self, dataset, method: str = "forward"):
+        """Yield the output of the module's ``method`` for each batch of ``dataset``.
 
-        The one inference path of skfer's networks: skorch's ``forward_iter`` over
-        ``dataset`` with the validation iterator (``iterator_valid__batch_size`` and the
-        like apply), the module in evaluation mode, no gradients.
+        The one inference path of skfer's networks: skorch's ``forward_iter`` with the
+        validation iterator (``iterator_valid__batch_size`` and the like apply), the module
+        in evaluation mode, no gradients, outputs on the CPU. ``method`` is ``"forward"``
+        (class scores), ``"features"`` or another method of the module taking the batch
+        (``"forward_all"`` of the video autoencoder).
         """
-        self.__dict__["_output"] = "features" if features else "scores"
+        self.__dict__["_method"] = method
         dtype = self.inference_dtype
         if dtype is not None:
             self.__dict__["_dtype"] = dtype
             self.module_.to(dtype)
         try:
-            chunks = [out.to(dtype or torch.float32) for out in self.forward_iter(dataset)]
+            yield from self.forward_iter(dataset)
         finally:
-            self.__dict__.pop("_output", None)
+            self.__dict__.pop("_method", None)
             if self.__dict__.pop("_dtype", None) is not None:
                 self.module_.float()  # float32 -> float64 -> float32 is exact
+
+    def outputs(self, dataset, *, features: bool = False) -> np.ndarray:
+        """Softmax probabilities (or ``module.features``) of every item, in order.
+
+        Through :meth:`iter_outputs`; a module returning a tuple gives its first element
+        (skorch's rule for ``predict_proba``).
+        """
+        chunks = [(out[0] if isinstance(out, tuple) else out).to(
+            self.inference_dtype or torch.float32)
+            for out in self.iter_outputs(dataset, "features" if features else "forward")]
         if not chunks:
             return np.empty((0, 0), dtype=np.float32)
         out = torch.cat(chunks)
@@ -293,6 +306,34 @@ def resolve_device(device: str) -> str:
             "'auto' (CUDA when there is one)"
         )
     return device
+
+
+def pretrained_names() -> list[str]:
+    """Names of the networks shipped in :mod:`skfer.pretrained`."""
+    from .. import pretrained
+
+    return pretrained.available()
+
+
+def _load_network_file(path, owner: str):
+    """A ``joblib`` file of a fitted network (``init_from``), with clear errors."""
+    import joblib
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"init_from: no file {os.fspath(path)!r} (and not the name of a shipped network "
+            f"{pretrained_names()})"
+        )
+    try:
+        obj = joblib.load(path)
+    except Exception as exc:  # a pickle of anything can fail in any way
+        raise ValueError(
+            f"init_from: {os.fspath(path)!r} is not a saved {owner} (joblib could not read "
+            f"it: {type(exc).__name__}: {exc})"
+        ) from exc
+    if hasattr(obj, "steps"):  # a whole pipeline, e.g. written by `skfer train`
+        obj = obj.steps[-1][1]
+    return obj
 
 
 def _frame_shape(clip: np.ndarray) -> tuple[tuple[int, int], bool]:
@@ -815,7 +856,9 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         """Store a trained net and where and how it was trained (the end of every ``fit``)."""
         # The validation data are not part of the model (nor of its pickle).
         net.train_split = None
-        net.module_.eval()
+        # Module and criterion in evaluation mode, as skorch's forward_iter leaves them:
+        # predict then changes nothing in the fitted net (check_clip_dict_unchanged).
+        net._set_training(False)
         self.net_ = net
         self.device_ = device
         self.validation_split_ = split
@@ -823,30 +866,69 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
 
     # ----------------------------------------------------------------------- init_from
     def _init_source(self):
+        """The fitted network ``init_from`` names, loaded and checked (the one loader).
+
+        ``init_from`` is a fitted estimator (or a ``FrozenEstimator`` of one), the name of a
+        network shipped in :mod:`skfer.pretrained` (``"emonets-fer2013"``), or the path of a
+        ``joblib`` file of a fitted estimator. :meth:`_check_init_source` (a subclass hook)
+        checks that its architecture and input fit this network.
+        """
         if self.init_from is None:
             return None
         source = self.init_from
         if isinstance(source, (str, os.PathLike)):
-            import joblib
+            from .. import pretrained
 
-            if not os.path.isfile(source):
-                raise FileNotFoundError(f"init_from: no file {os.fspath(source)!r}")
-            source = joblib.load(source)
+            if isinstance(source, str) and source in pretrained.available():
+                source = pretrained.load(source, device="cpu")
+            else:
+                source = _load_network_file(source, type(self).__name__)
         source = getattr(source, "estimator", source)  # FrozenEstimator(network)
-        if not isinstance(source, BaseNeuralClassifier) or (
-            source._module_class is not self._module_class
-        ):
+        if not isinstance(source, BaseNeuralClassifier):
+            raise TypeError(
+                f"init_from must be a fitted {type(self).__name__}, its file or the name of a "
+                f"shipped network {sorted(pretrained_names())}, got {type(source).__name__}"
+            )
+        check_is_fitted(source, "net_")
+        self._check_init_source(source)
+        return source
+
+    def _check_init_source(self, source) -> None:
+        """Raise when a fitted ``init_from`` network cannot start this one (subclass hook)."""
+        if source._module_class is not self._module_class:
             raise TypeError(
                 f"init_from must be a fitted {type(self).__name__} (or its file), got "
                 f"{type(source).__name__}"
             )
-        check_is_fitted(source, "net_")
         if (source.frame_size_, source.color_) != (self.frame_size_, self.color_):
             raise ValueError(
                 f"init_from was fitted on {_describe(source.frame_size_, source.color_)} "
                 f"frames, these clips have {_describe(self.frame_size_, self.color_)} frames"
             )
-        return source
+
+    def _restore(self, *, module_kwargs: dict, state_dict: dict, classes, frame_size, color,
+                 device: str = "auto"):
+        """Make this estimator a fitted network from stored weights, without training.
+
+        The inverse of reading ``net_.get_params_for("module")`` and
+        ``net_.module_.state_dict()`` of a fitted network: :mod:`skfer.pretrained` ships
+        networks as these tensors and a JSON card, never as a pickle.
+        """
+        self.classes_ = np.asarray(classes)
+        self.frame_size_ = tuple(int(s) for s in frame_size)
+        self.color_ = bool(color)
+        device = resolve_device(device)
+        net = SkferNet(**self._net_kwargs(module_kwargs, None, device),
+                       precision=getattr(self, "precision", "float32"))
+        net.initialize()
+        net.module_.load_state_dict(
+            {k: v.to(net.module_.state_dict()[k].dtype) for k, v in state_dict.items()},
+            strict=True,
+        )
+        self._keep_trained(net, device, Bunch(train=np.arange(0), valid=np.arange(0), by=None))
+        self.init_report_ = None
+        self.n_missing_frames_skipped_ = 0
+        return self
 
     def _load_weights(self, net, source) -> dict:
         src = source.net_.module_.state_dict()

@@ -15,7 +15,6 @@ companion), a list of waveforms or of sound files.
 from __future__ import annotations
 
 import numbers
-import os
 import time
 from collections.abc import Sequence
 
@@ -31,7 +30,8 @@ from torch.utils.data import Dataset
 
 from ..clipset import ClipSet
 from ..preprocessing.temporal import _validate_sequences
-from ._base import BaseNeuralClassifier, SkferNet, resolve_device, seeded_torch
+from . import _base
+from ._base import BaseNeuralClassifier, resolve_device, seeded_torch
 from .rbm import NOISY_RELU_ALPHA, GaussianBernoulliRBM, GaussianReLURBM
 
 __all__ = [
@@ -580,30 +580,18 @@ class AudioDBNClassifier(BaseNeuralClassifier):
     def _dataset(self, seqs, y=None) -> SequenceDataset:
         return SequenceDataset(seqs, y)
 
-    def _init_source(self):
-        # The base's checks compare frame sizes; a sequence model compares feature widths.
-        if self.init_from is None:
-            return None
-        source = self.init_from
-        if isinstance(source, (str, os.PathLike)):
-            import joblib
-
-            if not os.path.isfile(source):
-                raise FileNotFoundError(f"init_from: no file {os.fspath(source)!r}")
-            source = joblib.load(source)
-        source = getattr(source, "estimator", source)  # FrozenEstimator(network)
+    def _check_init_source(self, source) -> None:
+        # The base compares frame sizes; a sequence model compares feature widths.
         if not isinstance(source, AudioDBNClassifier):
             raise TypeError(
                 f"init_from must be a fitted AudioDBNClassifier (or its file), got "
                 f"{type(source).__name__}"
             )
-        check_is_fitted(source, "net_")
         if source.n_features_in_ != self.n_features_in_:
             raise ValueError(
                 f"init_from was fitted on {source.n_features_in_} features per frame, these "
                 f"sequences have {self.n_features_in_}"
             )
-        return source
 
     # --------------------------------------------------------------------- training
     def _callbacks(self) -> list:
@@ -687,7 +675,7 @@ class AudioDBNClassifier(BaseNeuralClassifier):
             # Inference in float64: float32 matrix products over padded batches of other
             # shapes round differently (1e-7), so a clip's probabilities would depend on
             # which clips share its batch.
-            net = SkferNet(**self._net_kwargs(module_kwargs, valid_ds, device),
+            net = _base.SkferNet(**self._net_kwargs(module_kwargs, valid_ds, device),
                            inference_dtype=torch.float64)
             net.initialize()
             self.init_report_ = None if source is None else self._load_weights(net, source)

@@ -66,6 +66,30 @@ def _where(i: int, sources) -> str:
     return f"clip {i}" + (f" ({sources[i]})" if sources else "")
 
 
+class _ClipTransformMixin:
+    """``transform`` of DTAN and DTGN: probabilities or features per clip."""
+
+    def transform(self, X) -> np.ndarray:
+        """Class probabilities or penultimate features of every clip (``transform_output``).
+
+        ``transform_output="features"`` gives the input of the network's top layer (the
+        last hidden layer, in evaluation mode), what :class:`DTAGN`'s joint fine-tuning
+        trains on and what a pipeline can pass to another classifier.
+
+        Parameters
+        ----------
+        X : list of clips, ndarray or ClipSet (DTAN); ClipSet with a ``landmarks``
+            companion (DTGN)
+
+        Returns
+        -------
+        ndarray of shape (n_clips, n_classes) or (n_clips, n_features)
+        """
+        check_is_fitted(self, "net_")
+        return self._network_outputs(self._dataset(self._check_X(X, reset=False)),
+                                     features=self.transform_output == "features")
+
+
 class _FixedLengthMixin:
     """``n_frames``, the ``on_short`` policy and ``predict_proba`` of DTAN and DTGN."""
 
@@ -139,7 +163,7 @@ _BASE_DOC = """
         :class:`~skfer.neural.BaseNeuralClassifier` for the shared parameters."""
 
 
-class DTAN(_FixedLengthMixin, BaseNeuralClassifier):
+class DTAN(_ClipTransformMixin, _FixedLengthMixin, BaseNeuralClassifier):
     """Deep Temporal Appearance Network (DTAGN paper, section 3.2, eq. 1, 5.1).
 
     Every clip is brought to ``n_frames`` frames by
@@ -168,6 +192,9 @@ class DTAN(_FixedLengthMixin, BaseNeuralClassifier):
         clip; ``"warn"`` interpolate it in time (every output frame a blend of its two
         nearest frames) with a warning counting such clips; ``"ignore"`` interpolate
         silently. Longer clips are always resampled (first and last frames kept).
+    transform_output : {"proba", "features"}, default="proba"
+        What :meth:`transform` gives: class probabilities, or the last hidden layer's
+        features (the input of the top layer) of every clip.
     {base}
 
     Attributes
@@ -202,6 +229,7 @@ class DTAN(_FixedLengthMixin, BaseNeuralClassifier):
         "preset": [StrOptions(set(DTAN_PRESETS))],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "on_short": policy_constraint(),
+        "transform_output": [StrOptions({"proba", "features"})],
     }
 
     def __init__(
@@ -211,6 +239,7 @@ class DTAN(_FixedLengthMixin, BaseNeuralClassifier):
         preset: str = "ckplus",
         dropout: float = 0.5,
         on_short: str = "warn",
+        transform_output: str = "proba",
         classes=None,
         lr: float = 0.01,
         max_epochs: int = 50,
@@ -232,6 +261,7 @@ class DTAN(_FixedLengthMixin, BaseNeuralClassifier):
         self.preset = preset
         self.dropout = dropout
         self.on_short = on_short
+        self.transform_output = transform_output
         super().__init__(
             classes=classes, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
             optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
@@ -254,7 +284,7 @@ class DTAN(_FixedLengthMixin, BaseNeuralClassifier):
 DTAN.__doc__ = DTAN.__doc__.replace("{base}", _BASE_DOC.format(max_epochs=50).strip())
 
 
-class DTGN(_FixedLengthMixin, BaseNeuralClassifier):
+class DTGN(_ClipTransformMixin, _FixedLengthMixin, BaseNeuralClassifier):
     """Deep Temporal Geometry Network (DTAGN paper, section 3.3, 5.1).
 
     Reads the ``landmarks`` companion of a :class:`skfer.ClipSet` (``(T, P, 2)`` pixel
@@ -294,6 +324,8 @@ class DTGN(_FixedLengthMixin, BaseNeuralClassifier):
         clip-specific information. :attr:`missing_landmarks_` records what ``fit`` filled.
     on_short : {"raise", "warn", "ignore"}, default="warn"
         A clip with fewer than ``n_frames`` frames (see :class:`DTAN`).
+    transform_output : {"proba", "features"}, default="proba"
+        What :meth:`transform` gives (see :class:`DTAN`).
     {base}
 
     Attributes
@@ -348,6 +380,7 @@ class DTGN(_FixedLengthMixin, BaseNeuralClassifier):
         "noise_std": [Interval(numbers.Real, 0, None, closed="left")],
         "on_missing": policy_constraint(),
         "on_short": policy_constraint(),
+        "transform_output": [StrOptions({"proba", "features"})],
     }
 
     def __init__(
@@ -360,6 +393,7 @@ class DTGN(_FixedLengthMixin, BaseNeuralClassifier):
         noise_std: float = 0.01,
         on_missing: str = "warn",
         on_short: str = "warn",
+        transform_output: str = "proba",
         classes=None,
         lr: float = 0.01,
         max_epochs: int = 100,
@@ -384,6 +418,7 @@ class DTGN(_FixedLengthMixin, BaseNeuralClassifier):
         self.noise_std = noise_std
         self.on_missing = on_missing
         self.on_short = on_short
+        self.transform_output = transform_output
         super().__init__(
             classes=classes, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
             optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
@@ -725,8 +760,9 @@ class DTAGN(ClipTransformerMixin, ClassifierMixin, BaseEstimator):
     # ----------------------------------------------------------------- joint fine-tuning
     @staticmethod
     def _body_features(net, X) -> np.ndarray:
-        """Features of a trained network's frozen body (evaluation mode)."""
-        return net._network_outputs(net._dataset(net._check_X(X, reset=False)), features=True)
+        """Features of a trained network's frozen body, through its public ``transform``."""
+        # A shallow copy: the member keeps its own transform_output (the fitted net is shared).
+        return copy.copy(net).set_params(transform_output="features").transform(X)
 
     def _joint_finetune(self, X, y, lambdas, seed: int) -> None:
         f1 = torch.from_numpy(self._body_features(self.dtan_, X))

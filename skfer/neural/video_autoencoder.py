@@ -25,9 +25,9 @@ from torch.utils.data import DataLoader
 from ..clipset import ClipSet
 from ..preprocessing.temporal import TemporalResampler
 from ..utils.frame_policy import policy_constraint
+from . import _base
 from ._base import (
     BaseNeuralClassifier,
-    SkferNet,
     check_divergence,
     resolve_device,
     seeded_torch,
@@ -60,7 +60,7 @@ def unlabelled_mask(y) -> np.ndarray:
                      for v in values], dtype=bool)
 
 
-class _SemiSupervisedNet(SkferNet):
+class _SemiSupervisedNet(_base.SkferNet):
     """skfer's skorch net whose loss is eq. 1, with ``α`` decayed every epoch.
 
     ``module_.forward_all`` gives ``(logits, reconstruction, target)``; the batch means of
@@ -84,6 +84,9 @@ class _SemiSupervisedNet(SkferNet):
         self.history.record("alpha", self.current_alpha())
 
     def infer(self, x, **fit_params):
+        if "_method" in self.__dict__:  # inference through SkferNet.iter_outputs
+            return super().infer(x, **fit_params)
+        # Training and validation: the loss needs logits, reconstruction and target.
         return self.module_.forward_all(to_tensor(x, device=self.device), **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
@@ -537,13 +540,10 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
         """
         check_is_fitted(self, "net_")
         out = []
-        module = self.net_.module_
-        with torch.inference_mode():
-            for xb, _ in self._loader(self._dataset(self._check_X(X, reset=False)), False):
-                _, recon, _ = module.forward_all(xb.to(self.net_.device))
-                recon = recon.float().cpu().numpy()
-                recon = np.moveaxis(recon, 2, -1) if self.color_ else recon[:, :, 0]
-                out.extend(recon)
+        dataset = self._dataset(self._check_X(X, reset=False))
+        for _, recon, _ in self.net_.iter_outputs(dataset, "forward_all"):
+            recon = recon.float().numpy()
+            out.extend(np.moveaxis(recon, 2, -1) if self.color_ else recon[:, :, 0])
         return out
 
     def reconstruction_error(self, X) -> np.ndarray:
@@ -558,10 +558,7 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
         errors : ndarray of shape (n_clips,)
         """
         check_is_fitted(self, "net_")
-        module = self.net_.module_
-        errors = []
-        with torch.inference_mode():
-            for xb, _ in self._loader(self._dataset(self._check_X(X, reset=False)), False):
-                _, recon, target = module.forward_all(xb.to(self.net_.device))
-                errors.append(((recon - target) ** 2).flatten(1).mean(1).float().cpu().numpy())
+        dataset = self._dataset(self._check_X(X, reset=False))
+        errors = [((recon - target) ** 2).flatten(1).mean(1).float().numpy()
+                  for _, recon, target in self.net_.iter_outputs(dataset, "forward_all")]
         return np.concatenate(errors) if errors else np.empty(0)
