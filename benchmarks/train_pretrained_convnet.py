@@ -201,6 +201,7 @@ def run_export(args) -> None:
     net = joblib.load(run / "convnet.joblib")
     evaluation = json.loads((run / "evaluation.json").read_text())
     runs = json.loads((run / "runs.json").read_text())
+    history = json.loads((run / "last" / "history.json").read_text())
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     training = {
@@ -214,7 +215,9 @@ def run_export(args) -> None:
         "seed": SEED,
         "epochs": evaluation["epochs"],
         "best_epoch": evaluation["best_epoch"],
-        "wall_time_minutes": round(sum(r["seconds"] for r in runs) / 60, 1),
+        # Summed from the epochs' own durations: a run stopped and resumed is counted whole.
+        "wall_time_minutes": round(sum(h["dur"] for h in history) / 60, 1),
+        "runs": len(runs),
         "machine": runs[-1]["machine"],
         "date": runs[-1]["date"],
         "skfer_commit": commit,
