@@ -77,21 +77,24 @@ def main() -> None:
 
     # The teacher's own speed: dlib's whole network on 64 frames made 150x150 RGB.
     from skfer.neural.dlib_resnet import load_dlib_face_resnet
-    from skfer.neural.facenet2expnet import _frames_tensor, _to_teacher_input
+    from skfer.neural.teacher import FrozenOutputCache, frames_to_tensor, to_face_net_input
 
     dlib_net = load_dlib_face_resnet()
     frames = np.concatenate(X)[:64]
     with torch.inference_mode():
         t0 = time.perf_counter()
-        dlib_net(_to_teacher_input(_frames_tensor(frames), (150, 150), 3))
+        dlib_net(to_face_net_input(frames_to_tensor(frames), (150, 150), 3))
         teacher_rate = len(frames) / (time.perf_counter() - t0)
     print(f"dlib teacher, whole network: {teacher_rate:.1f} frames/s (48x48 grey -> 150x150 RGB)",
           flush=True)
 
     common = dict(optimizer="adam", lr=1e-3, lr_step=None, batch_size=64,
                   classes=np.unique(y), device="cpu", verbose=0, random_state=args.seed)
+    # One cache of the frozen dlib stages for every fold and model (an explicit parameter
+    # since issue 20; it was a hidden process-wide cache before).
+    cache = FrozenOutputCache()
     teacher = TeacherClassifier(trainable_from="stage5", max_epochs=args.teacher_epochs,
-                                **common)
+                                frozen_cache=cache, **common)
     student = dict(channels=tuple(args.channels), max_epochs=args.stage2_epochs,
                    stage1_lr=1e-3, stage1_lr_step=None, **common)
     correct = {row: [] for row in ROWS}
@@ -110,7 +113,8 @@ def main() -> None:
         times["stage1"].append(fn2en.timings_["stage1"])
         times["stage2"].append(fn2en.timings_["stage2"])
         t0 = time.perf_counter()
-        scratch = FaceNet2ExpNet(teacher=TeacherClassifier(), stage1_epochs=0, **student)
+        scratch = FaceNet2ExpNet(teacher=TeacherClassifier(frozen_cache=cache), stage1_epochs=0,
+                                 **student)
         scratch.fit(Xtr, y[train], groups[train])
         times["scratch"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()

@@ -92,6 +92,7 @@ from .utils.frame_policy import (
     apply_policy,
     check_policy,
 )
+from .utils.pixels import to_grey
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -485,9 +486,7 @@ def _windows(frames: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarra
 
 
 def _grey(frames: list[np.ndarray]) -> np.ndarray:
-    if frames[0].ndim == 2:
-        return np.stack(frames)
-    return np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
+    return to_grey(np.stack(frames))
 
 
 @dataclass

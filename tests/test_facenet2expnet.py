@@ -7,12 +7,15 @@ other test uses a toy teacher on 16x16 synthetic clips (a fit takes well under a
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
+import pickle
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import cv2
+import joblib
 import numpy as np
 import pytest
 import torch
@@ -22,7 +25,13 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from skfer.neural import FaceNet2ExpNet, FaceNet2ExpNetModule, TeacherClassifier
-from skfer.neural.facenet2expnet import PNormLoss, _to_teacher_input, teacher_layer_names
+from skfer.neural.modules_facenet2expnet import PNormLoss
+from skfer.neural.teacher import (
+    FaceNetRunner,
+    FrozenOutputCache,
+    teacher_layer_names,
+    to_face_net_input,
+)
 from skfer.utils.estimator_checks import make_clip_data
 
 FACES = Path(__file__).resolve().parents[1] / "skfer" / "datasets" / "data" / "faces"
@@ -231,7 +240,7 @@ def test_teacher_classifier_freezes_before_trainable_from(data):
     toy = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3), nn.Flatten())
     clf = TeacherClassifier(teacher=toy, trainable_from="2", max_epochs=2, optimizer="adam",
                             lr=0.1, random_state=0, verbose=0).fit(X, y)
-    tuned = clf.net_.module_.teacher
+    tuned = clf.net_.module_.face_net
     assert torch.equal(tuned[0].weight, toy[0].weight)
     assert not torch.equal(tuned[2].weight, toy[2].weight)
     maps = clf.layer_features(X, "2")
@@ -255,10 +264,10 @@ def test_spatial_mismatch_says_both_sizes():
 
 def test_grey_frames_to_an_rgb_teacher(data):
     grey = torch.arange(16.0).reshape(1, 1, 4, 4)
-    rgb = _to_teacher_input(grey, (8, 8), 3)
+    rgb = to_face_net_input(grey, (8, 8), 3)
     assert rgb.shape == (1, 3, 8, 8)
     assert torch.equal(rgb[:, 0], rgb[:, 1]) and torch.equal(rgb[:, 1], rgb[:, 2])
-    back = _to_teacher_input(torch.full((1, 3, 4, 4), 100.0), (4, 4), 1)
+    back = to_face_net_input(torch.full((1, 3, 4, 4), 100.0), (4, 4), 1)
     torch.testing.assert_close(back, torch.full((1, 1, 4, 4), 100.0))
     X, y = data
     net = tiny(teacher=toy_teacher(in_channels=3)).fit(X, y)  # grey clips, RGB teacher
@@ -278,3 +287,112 @@ def test_student_shapes_and_layer_names():
     assert "1" in teacher_layer_names(toy_teacher())
     with pytest.raises(ValueError, match="channels must give the 5"):
         tiny(channels=(4, 4)).fit(*make_clip_data(n_clips=4, frame_size=(16, 16)))
+
+
+# ------------------------------------------------------------------ the frozen-output cache
+class _SplitNet(nn.Module):
+    """A toy face network that splits as dlib's does (16x16 frames, ``stem`` then ``body``)."""
+
+    block_names = ("stem", "body")
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.stem = nn.Conv2d(1, 2, 3, padding=1)
+        self.body = nn.Sequential(nn.Conv2d(2, 3, 3, stride=16, padding=1), nn.Flatten())
+        self.frames_run = 0
+
+    def forward_to(self, x, name):
+        self.frames_run += len(x)
+        return x if name == "stem" else self.stem(x)
+
+    def forward_from(self, h, name):
+        return self.body(h if name == "body" else self.stem(h))
+
+    def forward(self, x):
+        return self.forward_from(x, "stem")
+
+
+def test_frozen_outputs_are_kept_only_in_a_given_cache_with_a_key(data):
+    frames = np.concatenate(data[0])
+    net, cache = _SplitNet(), FrozenOutputCache()
+    setting = dict(start="body", input_size=(16, 16), in_channels=1, batch_size=16)
+    first = FaceNetRunner(net, cache_key=("toy",), cache=cache, **setting).frozen_outputs(frames)
+    assert len(cache) == len(frames) and net.frames_run == len(frames)
+    again = FaceNetRunner(net, cache_key=("toy",), cache=cache, **setting).frozen_outputs(
+        frames[::-1])
+    assert net.frames_run == len(frames)  # every output read back, none computed
+    np.testing.assert_array_equal(again, first[::-1])
+    # a module without a key (one you pass: its weights may change) is never cached
+    unkeyed = FrozenOutputCache()
+    FaceNetRunner(net, cache_key=None, cache=unkeyed, **setting).frozen_outputs(frames)
+    assert len(unkeyed) == 0
+    # max_bytes: the least recently used go first
+    small = FrozenOutputCache(max_bytes=3 * first[0].nbytes)
+    FaceNetRunner(net, cache_key=("toy",), cache=small, **setting).frozen_outputs(frames[:5])
+    assert len(small) == 3 and small.nbytes <= small.max_bytes
+
+
+def test_frozen_cache_is_shared_by_clones_and_never_pickled():
+    cache = FrozenOutputCache(max_bytes=1000)
+    cache.put("frame", np.zeros(10, np.float32))
+    clf = TeacherClassifier(frozen_cache=cache)
+    assert copy.deepcopy(cache) is cache
+    assert clone(clf).frozen_cache is cache  # each fold of a cross-validation fills one cache
+    assert clone(FaceNet2ExpNet(teacher=clf)).teacher.frozen_cache is cache
+    assert FaceNet2ExpNet(frozen_cache=cache)._teacher().frozen_cache is cache  # the default
+    back = pickle.loads(pickle.dumps(clf))
+    assert back.frozen_cache is not cache and len(back.frozen_cache) == 0
+    assert back.frozen_cache.max_bytes == 1000
+    assert "frozen_cache=FrozenOutputCache(max_bytes=1000)" in repr(clf)
+
+
+def test_dlib_frozen_stages_run_once_across_clones(monkeypatch):
+    from skfer.neural.dlib_resnet import DlibFaceResNet, dlib_face_model_path
+
+    try:
+        dlib_face_model_path()
+    except ImportError as exc:
+        pytest.skip(str(exc))
+    X, y = make_clip_data(n_clips=2, frame_size=(48, 48))
+    n_frames = sum(len(c) for c in X)
+    frames_run = []
+    forward_to = DlibFaceResNet.forward_to
+
+    def counting(self, x, name):
+        frames_run.append(len(x))
+        return forward_to(self, x, name)
+
+    monkeypatch.setattr(DlibFaceResNet, "forward_to", counting)
+    params = dict(max_epochs=1, batch_size=8, optimizer="adam", lr=1e-3, random_state=0,
+                  verbose=0)
+    plain = TeacherClassifier(**params).fit(X, y)
+    assert sum(frames_run) == 1 + n_frames  # the output-size probe, then every frame
+    cache = FrozenOutputCache()
+    cached = TeacherClassifier(frozen_cache=cache, **params)
+    first = clone(cached).fit(X, y)
+    frames_run.clear()
+    second = clone(cached).fit(X, y)
+    assert sum(frames_run) == 1 and len(cache) == n_frames  # the probe only
+    for fitted in (first, second):
+        np.testing.assert_array_equal(fitted.predict_proba(X), plain.predict_proba(X))
+
+
+# -------------------------------------------------------------------------------- init_from
+def test_init_from_file_is_read_once_by_the_base_loader(data, tmp_path, monkeypatch):
+    X, y = data
+    source = tiny(stage1_epochs=0).fit(X, y)
+    path = tmp_path / "net.joblib"
+    joblib.dump(source, path)
+    loaded = []
+    load = joblib.load
+    monkeypatch.setattr(joblib, "load", lambda *a, **k: loaded.append(a[0]) or load(*a, **k))
+    net = tiny(init_from=str(path)).fit(X, y)
+    assert len(loaded) == 1  # stage 2 starts from the network fit() read to size the bridge
+    assert net.teacher_map_shape_ == source.teacher_map_shape_ and net.stage1_ is None
+    assert net.init_report_["source"] == str(path)
+    assert "_init_loaded" not in net.__dict__  # the source is not part of the model
+    teacher = TeacherClassifier(teacher=toy_teacher(), trainable_from=None, max_epochs=1,
+                                verbose=0).fit(X, y)
+    with pytest.raises(TypeError, match="init_from must be a fitted FaceNet2ExpNet"):
+        tiny(init_from=teacher).fit(X, y)

@@ -24,6 +24,7 @@ from sklearn.utils import Bunch, check_random_state
 from skfer.datasets._face_template import FLIP_PERMUTATION, TEMPLATE_SIZE, load_face_template
 from skfer.datasets._labels import canonical_label
 from skfer.utils.landmark_scheme import IBUG68_GROUPS
+from skfer.utils.pixels import to_grey
 
 __all__ = ["make_expressions", "landmarks_to_box"]
 
@@ -697,7 +698,7 @@ def make_expressions(
                     subject, mask, name, int(lengths[k]), height, width, apex, crng
                 )
                 if not color:
-                    frames = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
+                    frames = to_grey(frames)
                 data.append(frames)
                 landmarks.append(lms)
                 boxes.append(landmarks_to_box(lms))

@@ -25,8 +25,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import ClipTransformerMixin, same_container
 from ..clipset import ClipSet
+from ..utils.pixels import to_grey_float
 from ..utils.validation import check_clips
-from .frame_features import to_grey_float
 
 __all__ = ["BagOfMouths", "normalise_patches", "triangle_activation", "whitening_basis"]
 

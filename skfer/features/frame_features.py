@@ -19,34 +19,12 @@ from sklearn.utils.validation import check_is_fitted
 from ..base import ClipTransformerMixin
 from ..clipset import ClipSet
 from ..utils._param_validation import FrameSize
-from ..utils.validation import check_clips, pixel_unit, to_uint8
+from ..utils.pixels import to_grey_float, to_uint8
+from ..utils.validation import check_clips
 
+# to_grey_float moved to skfer.utils.pixels (the neural networks need it too, and may not
+# import from skfer.features); it stays importable from here, where it was public.
 __all__ = ["HOGFeatures", "LBPFeatures", "PixelFeatures", "lbp_codes", "to_grey_float"]
-
-
-def to_grey_float(
-    clip: np.ndarray, size: tuple[int, int] | None = None, *, index: int | None = None
-) -> np.ndarray:
-    """Convert a clip to grey float32 frames in [0, 255], resized to ``size`` (H, W).
-
-    Float clips follow the data model's scale rule (:func:`skfer.utils.validation.pixel_unit`):
-    [0, 1] when their maximum is at most 1, else [0, 255]; a float clip outside both (e.g.
-    [-1, 1] after ``MinMaxImageScaler(feature_range=(-1, 1))``) is an error naming clip
-    ``index``, never clipped.
-    """
-    unit = pixel_unit(clip, index=index) if np.issubdtype(clip.dtype, np.floating) else 1.0
-    frames = clip
-    if frames.ndim == 4:  # (T, H, W, 3) RGB
-        frames = frames.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
-    frames = frames.astype(np.float32, copy=False)
-    if unit != 1.0:
-        frames = frames * np.float32(unit)
-    if size is not None and frames.shape[1:3] != tuple(size):
-        interp = cv2.INTER_AREA if frames.shape[1] > size[0] else cv2.INTER_LINEAR
-        frames = np.stack(
-            [cv2.resize(f, (size[1], size[0]), interpolation=interp) for f in frames]
-        )
-    return frames
 
 
 class _FrameFeatures(ClipTransformerMixin, TransformerMixin, BaseEstimator):

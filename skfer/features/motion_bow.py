@@ -27,8 +27,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import ClipTransformerMixin
 from ..clipset import ClipSet
+from ..utils.pixels import to_grey_float
 from ..utils.validation import check_clips
-from .frame_features import to_grey_float
 
 __all__ = ["MotionBagOfWords"]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..utils.pixels import to_grey_frame
 from ._files import check_count, check_file
 
 __all__ = ["IMAGE_EXTENSIONS", "natural_key", "read_image", "list_images", "read_frame_folder"]
@@ -73,7 +74,8 @@ def read_image(path: str | os.PathLike, *, color: bool = True) -> np.ndarray:
       except for images with an alpha channel, which are read as stored (OpenCV ignores the
       orientation tag when it keeps alpha).
     * Grey files read with ``color=True`` are repeated on the 3 channels; colour files read
-      with ``color=False`` are converted with OpenCV's BT.601 luma.
+      with ``color=False`` are converted with OpenCV's BT.601 luma
+      (:func:`skfer.utils.pixels.to_grey_frame`).
     """
     path = check_file(path, "image", folder_hint="; use skfer.io.read_frame_folder for a "
                       "folder of frames")
@@ -95,7 +97,8 @@ def read_image(path: str | os.PathLike, *, color: bool = True) -> np.ndarray:
         img = img[..., 0] if img.shape[2] == 1 else img
     if img.ndim == 2:
         return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB) if color else img
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB if color else cv2.COLOR_BGR2GRAY)
+    rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)  # OpenCV decodes to BGR
+    return rgb if color else to_grey_frame(rgb)
 
 
 def _may_have_alpha(buf: np.ndarray) -> bool:

@@ -62,6 +62,7 @@ import cv2
 import numpy as np
 
 from ..utils.frame_policy import SkippedFrames, apply_policy, check_policy
+from ..utils.pixels import to_grey_frame
 from ._files import check_count, check_file
 
 __all__ = ["Video", "iter_frames", "read_video", "video_fps"]
@@ -275,7 +276,7 @@ def _decode(
                         continue
                     image = frame.to_ndarray(format="rgb24")
                     if not color:
-                        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+                        image = to_grey_frame(image)
                     first = next(iter(sizes))
                     if size != first:
                         check([index], "resized", f"frame {index} is {size[0]}x{size[1]}, "

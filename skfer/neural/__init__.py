@@ -15,7 +15,10 @@
   subject-grouped validation split for early stopping, callbacks such as Optuna's
   ``SkorchPruningCallback``, fine-tuning with ``init_from``);
 * :class:`ClipDataset`: a torch dataset over ragged lists of clips;
-* :class:`TimeLimit`: a skorch callback ending training after a wall-clock budget;
+* :class:`TimeLimit`: a skorch callback ending training after a wall-clock budget
+  (:mod:`skfer.neural.callbacks`, with the divergence check every network runs);
+* :class:`FrozenOutputCache`: an explicit cache of a frozen face network's outputs, shared
+  by the folds of a cross-validation (FaceNet2ExpNet, TeacherClassifier);
 * :class:`SemiSupervisedVideoAutoencoder`: spatio-temporal autoencoder + predictor trained on
   labelled and unlabelled clips, with the illumination-invariant sub-network as an option;
 * :mod:`skfer.neural.modules`: the torch modules on their own.
@@ -36,10 +39,19 @@ from .audio_dbn import AudioDBNClassifier, NesterovRMSprop
 from .callbacks import TimeLimit
 from .convnet import ConvNet
 from .dtagn import DTAGN, DTAN, DTGN, weighted_sum
-from .facenet2expnet import FaceNet2ExpNet, FaceNet2ExpNetModule, TeacherClassifier
-from .modules import EmoNetsConvNet, RandomCropFlip, SpatialResponseNorm, Standardize
+from .facenet2expnet import FaceNet2ExpNet, TeacherClassifier
+from .modules import (
+    EmoNetsConvNet,
+    RandomAffine,
+    RandomCropFlip,
+    RandomErasing,
+    SpatialResponseNorm,
+    Standardize,
+)
+from .modules_facenet2expnet import FaceNet2ExpNetModule
 from .rbm import GaussianBernoulliRBM, GaussianReLURBM
 from .sparse_autoencoder import SparseAutoencoder
+from .teacher import FrozenOutputCache
 from .video_autoencoder import SemiSupervisedVideoAutoencoder
 
 __all__ = [
@@ -56,10 +68,13 @@ __all__ = [
     "EmoNetsConvNet",
     "FaceNet2ExpNet",
     "FaceNet2ExpNetModule",
+    "FrozenOutputCache",
     "GaussianBernoulliRBM",
     "GaussianReLURBM",
     "NesterovRMSprop",
+    "RandomAffine",
     "RandomCropFlip",
+    "RandomErasing",
     "SemiSupervisedVideoAutoencoder",
     "SparseAutoencoder",
     "SpatialResponseNorm",

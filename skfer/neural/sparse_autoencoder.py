@@ -30,9 +30,9 @@ from torch import nn
 
 from ..base import ClipTransformerMixin, same_container
 from ..clipset import ClipSet
-from ..features.frame_features import to_grey_float
 from ..preprocessing.illumination import MinMaxImageScaler
 from ..utils._param_validation import FrameSize
+from ..utils.pixels import to_grey_float
 from ..utils.validation import check_clips
 from .rbm import torch_generator
 

@@ -21,7 +21,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..utils.validation import pixel_unit, to_uint8
+from ..utils.pixels import pixel_unit, to_uint8
+from ..utils.pixels import to_grey_frame as grey
 from .box_smoothing import box_iou
 
 __all__ = [
@@ -30,12 +31,12 @@ __all__ = [
     "WORK_WIDTH",
     "WorkFrames",
     "associate",
-    "grey",
+    "grey",  # skfer.utils.pixels.to_grey_frame, re-exported (face_tubes takes it from here)
     "grey_histogram",
     "histogram_search",
     "locate_undetected",
     "patch_bounds",
-    "pixel_unit",  # the dtype rule of skfer.utils.validation, re-exported
+    "pixel_unit",  # the scale rule of skfer.utils.pixels, re-exported
     "template_track",
     "tube_confidence",
     "MIN_HITS",
@@ -73,15 +74,6 @@ class SearchParams:
     search_radius: float
     max_gap: int
     max_hist_distance: float
-
-
-def grey(frame: np.ndarray) -> np.ndarray:
-    """Grey version of an RGB (or already grey) frame, same dtype family."""
-    if frame.ndim == 2:
-        return frame
-    if frame.dtype == np.uint8:
-        return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    return frame @ np.array([0.299, 0.587, 0.114])
 
 
 def work_scale(width: int) -> float:

@@ -53,7 +53,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils._param_validation import Interval
 
-from ..utils.validation import pixel_unit, to_uint8
+from ..utils.pixels import pixel_unit, to_grey_frame, to_uint8
 
 __all__ = [
     "DetectorPickleMixin",
@@ -325,7 +325,7 @@ class HaarFaceDetector(BaseEstimator):
         ----------
         frame : ndarray of shape (H, W) or (H, W, 3)
             uint8 grey or RGB frame; a float frame is converted by skfer's pixel rule
-            (:func:`skfer.utils.validation.pixel_unit`: [0, 1] if its maximum is at most 1,
+            (:func:`skfer.utils.pixels.pixel_unit`: [0, 1] if its maximum is at most 1,
             else [0, 255]; outside both, a ``ValueError``).
 
         Returns
@@ -340,8 +340,7 @@ class HaarFaceDetector(BaseEstimator):
         img = np.asarray(frame)
         if img.dtype != np.uint8:
             img = to_uint8(img, pixel_unit(img))
-        if img.ndim == 3:
-            img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+        img = to_grey_frame(img)  # 8-bit first, then OpenCV's grey: what the cascade expects
         scale = 1.0
         if self.detect_width is not None and img.shape[1] > self.detect_width:
             scale = self.detect_width / img.shape[1]

@@ -1,4 +1,5 @@
-"""Utilities: data-model validation, estimator discovery and clip estimator checks."""
+"""Utilities: data-model validation, pixel conversions (:mod:`skfer.utils.pixels`), estimator
+discovery and clip estimator checks."""
 
 from .validation import check_clip, check_clips, check_sequence, check_sequences
 
