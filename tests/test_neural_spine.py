@@ -18,7 +18,13 @@ from sklearn.base import clone
 from test_common import CLIP, TABULAR, _clip_data_for
 from torch import nn
 
-from skfer.neural import DTAGN, AudioDBNClassifier, BaseNeuralClassifier, ConvNet
+from skfer.neural import (
+    DTAGN,
+    AudioDBNClassifier,
+    BaseNeuralClassifier,
+    ConvNet,
+    ValidationSplitWarning,
+)
 from skfer.neural._optim import build_optimizer, momentum_kwargs, no_decay_names
 from skfer.utils.estimator_checks import make_clip_data
 
@@ -144,3 +150,18 @@ def test_early_stopping_monitors_accuracy():
                   module__n_filters=(2, 2, 4), random_state=0, verbose=0).fit(X, y)
     stopping = dict(net.net_.callbacks_)["early_stopping"]
     assert stopping.monitor == "valid_acc" and stopping.lower_is_better is False
+
+
+def test_validation_by_clip_under_early_stopping_warns():
+    X, y = make_clip_data(n_clips=12, frame_size=(24, 24))
+    net = ConvNet(crop_size=(20, 20), max_epochs=1, patience=2, module__n_filters=(2, 2, 4),
+                  random_state=0, verbose=0)
+    with pytest.warns(ValidationSplitWarning, match="pass groups=subjects|Pass groups"):
+        net.fit(X, y)
+    assert net.validation_split_.by == "clip"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ValidationSplitWarning)
+        net.fit(X, y, groups=np.repeat(np.arange(6), 2))
+    assert net.validation_split_.by == "subject"

@@ -32,6 +32,7 @@ from ._base import (
     BaseClipClassifier,
     BaseFrameClassifier,
     BaseNeuralClassifier,
+    ValidationSplitWarning,
     resolve_device,
 )
 from ._dataset import ClipDataset
@@ -81,6 +82,7 @@ __all__ = [
     "Standardize",
     "TimeLimit",
     "TeacherClassifier",
+    "ValidationSplitWarning",
     "modules",
     "resolve_device",
     "weighted_sum",

@@ -54,7 +54,7 @@ from .callbacks import DIVERGENCE_GROWTH, DivergenceCheck, TrainingDivergedError
 __all__ = [
     "BaseClipClassifier", "BaseFrameClassifier", "BaseNeuralClassifier", "DivergenceCheck",
     "DIVERGENCE_GROWTH", "NESTED_PREFIXES", "TrainingDivergedError", "check_divergence",
-    "resolve_device", "seeded_torch",
+    "ValidationSplitWarning", "resolve_device", "seeded_torch",
 ]
 
 #: Prefixes of the nested parameters passed through to the skorch net.
@@ -205,6 +205,10 @@ def resolve_device(device: str) -> str:
     return device
 
 
+class ValidationSplitWarning(UserWarning):
+    """The internal validation split could not keep subjects apart (no ``groups``)."""
+
+
 def pretrained_names() -> list[str]:
     """Names of the networks shipped in :mod:`skfer.pretrained`."""
     from .. import pretrained
@@ -287,7 +291,11 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
         ``valid_acc``; needed by ``patience`` and by pruning callbacks). The split is grouped:
         by subject when ``fit`` gets ``groups``, by clip otherwise, so frames of one clip or
         subject are never on both sides. ``None``: no internal validation (unless ``fit``
-        gets ``X_valid``).
+        gets ``X_valid``). A split by clip under early stopping warns
+        (:class:`ValidationSplitWarning`): clips of one subject on both sides make the
+        validation score optimistic. Route the subjects in a pipeline or cross-validation
+        with ``sklearn.set_config(enable_metadata_routing=True)`` and
+        ``net.set_fit_request(groups=True)``.
     callbacks : list of skorch callbacks or (name, callback) pairs, or None, default=None
         Added to skorch's defaults (epoch timer, losses, ``valid_acc``, the epoch table). Each
         ``fit`` trains with shallow copies, so the objects given here are never modified;
@@ -598,6 +606,17 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
             splitter = ShuffleSplit(n_splits=1, test_size=self.validation_fraction,
                                     random_state=rng)
             train, valid = next(splitter.split(np.zeros(n)))
+        if self.patience is not None:
+            warnings.warn(
+                f"{type(self).__name__}: the validation split that early stopping watches is "
+                "by clip, since fit got no groups; if several clips come from one subject, "
+                "the same person is on both sides and the validation score (and the epoch "
+                "it picks) is optimistic. Pass groups=subjects to fit (in a Pipeline or "
+                "cross_validate: sklearn.set_config(enable_metadata_routing=True) and "
+                "net.set_fit_request(groups=True)), or X_valid/y_valid",
+                ValidationSplitWarning,
+                stacklevel=3,
+            )
         return Bunch(train=train, valid=valid, by="clip")
 
     def _dataset(self, clips, y=None) -> ClipDataset:
