@@ -148,11 +148,16 @@ def run_evaluate(args) -> None:
     (X, y), (X_held, y_held), (X_pub, y_pub) = load_split(Path(args.data), args.limit)
     # Rebuild the trained estimator: a fit of 0 epochs on the training data sets the
     # classes and the pixel statistics exactly as in training, then the best weights load.
-    net = ConvNet(**RECIPE, max_epochs=0, patience=None, validation_fraction=None,
-                  random_state=SEED, verbose=0).fit(X, y)
+    # Inference in float32 (training ran in bfloat16 autocast): what ships, and the same
+    # on every CPU, with or without bfloat16 instructions.
+    net = ConvNet(**{**RECIPE, "precision": "float32"}, max_epochs=0, patience=None,
+                  validation_fraction=None, random_state=SEED, verbose=0).fit(X, y)
     net.net_.module_.load_state_dict(torch.load(run / "best" / "params.pt",
                                                 weights_only=True))
     history = json.loads((run / "last" / "history.json").read_text())
+    # The card's parameters are the training run's (a refit of the loaded estimator
+    # repeats the recipe), not the 0-epoch rebuild's.
+    net.set_params(max_epochs=len(history), monitor="valid_acc")
     best_epoch = int(np.argmax([h["valid_acc"] for h in history])) + 1
     results = {"best_epoch": best_epoch, "epochs": len(history), "held_out": {},
                "public_test": {}}
@@ -240,7 +245,7 @@ def run_export(args) -> None:
                    "FaceTubeExtractor adds to a detector box to match it",
     }
     paths = export(net, "emonets-fer2013", input=face, training=training, scores=scores,
-                   half=not args.float32)
+                   half=not args.float32, directory=args.out_dir)
     print("wrote", *paths)
 
 
@@ -252,6 +257,8 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--limit", type=int, default=None,
                         help="FER2013 images per class (smoke tests of the script only)")
+    parser.add_argument("--out-dir", default=None,
+                        help="export here instead of skfer/pretrained/data")
     parser.add_argument("--float32", action="store_true",
                         help="export float32 weights instead of float16")
     args = parser.parse_args(argv)

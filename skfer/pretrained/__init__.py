@@ -26,7 +26,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PretrainedWeightsError", "available", "card", "export", "load"]
+__all__ = [
+    "PretrainedWeightsError", "available", "card", "export", "load", "self_test_input",
+]
 
 #: Where the shipped weights and cards live (package data).
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -233,7 +235,34 @@ def export(estimator, name: str, *, input: dict, training: dict, scores: dict,
     }
     with atomic_write(card_path, "w") as fh:
         fh.write(json.dumps(info, indent=1) + "\n")
+    # The self-test: the shipped sample face through the network as load() rebuilds it,
+    # from the stored (float16) tensors; tests compare a fresh load with these values.
+    sample = Path(__file__).resolve().parents[1] / "datasets" / "data" / "faces" / (
+        "astronaut_face.png"
+    )
+    reloaded = load(name, device="cpu", directory=folder)
+    info["self_test"] = {
+        "input": "skfer/datasets/data/faces/astronaut_face.png by self_test_input()",
+        "proba": [round(float(p), 6) for p in reloaded.predict_proba(
+            self_test_input(sample))[0]],
+    }
+    with atomic_write(card_path, "w") as fh:
+        fh.write(json.dumps(info, indent=1) + "\n")
     return card_path, weights_path
+
+
+def self_test_input(path: str | os.PathLike):
+    """A face image as the one grey 48x48 frame of a clip ``(1, 48, 48)`` (``INTER_AREA``).
+
+    The input of a card's ``self_test``: the shipped astronaut face, whose stored
+    probabilities check that the weights, their reading and inference are unchanged.
+    """
+    import cv2
+
+    from ..io import read_image
+
+    face = read_image(path, color=False)
+    return cv2.resize(face, (48, 48), interpolation=cv2.INTER_AREA)[None]
 
 
 def _jsonable_dict(d: dict) -> dict:
