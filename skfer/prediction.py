@@ -162,7 +162,12 @@ class FrameModel:
 
         steps = list(model.steps) if hasattr(model, "steps") else [("model", model)]
         extractor = steps.pop(0)[1] if isinstance(steps[0][1], FaceTubeExtractor) else None
-        extractor = face_tube_step() if extractor is None else clone(extractor)
+        if extractor is None:
+            # A shipped network's card says how its training faces were framed.
+            card = getattr(_unfrozen(steps[-1][1]), "pretrained_card_", None) or {}
+            extractor = face_tube_step(card.get("input", {}).get("face_tube_margin", 0.0))
+        else:
+            extractor = clone(extractor)
         self.extractor = extractor.set_params(on_missing="ignore").fit()
         pools = [k for k, (_, est) in enumerate(steps)
                  if isinstance(est, (FramePooling, FrameAggregator))]
@@ -180,7 +185,7 @@ class FrameModel:
                     "probabilities of this model would say nothing of the frame"
                 )
             self.pre, self.post = [e for _, e in steps[:k]], [e for _, e in steps[k + 1 :]]
-        elif _is_frame_classifier(steps[-1][1]):
+        elif _is_frame_classifier(_unfrozen(steps[-1][1])):
             self.kind = "frame-classifier"
             self.pre, self.clf = [e for _, e in steps[:-1]], steps[-1][1]
         else:
@@ -256,6 +261,11 @@ class FrameModel:
                 "train` builds them)"
             )
         return last.predict_proba(pooled)
+
+
+def _unfrozen(est: Any) -> Any:
+    """The estimator inside a ``FrozenEstimator`` (a shipped network), else ``est``."""
+    return est.estimator if type(est).__name__ == "FrozenEstimator" else est
 
 
 def _is_frame_classifier(est: Any) -> bool:
