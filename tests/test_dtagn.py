@@ -15,6 +15,7 @@ from sklearn.model_selection import GroupKFold, cross_val_score
 from skfer import ClipSet
 from skfer.augmentation import ImageSequenceAugmenter
 from skfer.datasets import make_expressions
+from skfer.neural.callbacks import TrainingDivergedError
 from skfer.neural.dtagn import DTAGN, DTAN, DTGN, weighted_sum
 from skfer.neural.modules_dtagn import DTANNet, DTGNNet, LocalContrastNorm, dtagn_loss
 from skfer.preprocessing import select_landmarks
@@ -260,6 +261,45 @@ def test_joint_finetuning_changes_only_the_two_top_layers(joint, data):
     clone(joint).fit(X, y)
     for k, v in joint.dtan_.net_.module_.state_dict().items():
         assert torch.equal(v, before[k])
+
+
+def test_joint_finetuning_is_a_skorch_net(data, monkeypatch, capsys):
+    """The joint fine-tuning trains through skorch (issue 20): the features as a dict input,
+    SGD 0.9 from the one builder (no decay on the biases), the epoch table when verbose,
+    the same losses for the same seed."""
+    from skfer.neural import dtagn
+
+    nets = []
+    original = dtagn.stage_net
+    monkeypatch.setattr(dtagn, "stage_net",
+                        lambda *a, **k: nets.append(original(*a, **k)) or nets[-1])
+    X, y, _ = data
+    model = DTAGN(_dtan(max_epochs=1), _dtgn(max_epochs=2), finetune_epochs=3,
+                  finetune_weight_decay=0.01, random_state=0, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert "joint fine-tuning" in out and "train_loss" in out
+    net = nets[0]
+    assert model.finetune_loss_ == net.history[:, "train_loss"] and len(model.finetune_loss_) == 3
+    assert isinstance(model.joint_heads_, torch.nn.ModuleDict)
+    assert list(model.joint_heads_) == ["appearance", "geometry"]
+    assert not model.joint_heads_.training
+    groups = net.optimizer_.param_groups
+    assert isinstance(net.optimizer_, torch.optim.SGD)
+    assert [(len(g["params"]), g["weight_decay"], g["momentum"]) for g in groups] == [
+        (2, 0.01, 0.9), (2, 0.0, 0.9)]  # the two weights, then the two biases
+    again = clone(model).fit(X, y)
+    assert again.finetune_loss_ == model.finetune_loss_
+    np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
+
+
+def test_joint_finetuning_huge_rate_names_finetune_lr(data):
+    """DTAGN finetune_lr=1e12 -> clear error naming the stage and its rate parameter."""
+    X, y, _ = data
+    model = DTAGN(_dtan(max_epochs=1), _dtgn(max_epochs=1), finetune_epochs=3,
+                  finetune_lr=1e12, random_state=0)
+    with pytest.raises(TrainingDivergedError,
+                       match=r"DTAGN joint fine-tuning diverged at epoch \d+.*finetune_lr"):
+        model.fit(X, y)
 
 
 def test_dtagn_in_an_augmenting_pipeline_under_cross_validation(data):

@@ -201,6 +201,44 @@ def test_stage1_updates_no_fc_and_no_teacher_parameter(data, monkeypatch):
         "classifier.bias", "classifier.weight", "fc.bias", "fc.weight"]}
 
 
+def test_stage1_is_a_skorch_regression_net(data, monkeypatch, capsys):
+    """Stage 1 trains through skorch (issue 20): skfer's optimizer without the FC layers and
+    without decay on biases and norm weights, stage1_lr_step as an LRScheduler, the epoch
+    table when verbose, the same losses for the same seed."""
+    from skfer.neural import facenet2expnet
+
+    nets = []
+    original = facenet2expnet.stage_net
+    monkeypatch.setattr(facenet2expnet, "stage_net",
+                        lambda *a, **k: nets.append(original(*a, **k)) or nets[-1])
+    X, y = data
+    params = dict(stage1_epochs=3, stage1_lr_step=1, optimizer="sgd", stage1_lr=1e-3,
+                  weight_decay=0.01, batch_norm=True)
+    net = tiny(**params, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert "FaceNet2ExpNet stage 1" in out and "train_loss" in out
+    stage1 = nets[0]
+    assert stage1.history[:, "event_lr"] == pytest.approx([1e-3, 1e-4, 1e-5])
+    assert net.stage1_.losses == stage1.history[:, "train_loss"]
+    assert dict(stage1.callbacks_)["divergence_check"].owner == "FaceNet2ExpNet stage 1"
+    module = stage1.module_.net
+    name_of = {id(p): n for n, p in module.named_parameters()}
+    norms = {f"{m}.weight" for m, sub in module.named_modules()
+             if isinstance(sub, nn.BatchNorm2d)}
+    assert norms
+    trained = set()
+    for group in stage1.optimizer_.param_groups:
+        names = {name_of[id(p)] for p in group["params"]}
+        trained |= names
+        no_decay = all(n.endswith("bias") or n in norms for n in names)
+        assert group["weight_decay"] == (0.0 if no_decay else 0.01), names
+        assert group["momentum"] == 0.9
+    assert trained == {n for n in name_of.values() if n.startswith(("blocks.", "bridge."))}
+    again = tiny(**params).fit(X, y)
+    assert again.stage1_.losses == net.stage1_.losses
+    np.testing.assert_array_equal(again.predict_proba(X), net.predict_proba(X))
+
+
 def test_stage2_starts_from_stage1_not_from_scratch(data):
     X, y = data
     with_stage1 = tiny(callbacks=[("start", _StartWeights())]).fit(X, y)

@@ -11,6 +11,8 @@ import torch
 
 from skfer.datasets import make_expressions
 from skfer.neural import SemiSupervisedVideoAutoencoder
+from skfer.neural._training import train_epochs
+from skfer.neural.callbacks import TrainingDivergedError
 from skfer.neural.modules_video_autoencoder import VideoAutoencoderNet, semi_supervised_loss
 from skfer.neural.video_autoencoder import unlabelled_mask
 from skfer.utils.estimator_checks import make_clip_data
@@ -171,6 +173,30 @@ def test_reconstruction_loss_falls_during_pretraining():
         assert len(rec) == 4
         assert rec[-1] < rec[0], (stage, rec)
     assert stages[1][-1] < 0.8 * stages[1][0]
+
+
+def test_epoch_helper_weights_batches_and_stops_before_a_diverged_epoch():
+    """train_epochs (pretraining's loop): the epoch loss is the mean over items, and a
+    diverged epoch raises, naming the stage and the rate, before it is yielded."""
+    module = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(module.weight)
+    data = torch.tensor([[0.0]] * 4 + [[1.0]])  # batch losses 0 (4 items) and 1 (1 item)
+    frozen = torch.optim.SGD(module.parameters(), lr=0.0)
+
+    def squared(batch):
+        return ((module(batch) - batch) ** 2).mean()
+
+    losses = train_epochs(2, lambda: (data[:4], data[4:]), squared, frozen, module=module,
+                          owner="toy")
+    assert list(losses) == pytest.approx([0.2, 0.2])  # not 0.5, the mean of the batches
+    scale = iter([1.0, 1e5])
+    epochs = train_epochs(2, lambda: [data[4:]], lambda b: squared(b) * next(scale), frozen,
+                          module=module, owner="toy", rate_name="stage_lr", rate=0.1,
+                          stage=" of stage 2")
+    assert next(epochs) == 1.0
+    with pytest.raises(TrainingDivergedError,
+                       match=r"toy diverged at epoch 2 of stage 2: .*Lower stage_lr \(now 0.1\)"):
+        next(epochs)
 
 
 def test_pretraining_trains_only_the_new_layers(data):

@@ -64,7 +64,24 @@ NESTED_PREFIXES = (
 )
 
 
-class SkferNet(NeuralNetClassifier):
+class SkferOptimizerMixin:
+    """skorch net mixin: the optimizer under skfer's rules (:mod:`skfer.neural._optim`).
+
+    ``initialize_optimizer`` splits skorch's parameter groups (``optimizer__param_groups``)
+    so that biases and normalisation weights get no weight decay; every skorch net of skfer
+    (the classifiers' :class:`SkferNet`, the regression net of FaceNet2ExpNet's stage 1, the
+    joint heads of DTAGN) builds its optimizer here, so they cannot disagree.
+    """
+
+    def initialize_optimizer(self, triggered_directly=None):
+        named = list(self.get_all_learnable_params())
+        args, kwargs = self.get_params_for_optimizer("optimizer", named)
+        groups = split_decay_groups(args[0], named, no_decay_names(self.module_))
+        self.optimizer_ = self.optimizer(groups, *args[1:], **kwargs)
+        return self
+
+
+class SkferNet(SkferOptimizerMixin, NeuralNetClassifier):
     """skorch's classifier with skfer's optimizer rules, mixed precision and one inference path.
 
     * ``initialize_optimizer`` splits skorch's parameter groups (``optimizer__param_groups``)
@@ -88,13 +105,6 @@ class SkferNet(NeuralNetClassifier):
         super().__init__(*args, **kwargs)
         self.precision = precision
         self.inference_dtype = inference_dtype
-
-    def initialize_optimizer(self, triggered_directly=None):
-        named = list(self.get_all_learnable_params())
-        args, kwargs = self.get_params_for_optimizer("optimizer", named)
-        groups = split_decay_groups(args[0], named, no_decay_names(self.module_))
-        self.optimizer_ = self.optimizer(groups, *args[1:], **kwargs)
-        return self
 
     def infer(self, x, **fit_params):
         x = to_tensor(x, device=self.device)

@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 
 from ..clipset import ClipSet
 from ..preprocessing.temporal import _validate_sequences
+from ..utils.validation import check_labels
 from . import _base
 from ._base import BaseNeuralClassifier, resolve_device, seeded_torch
 from .rbm import NOISY_RELU_ALPHA, GaussianBernoulliRBM, GaussianReLURBM
@@ -634,7 +635,7 @@ class AudioDBNClassifier(BaseNeuralClassifier):
         if (X_valid is None) != (y_valid is None):
             raise ValueError("give both X_valid and y_valid, or neither")
         seqs = self._check_X(X, reset=True)
-        if y is not None and self.classes is None and len(np.unique(np.asarray(y))) < 2:
+        if y is not None and self.classes is None and len(np.unique(check_labels(y))) < 2:
             # Worded as scikit-learn's checks expect ("1 class"); the base's message is not.
             raise ValueError(f"y has 1 class ({np.unique(np.asarray(y)).tolist()}); "
                              "a classifier needs at least 2")

@@ -83,9 +83,10 @@ def check_divergence(
     infinite, when it grew above :data:`DIVERGENCE_GROWTH` times its first value (taken as
     at least 1: an untrained classifier's cross-entropy is ``log(n_classes)``; no working
     training multiplies it by 10,000), or when a weight is NaN or infinite. Every training
-    loop of skfer calls this: skorch nets through :class:`DivergenceCheck` (every batch),
-    the hand-written loops (pretraining, FaceNet2ExpNet's stage 1, DTAGN's fine-tuning, the
-    synchrony autoencoder) at the end of each epoch.
+    loop of skfer calls this: skorch nets through :class:`DivergenceCheck` (every batch;
+    FaceNet2ExpNet's stage 1 and DTAGN's joint fine-tuning are skorch nets too), the two
+    hand-written loops (video-autoencoder pretraining, the synchrony autoencoder) through
+    ``skfer.neural._training.train_epochs`` at the end of each epoch.
 
     Parameters
     ----------
@@ -144,10 +145,14 @@ class DivergenceCheck(Callback):
     ----------
     owner : str, default="the network"
         Estimator named in the message.
+    rate_name : str, default="lr"
+        The parameter setting the net's ``lr``, named in the message: a training stage
+        with its own rate says which to lower (``"stage1_lr"``, ``"finetune_lr"``).
     """
 
-    def __init__(self, owner: str = "the network"):
+    def __init__(self, owner: str = "the network", rate_name: str = "lr"):
         self.owner = owner
+        self.rate_name = rate_name
 
     def on_train_begin(self, net, **kwargs):
         self.first_ = None
@@ -159,8 +164,9 @@ class DivergenceCheck(Callback):
         if self.first_ is None:
             self.first_ = value
         check_divergence(value, owner=self.owner, epoch=len(net.history), first=self.first_,
-                         rate=getattr(net, "lr", None))
+                         rate_name=self.rate_name, rate=getattr(net, "lr", None))
 
     def on_epoch_end(self, net, **kwargs):
         check_divergence(None, owner=self.owner, epoch=len(net.history),
-                         rate=getattr(net, "lr", None), module=net.module_)
+                         rate_name=self.rate_name, rate=getattr(net, "lr", None),
+                         module=net.module_)

@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from torch.utils.data import Dataset
+from skorch.dataset import Dataset
 
 from ..base import ClipTransformerMixin
 from ..clipset import ClipSet
@@ -34,9 +34,9 @@ from ..preprocessing.landmarks import LandmarkNormalizer, select_landmarks
 from ..preprocessing.temporal import TemporalResampler
 from ..utils.frame_policy import policy_constraint
 from ..utils.validation import check_clips, check_labels
-from ._base import BaseNeuralClassifier, check_divergence, seeded_torch
-from ._optim import build_optimizer
-from .modules_dtagn import DTAN_PRESETS, DTGN_PRESETS, DTANNet, DTGNNet, dtagn_loss
+from ._base import BaseNeuralClassifier, seeded_torch
+from ._training import stage_net
+from .modules_dtagn import DTAN_PRESETS, DTGN_PRESETS, DTAGNLoss, DTANNet, DTGNNet, JointHeads
 
 __all__ = ["DTAGN", "DTAN", "DTGN", "weighted_sum"]
 
@@ -124,20 +124,6 @@ class _FixedLengthMixin:
             )
         warnings.warn(f"{type(self).__name__}: {msg}; they were interpolated in time to "
                       f"{self.n_frames} frames", UserWarning, stacklevel=4)
-
-
-class _VectorDataset(Dataset):
-    """Rows of a float32 matrix with their labels (skorch's ``(X, y)`` items)."""
-
-    def __init__(self, X: np.ndarray, y=None):
-        self.X = np.ascontiguousarray(X, dtype=np.float32)
-        self.y = None if y is None else np.asarray(y, dtype=np.int64)
-
-    def __len__(self) -> int:
-        return len(self.X)
-
-    def __getitem__(self, i: int):
-        return torch.from_numpy(self.X[i]), (self.y[i] if self.y is not None else np.int64(-1))
 
 
 _BASE_DOC = """
@@ -568,8 +554,10 @@ class DTGN(_ClipTransformMixin, _FixedLengthMixin, BaseNeuralClassifier):
         rows[record.empty] = self.mean_trajectory_
         return list(rows.astype(np.float32))
 
-    def _dataset(self, rows, y=None) -> _VectorDataset:
-        return _VectorDataset(np.stack(rows) if len(rows) else np.empty((0, 0)), y)
+    def _dataset(self, rows, y=None) -> Dataset:
+        X = np.stack(rows) if len(rows) else np.empty((0, 0))
+        return Dataset(np.ascontiguousarray(X, dtype=np.float32),
+                       None if y is None else np.asarray(y, dtype=np.int64))
 
 
 DTGN.__doc__ = DTGN.__doc__.replace("{base}", _BASE_DOC.format(max_epochs=100).strip())
@@ -613,6 +601,8 @@ class DTAGN(ClipTransformerMixin, ClassifierMixin, BaseEstimator):
         Seeds the networks whose own ``random_state`` is None, and the fine-tuning
         (batches, dropout).
     verbose : int, default=0
+        Passed to the default networks (``dtan=None``, ``dtgn=None``); non-zero prints the
+        joint fine-tuning's epoch table (skorch's).
 
     Attributes
     ----------
@@ -765,45 +755,37 @@ class DTAGN(ClipTransformerMixin, ClassifierMixin, BaseEstimator):
         return copy.copy(net).set_params(transform_output="features").transform(X)
 
     def _joint_finetune(self, X, y, lambdas, seed: int) -> None:
-        f1 = torch.from_numpy(self._body_features(self.dtan_, X))
-        f2 = torch.from_numpy(self._body_features(self.dtgn_, X))
+        """Retrain copies of the two top layers on the frozen bodies' features (eq. 8-10).
+
+        A skorch net (:func:`skfer.neural._training.stage_net`): SGD with momentum 0.9,
+        the divergence check, the epoch table when ``verbose``; the features travel as
+        skorch's dict input, one key per head.
+        """
+        features = {"appearance": self._body_features(self.dtan_, X),
+                    "geometry": self._body_features(self.dtgn_, X)}
         index = {c: i for i, c in enumerate(self.classes_.tolist())}
-        target = torch.as_tensor([index[v] for v in y.tolist()], dtype=torch.int64)
+        target = np.array([index[v] for v in y.tolist()], dtype=np.int64)
         modules = (self.dtan_.net_.module_, self.dtgn_.net_.module_)
-        # The top layers start from the trained ones; copies, so dtan_/dtgn_ stay as trained.
-        heads = torch.nn.ModuleDict({
-            "appearance": copy.deepcopy(modules[0].classifier).cpu(),
-            "geometry": copy.deepcopy(modules[1].classifier).cpu(),
-        })
-        drops = [torch.nn.Dropout(getattr(m.dropout, "p", 0.0)) for m in modules]
-        optimizer = build_optimizer(heads, "sgd", lr=self.finetune_lr,
-                                    weight_decay=self.finetune_weight_decay, momentum=0.9)
-        n, bs = len(target), self.finetune_batch_size
-        losses = []
         with seeded_torch("cpu", seed):
-            heads.train()
-            for d in drops:
-                d.train()
-            for epoch in range(self.finetune_epochs):
-                order, total = torch.randperm(n), 0.0
-                for start in range(0, n, bs):
-                    b = order[start:start + bs]
-                    l1 = heads["appearance"](drops[0](f1[b]))
-                    l2 = heads["geometry"](drops[1](f2[b]))
-                    loss = dtagn_loss(l1, l2, target[b], lambdas)
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-                    total += float(loss.detach()) * len(b)
-                losses.append(total / n)
-                check_divergence(losses[-1], owner="DTAGN joint fine-tuning", epoch=epoch + 1,
-                                 first=losses[0], rate_name="finetune_lr",
-                                 rate=self.finetune_lr, module=heads)
-                if self.verbose:
-                    print(f"joint fine-tuning epoch {epoch + 1}: loss {losses[-1]:.4f}")
-        heads.eval()
-        self.joint_heads_ = heads
-        self.finetune_loss_ = losses
+            # The top layers start from the trained ones; copies, so dtan_/dtgn_ stay as
+            # trained. The features are computed, so the heads train on the CPU.
+            joint = JointHeads(
+                copy.deepcopy(modules[0].classifier).cpu(),
+                copy.deepcopy(modules[1].classifier).cpu(),
+                dropout=[getattr(m.dropout, "p", 0.0) for m in modules],
+            )
+            net = stage_net(
+                joint, DTAGNLoss, criterion__lambdas=lambdas,
+                owner="DTAGN joint fine-tuning", rate_name="finetune_lr", lr=self.finetune_lr,
+                max_epochs=self.finetune_epochs, batch_size=self.finetune_batch_size,
+                optimizer="sgd", momentum=0.9, weight_decay=self.finetune_weight_decay,
+                verbose=self.verbose,
+            )
+            if self.verbose:
+                print("DTAGN joint fine-tuning of the two top layers (eq. 8)")
+            net.partial_fit(Dataset(features, target), None)
+        self.joint_heads_ = joint.heads.eval()
+        self.finetune_loss_ = [float(row["train_loss"]) for row in net.history]
 
     def joint_logits(self, X) -> tuple[np.ndarray, np.ndarray]:
         """The fine-tuned logits ``l1`` (DTAN) and ``l2`` (DTGN) of every clip (eq. 10).

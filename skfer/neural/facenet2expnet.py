@@ -36,14 +36,15 @@ from sklearn.base import _fit_context, clone
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from skorch.dataset import Dataset
 from torch import nn
-from torch.utils.data import Dataset
 
 from ..utils._param_validation import FrameSize
 from ..utils.validation import check_clips
-from ._base import BaseFrameClassifier, check_divergence, resolve_device, seeded_torch
-from ._optim import build_optimizer
+from ._base import BaseFrameClassifier, resolve_device, seeded_torch
+from ._training import stage_net
 from .modules_facenet2expnet import (
+    ConvMapRegressor,
     FaceNet2ExpNetModule,
     FineTunedFaceNet,
     PNormLoss,
@@ -63,19 +64,6 @@ __all__ = ["FaceNet2ExpNet", "TeacherClassifier"]
 PAPER_STAGE1_LR = 1e-7
 #: Elements of VGG-16's pool5 map (512 x 7 x 7), the target the paper's rate was set for.
 _PAPER_TARGET_ELEMENTS = 512 * 7 * 7
-
-
-class _ArrayDataset(Dataset):
-    """Precomputed per-frame inputs ``X`` (float32) with per-frame labels."""
-
-    def __init__(self, X: np.ndarray, y=None):
-        self.X, self.y = X, y
-
-    def __len__(self) -> int:
-        return len(self.X)
-
-    def __getitem__(self, i: int):
-        return torch.from_numpy(self.X[i]), (self.y[i] if self.y is not None else np.int64(-1))
 
 
 def _step_callbacks(callbacks: list, step: int | None) -> list:
@@ -277,7 +265,7 @@ class TeacherClassifier(BaseFrameClassifier):
             np.asarray(y, dtype=np.int64), [len(c) for c in clips]
         )
         runner = self.__dict__.get("_runner") or self._make_runner()
-        return _ArrayDataset(runner.frozen_outputs(frames), y_frames)
+        return Dataset(runner.frozen_outputs(frames), y_frames)
 
     def _make_runner(self) -> FaceNetRunner:
         # After unpickling or in a copy: the runner is rebuilt from the fitted attributes.
@@ -333,10 +321,12 @@ class FaceNet2ExpNet(BaseFrameClassifier):
     **Stage 1** trains the five convolution blocks and the 1x1 bridge of
     :class:`FaceNet2ExpNetModule` to regress the teacher's ``teacher_layer`` map of the same
     frame with the p-norm loss of eq. 4 (:class:`PNormLoss`); the teacher is frozen (its maps
-    are computed once per frame) and the fully connected layers take no part. **Stage 2**
-    starts from stage 1's convolutions, adds the fully connected layer (256, ReLU, dropout)
-    and the softmax layer, randomly initialised, and trains everything with cross-entropy
-    (eq. 5) through skorch, as every skfer network.
+    are computed once per frame) and the fully connected layers take no part. Stage 1 is a
+    skorch regression net too (:func:`skfer.neural._training.stage_net`: skfer's optimizer,
+    the divergence check, ``stage1_lr_step`` as skorch's ``LRScheduler``, the epoch table
+    when ``verbose``). **Stage 2** starts from stage 1's convolutions, adds the fully
+    connected layer (256, ReLU, dropout) and the softmax layer, randomly initialised, and
+    trains everything with cross-entropy (eq. 5) through skorch, as every skfer network.
 
     Parameters
     ----------
@@ -622,55 +612,41 @@ class FaceNet2ExpNet(BaseFrameClassifier):
         return tuple(int(s) for s in runner.layer_features(blank, self.teacher_layer).shape[1:])
 
     # -------------------------------------------------------------------------- stage 1
-    def _stage1(self, frames, maps, mean, std, device, seed) -> dict:
-        module = FaceNet2ExpNetModule(
+    def _stage1(self, frames, maps, mean, std, device) -> tuple[dict, Bunch]:
+        """Stage 1 as a skorch regression net: images -> the bridge's map, p-norm loss.
+
+        Runs inside ``seeded_torch(device, seed)`` (``fit``): the weights and the batch
+        order draw from torch's global generator.
+        """
+        net = FaceNet2ExpNetModule(
             n_classes=1, in_channels=frames.shape[-1] if frames.ndim == 4 else 1,
             input_size=self.frame_size_, mean=mean, std=std, **self._module_kwargs(),
-        ).to(device)
-        n_elements = int(np.prod(maps.shape[1:]))
+        )
         lr = self.stage1_lr
         if lr is None:
-            lr = PAPER_STAGE1_LR * _PAPER_TARGET_ELEMENTS / n_elements
-        trunk = [(n, p) for n, p in module.named_parameters()
-                 if not n.startswith(("fc.", "classifier."))]
-        optimizer = build_optimizer(module, self.optimizer, lr=lr,
-                                    weight_decay=self.weight_decay, momentum=self.momentum,
-                                    parameters=trunk)
-        scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, self.stage1_lr_step, 0.1)
-                     if self.stage1_lr_step else None)
-        before = {n: p.detach().clone() for n, p in module.named_parameters()}
-        criterion = PNormLoss(self.p)
-        x_all = torch.from_numpy(np.ascontiguousarray(frames))
-        t_all = torch.from_numpy(maps)
-        losses = []
-        generator = torch.Generator().manual_seed(seed)
-        module.train()
-        for epoch in range(self.stage1_epochs):
-            order = torch.randperm(len(x_all), generator=generator)
-            total = 0.0
-            for i in range(0, len(order), self.batch_size):
-                idx = order[i:i + self.batch_size]
-                x = x_all[idx].float()
-                x = x.permute(0, 3, 1, 2) if x.ndim == 4 else x[:, None]
-                loss = criterion(module.conv_map(x.to(device), augment=False),
-                                 t_all[idx].to(device))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach()) * len(idx)
-            if scheduler is not None:
-                scheduler.step()
-            losses.append(total / max(len(order), 1))
-            check_divergence(losses[-1], owner=f"{type(self).__name__} stage 1",
-                             epoch=epoch + 1, first=losses[0], rate_name="stage1_lr",
-                             rate=lr, module=module)
-            if self.verbose:
-                print(f"stage 1 epoch {epoch + 1}/{self.stage1_epochs}: "
-                      f"p-norm loss {losses[-1]:.4g}")
-        updated = sorted(n for n, p in module.named_parameters()
-                         if not torch.equal(p.detach(), before[n]))
-        state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()
+            lr = PAPER_STAGE1_LR * _PAPER_TARGET_ELEMENTS / int(np.prod(maps.shape[1:]))
+        # (N, C, H, W) in the frames' own dtype: uint8 pixels become float one batch at a
+        # time, in ConvMapRegressor.
+        images = np.ascontiguousarray(np.moveaxis(frames, -1, 1) if frames.ndim == 4
+                                      else frames[:, None])
+        before = {n: p.detach().clone() for n, p in net.named_parameters()}
+        regressor = stage_net(
+            ConvMapRegressor(net), PNormLoss, criterion__p=self.p,
+            owner=f"{type(self).__name__} stage 1", rate_name="stage1_lr", lr=lr,
+            max_epochs=self.stage1_epochs, batch_size=self.batch_size,
+            optimizer=self.optimizer, momentum=self.momentum, weight_decay=self.weight_decay,
+            device=device, verbose=self.verbose,
+            callbacks=_step_callbacks([], self.stage1_lr_step),
+        )
+        if self.verbose:  # skorch's epoch table follows; stage 2 prints one like it
+            print(f"{type(self).__name__} stage 1: p-norm regression of the teacher's maps")
+        regressor.partial_fit(Dataset(images, maps), None)
+        updated = sorted(n for n, p in net.named_parameters()
+                         if not torch.equal(p.detach().cpu(), before[n]))
+        state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()
                  if not k.startswith(("fc.", "classifier."))}
+        # The losses only: the net (and its per-batch history) is not part of the model.
+        losses = [float(row["train_loss"]) for row in regressor.history]
         return state, Bunch(epochs=self.stage1_epochs, lr=lr, p=self.p, losses=losses,
                             updated=updated, n_images=len(frames))
 
@@ -733,10 +709,12 @@ class FaceNet2ExpNet(BaseFrameClassifier):
                 mean, std = self._pixel_stats(frames)
                 with seeded_torch(device, seed):
                     self._stage1_state, self.stage1_ = self._stage1(
-                        frames, maps, mean, std, device, seed
+                        frames, maps, mean, std, device
                     )
                 self.timings_["stage1"] = time.perf_counter() - t0
             t0 = time.perf_counter()
+            if self.verbose and self.stage1_ is not None:
+                print(f"{type(self).__name__} stage 2: cross-entropy")
             super().fit(X, y, groups, X_valid=X_valid, y_valid=y_valid)
             self.timings_["stage2"] = time.perf_counter() - t0
         finally:

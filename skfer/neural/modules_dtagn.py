@@ -8,7 +8,10 @@
 * :class:`DTGNNet`: the Deep Temporal Geometry Network (section 3.3): fully connected
   layers on the normalised landmark trajectory (eq. 4);
 * :func:`dtagn_loss`: the joint fine-tuning loss (eq. 8-10),
-  ``λ1 CE(l1) + λ2 CE(l2) + λ3 CE(l1 + l2)``.
+  ``λ1 CE(l1) + λ2 CE(l2) + λ3 CE(l1 + l2)``, and :class:`DTAGNLoss`, the same as a
+  criterion of :class:`JointHeads`' output;
+* :class:`JointHeads`: the two top layers that joint fine-tuning retrains, on the bodies'
+  features.
 
 Both networks split into a body (:meth:`features`, everything below the top linear layer)
 and ``classifier`` (the top linear layer, the green boxes of the paper's Fig. 2), with
@@ -31,8 +34,10 @@ __all__ = [
     "DTAN_PRESETS",
     "DTGN_PRESETS",
     "DTANNet",
+    "DTAGNLoss",
     "DTGNNet",
     "GaussianNoise",
+    "JointHeads",
     "LocalContrastNorm",
     "dtagn_loss",
 ]
@@ -367,3 +372,75 @@ def dtagn_loss(
         + lam2 * F.cross_entropy(l2, y)
         + lam3 * F.cross_entropy(l1 + l2, y)
     )
+
+
+class DTAGNLoss(nn.Module):
+    """:func:`dtagn_loss` as a criterion: ``criterion((l1, l2), y)`` (skorch's call).
+
+    Parameters
+    ----------
+    lambdas : (float, float, float), default=(1.0, 1.0, 0.1)
+        ``λ1, λ2, λ3`` of eq. 8.
+
+    Examples
+    --------
+    >>> import torch
+    >>> z = torch.zeros(1, 2)
+    >>> round(float(DTAGNLoss()((z, z), torch.tensor([0]))), 4)
+    1.4556
+    """
+
+    def __init__(self, lambdas: Sequence[float] = (1.0, 1.0, 0.1)):
+        super().__init__()
+        self.lambdas = tuple(float(v) for v in lambdas)
+
+    def forward(self, logits: tuple[torch.Tensor, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+        l1, l2 = logits
+        return dtagn_loss(l1, l2, y, self.lambdas)
+
+    def extra_repr(self) -> str:
+        return f"lambdas={self.lambdas}"
+
+
+class JointHeads(nn.Module):
+    """DTAGN's two top layers on the frozen bodies' features, trained jointly (eq. 8-11).
+
+    ``forward(appearance, geometry)`` gives ``(l1, l2)``: each head applied to its body's
+    features after dropout, as in the networks' own ``forward``; the joint prediction is
+    ``softmax(l1 + l2)``.
+
+    Parameters
+    ----------
+    appearance, geometry : torch.nn.Module
+        The top layers (e.g. copies of the trained ``DTANNet.classifier`` and
+        ``DTGNNet.classifier``), trained in place.
+    dropout : (float, float), default=(0.5, 0.5)
+        Dropout on the appearance and geometry features.
+
+    Attributes
+    ----------
+    heads : torch.nn.ModuleDict
+        ``"appearance"`` and ``"geometry"``: the two top layers.
+
+    Examples
+    --------
+    >>> import torch
+    >>> joint = JointHeads(torch.nn.Linear(4, 3), torch.nn.Linear(2, 3)).eval()
+    >>> [t.shape for t in joint(torch.zeros(5, 4), torch.zeros(5, 2))]
+    [torch.Size([5, 3]), torch.Size([5, 3])]
+    """
+
+    def __init__(self, appearance: nn.Module, geometry: nn.Module,
+                 dropout: Sequence[float] = (0.5, 0.5)):
+        super().__init__()
+        self.heads = nn.ModuleDict({"appearance": appearance, "geometry": geometry})
+        self.dropout = nn.ModuleDict({
+            "appearance": nn.Dropout(float(dropout[0])),
+            "geometry": nn.Dropout(float(dropout[1])),
+        })
+
+    def forward(self, appearance: torch.Tensor,
+                geometry: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        l1 = self.heads["appearance"](self.dropout["appearance"](appearance))
+        l2 = self.heads["geometry"](self.dropout["geometry"](geometry))
+        return l1, l2

@@ -4,6 +4,8 @@
   blocks, a 1x1 "bridge" convolution whose map stage 1 regresses onto the face network's,
   then a fully connected layer with dropout and the softmax layer;
 * :class:`PNormLoss`: the stage-1 loss of eq. 4, ``||g(I) - G(I)||_p^p``;
+* :class:`ConvMapRegressor`: stage 1's network, the expression network up to its bridge
+  (images in, the map that regresses the face network's out);
 * :class:`FineTunedFaceNet`: a face network with a new softmax layer, the module that
   :class:`~skfer.neural.TeacherClassifier` trains (fed with the output of the face network's
   frozen layers);
@@ -24,7 +26,10 @@ from torch.nn import functional as F
 
 from .modules import RandomCropFlip, Standardize
 
-__all__ = ["FaceNet2ExpNetModule", "FineTunedFaceNet", "PNormLoss", "student_map_size"]
+__all__ = [
+    "ConvMapRegressor", "FaceNet2ExpNetModule", "FineTunedFaceNet", "PNormLoss",
+    "student_map_size",
+]
 
 
 class PNormLoss(nn.Module):
@@ -145,6 +150,38 @@ class FaceNet2ExpNetModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(self.features(x)))
+
+
+class ConvMapRegressor(nn.Module):
+    """Stage 1's network: :meth:`FaceNet2ExpNetModule.conv_map` of images, without augmentation.
+
+    The images' maps are regressed onto the face network's maps of the same images, so they
+    are neither cropped nor flipped. The fully connected layers take no part in stage 1:
+    their parameters are frozen (``requires_grad=False``), so an optimizer built over the
+    trainable parameters leaves them out.
+
+    Parameters
+    ----------
+    net : FaceNet2ExpNetModule
+        Trained in place (its fully connected layers frozen).
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = FaceNet2ExpNetModule(n_classes=1, channels=(4, 4, 8, 8, 8), bridge_channels=6)
+    >>> ConvMapRegressor(net)(torch.zeros(2, 1, 48, 48, dtype=torch.uint8)).shape
+    torch.Size([2, 6, 2, 2])
+    """
+
+    def __init__(self, net: FaceNet2ExpNetModule):
+        super().__init__()
+        self.net = net
+        for module in (net.fc, net.classifier):
+            module.requires_grad_(False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``(N, C, H, W)`` images in any dtype (uint8 pixels are kept so until the batch)."""
+        return self.net.conv_map(images.float(), augment=False)
 
 
 class FineTunedFaceNet(nn.Module):

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._base import check_divergence
+from ._optim import build_optimizer
+from ._training import train_epochs
 
 __all__ = ["SynchronyAutoencoderModule", "train_synchrony_autoencoder"]
 
@@ -56,28 +57,26 @@ def train_synchrony_autoencoder(
     batch_size: int,
     random_state: int,
 ) -> tuple[SynchronyAutoencoderModule, list[float]]:
-    """Train on the rows of ``x`` by mini-batch SGD with momentum.
+    """Train on the rows of ``x`` by mini-batch SGD with momentum (no weight decay).
 
     Returns the module (eval mode) and the mean squared reconstruction error per epoch
     (half the squared error summed over a row, averaged over the rows).
     """
+    # Its own generator, for the weights and the batch order: a feature extractor
+    # (MotionBagOfWords) leaves torch's global generator alone.
     generator = torch.Generator().manual_seed(int(random_state))
     data = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     module = SynchronyAutoencoderModule(data.shape[1], n_hidden, generator)
-    opt = torch.optim.SGD(module.parameters(), lr=learning_rate, momentum=momentum)
-    curve = []
-    for epoch in range(max_epochs):
+    opt = build_optimizer(module, "sgd", lr=learning_rate, momentum=momentum)
+
+    def batches():
         order = torch.randperm(len(data), generator=generator)
-        total = 0.0
-        for start in range(0, len(data), batch_size):
-            batch = data[order[start : start + batch_size]]
-            loss = 0.5 * ((module(batch) - batch) ** 2).sum(dim=1).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(batch)
-        curve.append(total / len(data))
-        check_divergence(curve[-1], owner="the synchrony autoencoder", epoch=epoch + 1,
-                         first=curve[0], rate_name="learning_rate", rate=learning_rate,
-                         module=module)
+        return (data[order[start:start + batch_size]] for start in range(0, len(data), batch_size))
+
+    def reconstruction(batch):
+        return 0.5 * ((module(batch) - batch) ** 2).sum(dim=1).mean()
+
+    curve = list(train_epochs(max_epochs, batches, reconstruction, opt, module=module,
+                              owner="the synchrony autoencoder", rate_name="learning_rate",
+                              rate=learning_rate))
     return module.eval(), curve

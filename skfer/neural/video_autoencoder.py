@@ -10,6 +10,7 @@ optionally behind the illumination-invariant sub-network (section 3.3) or input 
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import time
 
@@ -26,13 +27,9 @@ from ..clipset import ClipSet
 from ..preprocessing.temporal import TemporalResampler
 from ..utils.frame_policy import policy_constraint
 from . import _base
-from ._base import (
-    BaseNeuralClassifier,
-    check_divergence,
-    resolve_device,
-    seeded_torch,
-)
+from ._base import BaseNeuralClassifier, resolve_device, seeded_torch
 from ._optim import build_optimizer
+from ._training import train_epochs
 from .dtagn import _FixedLengthMixin
 from .modules_video_autoencoder import (
     VIDEO_AUTOENCODER_PRESETS,
@@ -358,15 +355,17 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
         return Bunch(train=train, valid=lab[split.valid], by=split.by)
 
     # --------------------------------------------------------------------- training
-    def _loader(self, dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle)
-
     def _pretrain(self, module: VideoAutoencoderNet, dataset, device: str) -> list[dict]:
-        """Greedy layer-wise pretraining of the autoencoder (outer layers first)."""
+        """Greedy layer-wise pretraining of the autoencoder (outer layers first).
+
+        Hand-written (:func:`skfer.neural._training.train_epochs`): each stage trains other
+        parameters through another forward (``reconstruct(z, stage)``), which one skorch
+        net does not express.
+        """
         history: list[dict] = []
         if not self.pretrain_epochs:
             return history
-        loader = self._loader(dataset, shuffle=True)
+        loader = DataLoader(dataset, batch_size=self.batch_size, shuffle=True)
         saved = {name: p.requires_grad for name, p in module.named_parameters()}
         module.train()
         try:
@@ -380,54 +379,56 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
                 # Pretraining reconstructs: no weight decay (as before the one builder).
                 opt = build_optimizer(module, self.optimizer, lr=self.lr, momentum=self.momentum,
                                       parameters=params)
-                for epoch in range(self.pretrain_epochs):
-                    start, total, count = time.perf_counter(), 0.0, 0
-                    for xb, _ in loader:
-                        xb = xb.to(device)
-                        with torch.no_grad():
-                            z = module.normalise(xb)
-                        loss = torch.nn.functional.mse_loss(module.reconstruct(z, stage), z)
-                        opt.zero_grad()
-                        loss.backward()
-                        opt.step()
-                        total += float(loss.detach()) * len(xb)
-                        count += len(xb)
-                    history.append({"stage": stage, "epoch": epoch, "rec": total / count,
+
+                def reconstruction(batch, stage=stage):
+                    xb = batch[0].to(device)
+                    with torch.no_grad():
+                        z = module.normalise(xb)
+                    return torch.nn.functional.mse_loss(module.reconstruct(z, stage), z)
+
+                # The growth rule's reference is the first epoch of the first stage.
+                epochs = train_epochs(
+                    self.pretrain_epochs, lambda: loader, reconstruction, opt, module=module,
+                    owner=f"{type(self).__name__} pretraining", rate=self.lr,
+                    stage=f" of stage {stage}", first=history[0]["rec"] if history else None,
+                )
+                start = time.perf_counter()
+                for epoch, rec in enumerate(epochs):
+                    history.append({"stage": stage, "epoch": epoch, "rec": rec,
                                     "dur": time.perf_counter() - start})
-                    check_divergence(
-                        total / count, owner=f"{type(self).__name__} pretraining",
-                        epoch=epoch + 1, stage=f" of stage {stage}", first=history[0]["rec"],
-                        rate=self.lr, module=module,
-                    )
                     if self.verbose:
                         print(f"pretraining stage {stage}/{module.n_stages} epoch {epoch + 1}: "
-                              f"reconstruction {total / count:.4f}")
+                              f"reconstruction {rec:.4f}")
+                    start = time.perf_counter()
         finally:
             for name, p in module.named_parameters():
                 p.requires_grad_(saved[name])
         return history
 
-    @torch.no_grad()
-    def _initial_losses(self, module: VideoAutoencoderNet, dataset, device: str) -> dict:
-        """Mean CE over labelled clips and mean reconstruction error, untrained predictor."""
-        module.eval()
-        ce_sum = ce_n = rec_sum = rec_n = 0.0
+    @staticmethod
+    def _initial_losses(net: _SemiSupervisedNet, dataset) -> dict:
+        """Mean CE over labelled clips and mean reconstruction error, untrained predictor.
+
+        Through the one inference path (:meth:`SkferNet.iter_outputs`, evaluation mode,
+        the validation iterator's batches), stopping once ``_CALIBRATION_CLIPS`` clips with
+        some labelled ones are seen.
+        """
+        labels = torch.from_numpy(dataset.y)
+        ce_sum = ce_n = rec_sum = 0.0
         seen = 0
-        for xb, yb in self._loader(dataset, shuffle=False):
-            logits, recon, target = module.forward_all(xb.to(device))
-            yb = yb.to(device)
-            lab = yb >= 0
-            if bool(lab.any()):
-                ce_sum += float(torch.nn.functional.cross_entropy(
-                    logits[lab], yb[lab], reduction="sum"))
-                ce_n += int(lab.sum())
-            rec_sum += float(torch.nn.functional.mse_loss(recon, target)) * len(xb)
-            rec_n += len(xb)
-            seen += len(xb)
-            if seen >= _CALIBRATION_CLIPS and ce_n:
-                break
-        module.train()
-        return {"ce": ce_sum / max(ce_n, 1), "rec": rec_sum / max(rec_n, 1)}
+        with contextlib.closing(net.iter_outputs(dataset, "forward_all")) as outputs:
+            for logits, recon, target in outputs:
+                yb = labels[seen:seen + len(logits)]
+                lab = yb >= 0
+                if bool(lab.any()):
+                    ce_sum += float(torch.nn.functional.cross_entropy(
+                        logits[lab], yb[lab], reduction="sum"))
+                    ce_n += int(lab.sum())
+                rec_sum += float(torch.nn.functional.mse_loss(recon, target)) * len(logits)
+                seen += len(logits)
+                if seen >= _CALIBRATION_CLIPS and ce_n:
+                    break
+        return {"ce": ce_sum / max(ce_n, 1), "rec": rec_sum / max(seen, 1)}
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, groups=None):
@@ -475,7 +476,7 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
             net.module_.calibrate(sample.to(device))
             self.init_report_ = None if source is None else self._load_weights(net, source)
             self.pretrain_history_ = self._pretrain(net.module_, train_ds, device)
-            losses = self._initial_losses(net.module_, train_ds, device)
+            losses = self._initial_losses(net, train_ds)
             if self.beta == "auto":
                 # β·CE = ce_ratio · α · rec at the start; with α = 0 (predictor alone) the
                 # scale is free: β = 1.

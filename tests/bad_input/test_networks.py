@@ -92,7 +92,7 @@ def test_audio_dbn_huge_pretraining_rate_diverges_loudly():
 
 
 def test_facenet2expnet_stage1_huge_rate_diverges_loudly():
-    """FaceNet2ExpNet stage1_lr=1e12 -> clear error: stage 1's own loop names stage1_lr."""
+    """FaceNet2ExpNet stage1_lr=1e12 -> clear error: stage 1's skorch net names stage1_lr."""
     net = FaceNet2ExpNet(teacher=toy_teacher(), teacher_layer="1", channels=(4,) * 5,
                          fc_size=8, stage1_epochs=3, stage1_lr=HUGE_LR, max_epochs=1,
                          optimizer="sgd", device="cpu", random_state=0, verbose=0)
@@ -213,6 +213,40 @@ def test_network_mixed_string_and_int_labels():
     with pytest.raises(TypeError, match=r"y mixes string and non-string labels \(sample 0: "
                                         r"'a', sample 1: 1 \(int\)\)"):
         convnet().fit(CLIPS, y)
+
+
+def test_audio_dbn_mixed_string_and_int_labels():
+    """AudioDBNClassifier on labels mixing "happiness" and 1 -> clear error: the networks'
+    TypeError naming a sample of each type, not numpy's "'<' not supported".
+    """
+    seqs = [RNG.rand(5, 4) for _ in range(8)]
+    net = AudioDBNClassifier(hidden_layer_sizes=(4,), pretrain_epochs=1, max_epochs=1,
+                             device="cpu", random_state=0, verbose=0)
+    y = np.array(["happiness", 1] * 4, dtype=object)
+    with pytest.raises(TypeError, match=r"y mixes string and non-string labels \(sample 0: "
+                                        r"'happiness', sample 1: 1 \(int\)\)"):
+        net.fit(seqs, y)
+
+
+def test_init_from_a_file_that_is_not_a_network(tmp_path):
+    """init_from naming a text file, a cut pickle or a saved SVC pipeline -> clear error: the
+    file named and "is not a saved ConvNet", or the type found, never a raw pickle error.
+    """
+    import pickle
+
+    import joblib
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import SVC
+
+    (tmp_path / "text.joblib").write_text("not a network\n")
+    (tmp_path / "cut.joblib").write_bytes(pickle.dumps(list(range(50)))[:-3])
+    for name in ("text", "cut"):
+        with pytest.raises(ValueError, match=rf"init_from: '.*{name}\.joblib' is not a saved "
+                                             "ConvNet"):
+            convnet(init_from=tmp_path / f"{name}.joblib").fit(CLIPS, Y)
+    joblib.dump(make_pipeline(SVC()).fit(np.eye(2), [0, 1]), tmp_path / "model.joblib")
+    with pytest.raises(TypeError, match=r"init_from must be a fitted ConvNet.*got SVC"):
+        convnet(init_from=tmp_path / "model.joblib").fit(CLIPS, Y)
 
 
 def test_network_string_labels_round_trip():
