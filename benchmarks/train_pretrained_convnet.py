@@ -260,7 +260,7 @@ def main(argv=None) -> None:
     parser.add_argument("--limit", type=int, default=None,
                         help="FER2013 images per class (smoke tests of the script only)")
     parser.add_argument("--out-dir", default=None,
-                        help="export here instead of skfer/pretrained/data")
+                        help="export here instead of skfer/neural/weights")
     parser.add_argument("--float32", action="store_true",
                         help="export float32 weights instead of float16")
     args = parser.parse_args(argv)

@@ -221,9 +221,9 @@ class ValidationSplitWarning(UserWarning):
 
 def pretrained_names() -> list[str]:
     """Names of the networks shipped in :mod:`skfer.pretrained`."""
-    from .. import pretrained
+    from . import _pretrained
 
-    return pretrained.available()
+    return _pretrained.available()
 
 
 def _load_network_file(path, owner: str):
@@ -803,10 +803,10 @@ class BaseNeuralClassifier(ClipTransformerMixin, ClassifierMixin, BaseEstimator,
             return None
         source = self.init_from
         if isinstance(source, (str, os.PathLike)):
-            from .. import pretrained
+            from . import _pretrained
 
-            if isinstance(source, str) and source in pretrained.available():
-                source = pretrained.load(source, device="cpu")
+            if isinstance(source, str) and source in _pretrained.available():
+                source = _pretrained.load(source, device="cpu")
             else:
                 source = _load_network_file(source, type(self).__name__)
         source = getattr(source, "estimator", source)  # FrozenEstimator(network)

@@ -1,20 +1,16 @@
 """Networks trained by skfer's own code and shipped inside the package; nothing is downloaded.
 
-Each shipped network is two files in ``skfer/pretrained/data/``: its weights, a
+The implementation of :mod:`skfer.pretrained` (the public module, which re-exports it), kept
+in the network package so that ``init_from="emonets-fer2013"`` resolves a name without an
+import from a higher layer. Each shipped network is two files in ``skfer/neural/weights/``:
+its weights, a
 ``torch.save`` state dict read back with ``torch.load(weights_only=True)`` (plain tensors:
 loading runs no code, unlike a pickle), and a model card, ``<name>.json``: the estimator
 and its parameters, the classes, the exact input it expects, the training data and its
 terms of use, the command that reproduces it, its measured scores and the SHA-256 of the
 weights (a damaged or replaced file is refused).
 
->>> from skfer import pretrained
->>> pretrained.available()
-['emonets-fer2013']
->>> net = pretrained.load("emonets-fer2013")            # a fitted ConvNet  # doctest: +SKIP
->>> net.predict(faces)                                  # grey 48x48 crops  # doctest: +SKIP
-
-The same network starts a fine-tuning (``ConvNet(init_from="emonets-fer2013")``) and is the
-named model ``"emonets-fer2013"`` of :func:`skfer.models.make_model` and ``skfer models``.
+See :mod:`skfer.pretrained` for examples.
 """
 
 from __future__ import annotations
@@ -27,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "PretrainedWeightsError", "available", "card", "export", "load", "self_test_input",
+    "DATA_DIR", "PretrainedWeightsError", "available", "card", "export", "load",
+    "self_test_input",
 ]
 
 #: Where the shipped weights and cards live (package data).
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent / "weights"
 #: Version of the card layout written by :func:`export`.
 CARD_FORMAT = 1
 #: The estimators a card may name (a card never makes skfer import anything else).
@@ -239,7 +236,7 @@ def export(estimator, name: str, *, input: dict, training: dict, scores: dict,
     # from the stored (float16) tensors; tests compare a fresh load with these values.
     sample = Path(__file__).resolve().parents[1] / "datasets" / "data" / "faces" / (
         "astronaut_face.png"
-    )
+    )  # package data of skfer.datasets, read as a file (no import of that package)
     reloaded = load(name, device="cpu", directory=folder)
     info["self_test"] = {
         "input": "skfer/datasets/data/faces/astronaut_face.png by self_test_input()",
@@ -259,7 +256,7 @@ def self_test_input(path: str | os.PathLike):
     """
     import cv2
 
-    from ..io import read_image
+    from ..io import read_image  # the lowest layer: files -> arrays
 
     face = read_image(path, color=False)
     return cv2.resize(face, (48, 48), interpolation=cv2.INTER_AREA)[None]
