@@ -17,6 +17,7 @@ pipeline, and a plain list of clips stays a valid ``X`` wherever no companion is
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -54,6 +55,18 @@ PER_FRAME_COMPANIONS = {
     "frame_ids": "(T,) frame numbers in the source",
 }
 
+#: Shape of one frame's entry of each per-frame companion (after the frame axis), and
+#: whether it is numeric: ``None`` is a size of the data set's own (the landmark count),
+#: which must be the same in every clip.
+_FRAME_ENTRY = {
+    "landmarks": ((None, 2), True),
+    "boxes": ((4,), True),
+    "source_boxes": ((4,), True),
+    "status": ((), False),
+    "confidence": ((), True),
+    "frame_ids": ((), True),
+}
+
 #: Companions with one value per clip.
 PER_CLIP_COMPANIONS = {
     "audio": "(n,) float32 samples in [-1, 1]",
@@ -80,6 +93,7 @@ def _check_companion(name: str, values: Any, data: list, what: str = "ClipSet") 
         )
     if name in PER_FRAME_COMPANIONS:
         out = []
+        entry, numeric = _FRAME_ENTRY[name]
         for i, (value, clip) in enumerate(zip(values, data)):
             if value is None:
                 out.append(None)
@@ -91,6 +105,9 @@ def _check_companion(name: str, values: Any, data: list, what: str = "ClipSet") 
                     f"clip {i}: companion {name!r} has {n} but the clip has {len(clip)} "
                     "frames; per-frame companions need one entry per frame"
                 )
+            # Checked here, when the set is built, so that a malformed companion is named
+            # with its clip, not met steps later as numpy's "could not be broadcast".
+            entry = _check_frame_entry(name, value, i, entry, numeric)
             if name == "status":
                 bad = {str(s) for s in np.unique(value.astype(str))} - set(FRAME_STATUSES)
                 if bad:
@@ -107,7 +124,60 @@ def _check_companion(name: str, values: Any, data: list, what: str = "ClipSet") 
                     )
             out.append(value)
         return out
+    for i, value in enumerate(values):
+        _check_clip_value(name, value, i)
     return values
+
+
+def _check_frame_entry(name: str, value: np.ndarray, i: int, entry: tuple,
+                       numeric: bool) -> tuple:
+    """Check clip ``i``'s per-frame companion against the shape of one frame's entry.
+
+    Returns the entry shape with the data set's own sizes (``None``) fixed by this clip,
+    so that every later clip must match it (one landmark scheme per data set).
+    """
+    got = value.shape[1:]
+    template = _FRAME_ENTRY[name][0]
+    if len(got) != len(template) or any(
+            d is not None and d != g for d, g in zip(template, got)):
+        dims = ", ".join("P" if d is None else str(d) for d in template)
+        raise ValueError(
+            f"clip {i}: companion {name!r} has shape {value.shape}, expected "
+            f"(T{', ' if dims else ''}{dims}): {PER_FRAME_COMPANIONS[name]}"
+        )
+    if got != entry and None not in entry:  # a size an earlier clip fixed
+        raise ValueError(
+            f"clip {i}: companion {name!r} has shape {value.shape}, but earlier clips have "
+            f"(T, {', '.join(map(str, entry))}): every clip needs the same landmark scheme"
+        )
+    if numeric and value.dtype.kind not in "biuf":
+        raise TypeError(f"clip {i}: companion {name!r} must be numeric, got dtype {value.dtype}")
+    return got
+
+
+def _check_clip_value(name: str, value: Any, i: int) -> None:
+    """Check one clip's per-clip companion (None: not known for that clip)."""
+    if value is None:
+        return
+    if name == "audio":
+        samples = np.asarray(value)
+        if samples.ndim not in (1, 2) or samples.dtype.kind not in "iuf":
+            raise ValueError(
+                f"clip {i}: companion 'audio' must be a numeric (n_samples,) or "
+                f"(n_samples, n_channels) array, got shape {samples.shape}, dtype {samples.dtype}"
+            )
+    elif name == "sample_rate":
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+            raise ValueError(f"clip {i}: companion 'sample_rate' must be a positive int "
+                             f"(Hz), got {value!r}")
+    elif name == "fps":
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+                value > 0 or np.isnan(value)) or np.isinf(value):
+            raise ValueError(f"clip {i}: companion 'fps' must be a positive number (NaN: "
+                             f"unknown), got {value!r}")
+    elif name == "source" and not isinstance(value, str | os.PathLike):
+        raise TypeError(f"clip {i}: companion 'source' must be a file name (str), got "
+                        f"{type(value).__name__}")
 
 
 class ClipSet(Sequence):
@@ -202,7 +272,7 @@ class ClipSet(Sequence):
             else:
                 raise IndexError(f"ClipSet takes one index over clips, got {key!r}")
         if isinstance(key, numbers.Integral):
-            return self.data[key]
+            return self.data[self._indices([key])[0]]
         indices = self._indices(key)
         return ClipSet(
             [self.data[i] for i in indices],
@@ -222,6 +292,14 @@ class ClipSet(Sequence):
         if key.ndim != 1 or not (key.size == 0 or np.issubdtype(key.dtype, np.integer)):
             raise IndexError(f"ClipSet indices must be integers, a slice or a mask, got {key!r}")
         n = len(self.data)
+        # A list or an array refuses an index out of range; wrapping -4 of 3 clips onto
+        # clip 2 would silently pick another clip (and its companions).
+        outside = key[(key < -n) | (key >= n)]
+        if outside.size:
+            raise IndexError(
+                f"ClipSet index {int(outside[0])} is out of range for {n} clips "
+                f"(valid: {-n} to {n - 1})"
+            )
         return [int(i) + n if i < 0 else int(i) for i in key]
 
     def __repr__(self) -> str:

@@ -331,7 +331,9 @@ class FilePrediction:
     frame : ndarray of int (T,)
         Index of the frame in the file (a frame the decoder failed on keeps its number).
     time_s : ndarray of float (T,)
-        ``frame / fps`` (0 for an image; NaN when the frame rate is unknown).
+        Seconds from the video's start, from the frames' own timestamps (right on
+        variable-frame-rate videos; ``frame / fps`` is not); a frame the decoder failed on
+        is placed between its neighbours. 0 for an image.
     boxes : ndarray (T, 4)
         Face box ``(x, y, w, h)`` in the file's pixels (the square the face was cut from);
         NaN on ``"missing"`` frames.
@@ -402,10 +404,13 @@ class FilePrediction:
             counts[record.reason] = counts.get(record.reason, 0) + record.count
         out = {r: n for r, n in counts.items() if r not in _KEPT_REASONS}
         kept = {r: n for r, n in counts.items() if r in _KEPT_REASONS}
+        # A cut MPEG-TS says how many frames it lost at least, never how many.
+        at_least = "at least " if any(r.open_ended for r in self.skipped) else ""
         parts = []
         if out:
             what = ", ".join(f"{n} {reason}" for reason, n in out.items())
-            parts.append(f"{sum(out.values())} frames left out of the prediction: {what}")
+            parts.append(f"{at_least}{sum(out.values())} frames left out of the prediction: "
+                         f"{what}")
         if kept:
             what = ", ".join(f"{n} {reason}" for reason, n in kept.items())
             parts.append(f"{sum(kept.values())} frames altered but kept: {what}")
@@ -439,7 +444,9 @@ class FilePrediction:
             "error": self.error,
             "skipped": [
                 {"reason": r.reason, "count": r.count, "indices": r.indices.tolist(),
-                 "detail": r.detail}
+                 "detail": r.detail,
+                 # only the first lost frames are known (a cut MPEG-TS): "count" is a minimum
+                 **({"open_ended": True} if r.open_ended else {})}
                 for r in self.skipped
             ],
             "frames": rows,
@@ -449,27 +456,6 @@ class FilePrediction:
 def _num(v: float) -> float | None:
     """A float for JSON: NaN becomes null (JSON has no NaN)."""
     return None if v is None or not np.isfinite(v) else round(float(v), 6)
-
-
-def _read_still(path: Path) -> tuple[np.ndarray, list[str]]:
-    """An image file as one RGB uint8 frame, and notes on what was converted."""
-    buf = np.fromfile(path, dtype=np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
-    if img is None:
-        raise ValueError("cannot read the image: the file is empty, corrupt or not an image")
-    notes = []
-    if img.dtype == np.uint16:
-        # Keep the 8 most significant bits: the face detector and features work on uint8.
-        img = (img >> 8).astype(np.uint8)
-        notes.append("16-bit image scaled to 8 bits")
-    elif img.dtype != np.uint8:
-        raise ValueError(f"unsupported pixel type {img.dtype} (8- or 16-bit integers only)")
-    if img.ndim == 2:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB), notes
-    if img.shape[2] == 4:
-        notes.append("alpha channel ignored (the colour channels are used as they are)")
-        return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB), notes
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB), notes
 
 
 def _windows(frames: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
@@ -521,21 +507,26 @@ def _predict_path(
         output of the file is written).
     """
     from .io import iter_frames, video_fps
+    from .io.images import read_image_noting
 
     result = FilePrediction(path=str(path), classes=[str(c) for c in head.classes])
     writer = None
     read_skips: list[SkippedFrames] = []  # the reader's records, filled as it streams
+    read_times: list[float] = []  # the decoded frames' own times, filled as it streams
+    turned: list[tuple[int, bool]] = []  # how the reader turned the frames upright
     try:
         if path.suffix.lower() in IMAGE_EXTENSIONS:
             result.kind = "image"
-            frame, result.notes = _read_still(path)
+            # The readers' one rule for stills (EXIF orientation, 16-bit, alpha, pixel
+            # budget), as in training data loaded by skfer.io.read_image.
+            frame, result.notes = read_image_noting(path)
             windows: Iterable[list[np.ndarray]] = [[frame]]
         else:
             result.fps = video_fps(path)
             # The reader only records (on_missing="ignore"); this function applies the
             # caller's policy to its records and to the frames without a usable face.
             frames = iter_frames(path, color=opts.annotate, on_missing="ignore",
-                                 skipped=read_skips)
+                                 skipped=read_skips, times=read_times, orientation=turned)
             windows = _windows(frames, opts.chunk_frames)
         if opts.annotate and opts.output_dir is not None:
             writer = _Annotator(opts.output_dir, opts.stem, result.kind, result.fps)
@@ -558,6 +549,11 @@ def _predict_path(
         if not status:
             why = f" ({read_skips[0]})" if read_skips else ""
             raise ValueError(f"the video holds no frame that could be decoded{why}")
+        if turned and turned[0] != (0, False):
+            rotation, mirrored = turned[0]
+            result.notes.append(
+                f"frames turned upright as the file's display matrix says (rotated {rotation} "
+                f"degrees counter-clockwise{', then mirrored' if mirrored else ''})")
         decoded_status = np.concatenate(status)
         n = len(decoded_status)
         if (decoded_status == "missing").all():
@@ -566,7 +562,7 @@ def _predict_path(
             raise ValueError(f"no trustworthy face in any of its {n} frames (faces were "
                              "located but the detections disagree: status 'suspect')")
         _fill_rows(result, path, decoded_status, np.concatenate(boxes), np.concatenate(proba),
-                   read_skips)
+                   read_skips, read_times)
         if opts.on_missing == "raise":
             apply_policy(result.skipped, "raise", "left out of the prediction",
                          hint='predict_files(on_missing="warn" or "ignore") predicts from '
@@ -584,7 +580,8 @@ def _predict_path(
     except _FILE_ERRORS as exc:
         message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
         # The readers' messages often name the file; the report names it first already.
-        result.error = message.replace(f"video {path} ", "video ")
+        result.error = message.replace(f"video {path} ", "video ").replace(
+            f"image {path}", "the image")
         result.frame = np.zeros(0, dtype=np.int64)
         result.status = np.zeros(0, dtype="U8")
         result.proba = np.zeros((0, len(result.classes)))
@@ -610,8 +607,30 @@ def _decoded_indices(n: int, read_skips: list[SkippedFrames]) -> np.ndarray:
     return candidates[~np.isin(candidates, gaps)][:n]
 
 
+def _row_times(frame: np.ndarray, decoded: np.ndarray, times: list[float],
+               fps: float) -> np.ndarray:
+    """Time in s of each row: the decoded frames' own times, the gaps' placed between.
+
+    A frame the decoder failed on has no timestamp: it is placed by linear interpolation
+    between its decoded neighbours (by frame number), or one frame period per frame beyond
+    the first or last decoded frame.
+
+    >>> _row_times(np.array([0, 1, 2, 3]), np.array([0, 2, 3]), [0.0, 0.5, 0.6], 10.0).tolist()
+    [0.0, 0.25, 0.5, 0.6]
+    """
+    if len(times) != len(decoded):  # a reader without times (a test double): index / fps
+        return frame / fps
+    known = np.asarray(times, dtype=np.float64)
+    out = np.interp(frame, decoded, known)
+    before, after = frame < decoded[0], frame > decoded[-1]
+    out[before] = known[0] - (decoded[0] - frame[before]) / fps
+    out[after] = known[-1] + (frame[after] - decoded[-1]) / fps
+    return out
+
+
 def _fill_rows(result: FilePrediction, path: Path, status: np.ndarray, boxes: np.ndarray,
-               proba: np.ndarray, read_skips: list[SkippedFrames]) -> None:
+               proba: np.ndarray, read_skips: list[SkippedFrames],
+               read_times: list[float]) -> None:
     """Set the rows of ``result`` (decoded frames and reader gaps) and its skip records."""
     decoded = _decoded_indices(len(status), read_skips)
     gaps = [r.indices for r in read_skips if r.reason in _READER_GAPS]
@@ -625,7 +644,8 @@ def _fill_rows(result: FilePrediction, path: Path, status: np.ndarray, boxes: np
     result.boxes[at] = boxes
     result.proba = np.full((len(frame), n_classes), np.nan)
     result.proba[at] = proba
-    result.time_s = np.zeros(1) if result.kind == "image" else frame / result.fps
+    result.time_s = (np.zeros(1) if result.kind == "image"
+                     else _row_times(frame, decoded, read_times, result.fps))
     source = str(path)
     records = [r if r.source is not None else _with_source(r, source) for r in read_skips]
     for st, reason in _STATUS_REASONS.items():

@@ -216,9 +216,13 @@ def test_no_landmarks_is_a_clear_error():
     # ClipSet itself catches landmarks whose frames do not match the clip's.
     with pytest.raises(ValueError, match="clip 1: companion 'landmarks' has"):
         ClipSet(data.data[:2], landmarks=[data.landmarks[0], data.landmarks[1][:-1]])
-    with pytest.raises(ValueError, match=r"clip 1: landmarks of shape \(\d+, 49, 2\)"):
+    # ...and landmarks of two schemes (the message names the clip and both).
+    with pytest.raises(ValueError, match=r"clip 1: companion 'landmarks' has shape "
+                                         r"\(\d+, 49, 2\), but earlier clips have \(T, 68, 2\)"):
+        X[[0, 1]].replace(landmarks=[data.landmarks[0], data.landmarks[1][:, 17:66]])
+    with pytest.raises(ValueError, match=r"clip 0: landmarks of shape \(\d+, 49, 2\)"):
         reg.transform(X[[0, 1]].replace(
-            landmarks=[data.landmarks[0], data.landmarks[1][:, 17:66]]))
+            landmarks=[data.landmarks[0][:, 17:66], data.landmarks[1][:, 17:66]]))
     # 51 non-jaw points are as good as 68.
     X51 = X.replace(landmarks=[p[:, REGISTRATION_INDICES_68] for p in X.get("landmarks")])
     for u, v in zip(reg.transform(X51), reg.transform(X)):

@@ -69,9 +69,14 @@ def _list_models(args: argparse.Namespace) -> int:
 
 
 def _one_line(exc: BaseException) -> str:
-    """The exception's message on one line (scikit-learn's and others span several)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return " ".join(lines) or type(exc).__name__
+    """The exception's message and notes on one line (scikit-learn's and others span several).
+
+    Notes (``add_note``) say where an error comes from (the ensemble member, the Optuna
+    trial), which the message of the step that raised it cannot know.
+    """
+    parts = [str(exc), *getattr(exc, "__notes__", ())]
+    lines = [" ".join(x.strip() for x in part.splitlines() if x.strip()) for part in parts]
+    return "; ".join(line for line in lines if line) or type(exc).__name__
 
 
 def _show_warning(command: str):

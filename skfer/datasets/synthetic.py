@@ -581,6 +581,31 @@ def _render_clip(
     return frames, landmarks, intensity
 
 
+#: Renders of one clip :func:`make_expressions` tries before giving up (``face_check``).
+_MAX_RENDERS = 10
+
+
+def _front_end_check():
+    """A function telling whether the named models' face-tube step accepts a clip.
+
+    The step itself decides (its ``on_missing="raise"`` policy), so the generator follows
+    whatever the front end accepts rather than a copy of its rules.
+    """
+    from ..models import face_tube_step
+    from ..utils.frame_policy import SkippedFramesError
+
+    extractor = face_tube_step().fit()
+
+    def accepts(clip: np.ndarray) -> bool:
+        try:
+            extractor.transform([clip])
+        except SkippedFramesError:
+            return False
+        return True
+
+    return accepts
+
+
 def _frame_counts(
     n_frames: int | tuple[int, int], n_clips: int, rng: np.random.RandomState
 ) -> np.ndarray:
@@ -605,6 +630,7 @@ def make_expressions(
     color: bool = True,
     low_intensity_fraction: float = 0.3,
     random_state: int | np.random.RandomState | None = None,
+    face_check: bool = True,
 ) -> Bunch:
     """Generate synthetic clips of faces going from neutral to the apex of an expression.
 
@@ -641,6 +667,14 @@ def make_expressions(
         of ``[0.75, 1.0]``.
     random_state : int, RandomState instance or None, default=None
         Seed of every random choice.
+    face_check : bool, default=True
+        Give only clips that the named models' face-tube front end
+        (:func:`skfer.models.face_tube_step`, which ``skfer train`` and ``skfer evaluate`` run)
+        accepts: a clip in which the Haar detector finds no trustworthy face (a face found in
+        too few frames, or detections that disagree) is rendered again from a new draw of its
+        pose, lighting and noise (same subject, expression and length), at most 10 times.
+        Every other clip is exactly what the seed gives without the check. ``False`` skips the
+        face detection this costs (about as long as the rendering).
 
     Returns
     -------
@@ -682,6 +716,7 @@ def make_expressions(
     lengths = _frame_counts(n_frames, n_clips, rng)
     subject_seeds = rng.randint(0, 2**31 - 1, int(n_subjects))
     clip_seeds = rng.randint(0, 2**31 - 1, n_clips)
+    accepts = _front_end_check() if face_check else None
     data, landmarks, boxes, intensities, apexes, target, groups = [], [], [], [], [], [], []
     k = 0
     for s in range(int(n_subjects)):
@@ -689,16 +724,28 @@ def make_expressions(
         mask = _head_mask(TEMPLATE_SIZE, subject.points)
         for name in names:
             for _ in range(int(n_clips_per_expression)):
-                crng = np.random.RandomState(clip_seeds[k])
-                low = crng.rand() < low_intensity_fraction
-                apex = crng.uniform(0.35, 0.65) if low else crng.uniform(0.75, 1.0)
-                if name == "neutral":
-                    apex = 0.0
-                frames, lms, inten = _render_clip(
-                    subject, mask, name, int(lengths[k]), height, width, apex, crng
-                )
-                if not color:
-                    frames = to_grey(frames)
+                for attempt in range(_MAX_RENDERS):
+                    # The first render is the seed's own; later ones draw anew, so a clip
+                    # the front end refuses changes and no other clip does.
+                    crng = np.random.RandomState(
+                        clip_seeds[k] if attempt == 0 else [clip_seeds[k], attempt])
+                    low = crng.rand() < low_intensity_fraction
+                    apex = crng.uniform(0.35, 0.65) if low else crng.uniform(0.75, 1.0)
+                    if name == "neutral":
+                        apex = 0.0
+                    frames, lms, inten = _render_clip(
+                        subject, mask, name, int(lengths[k]), height, width, apex, crng
+                    )
+                    if not color:
+                        frames = to_grey(frames)
+                    if accepts is None or accepts(frames):
+                        break
+                else:
+                    raise ValueError(
+                        f"make_expressions: no render of clip {k} (subject {s}, {name}) out of "
+                        f"{_MAX_RENDERS} has a face the face-tube front end accepts at "
+                        f"frame_size={frame_size}; pass face_check=False to keep such clips"
+                    )
                 data.append(frames)
                 landmarks.append(lms)
                 boxes.append(landmarks_to_box(lms))

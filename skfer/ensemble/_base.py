@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..model_selection import check_group_cv
 from ..utils.validation import check_labels
-from ._cross_fit import check_proba_rows, cross_fit_proba
+from ._cross_fit import check_proba_rows, cross_fit_proba, naming_member
 
 __all__: list[str] = []
 
@@ -140,9 +140,10 @@ class _BaseCrossFitEnsemble(ClassifierMixin, _BaseHeterogeneousEnsemble):
             names, members, X, y_enc, splits, n_classes, n_jobs=self.n_jobs,
             params=member_params,
         )
-        self.estimators_ = [
-            clone(est).fit(X, y_enc, **member_params[name]) for name, est in zip(names, members)
-        ]
+        self.estimators_ = []
+        for name, est in zip(names, members):
+            with naming_member(name, "while fitting it on all the data"):
+                self.estimators_.append(clone(est).fit(X, y_enc, **member_params[name]))
         for name, est in zip(names, self.estimators_):
             if not np.array_equal(getattr(est, "classes_", None), np.arange(n_classes)):
                 raise ValueError(
@@ -157,10 +158,11 @@ class _BaseCrossFitEnsemble(ClassifierMixin, _BaseHeterogeneousEnsemble):
         """Refitted members' probabilities, shape (n_samples, n_members, n_classes)."""
         check_is_fitted(self)
         names = list(self.named_estimators_)
-        return np.stack([
-            check_proba_rows(est.predict_proba(X), name, len(self.classes_))
-            for name, est in zip(names, self.estimators_)
-        ], axis=1)
+        probas = []
+        for name, est in zip(names, self.estimators_):
+            with naming_member(name, "in predict_proba"):
+                probas.append(check_proba_rows(est.predict_proba(X), name, len(self.classes_)))
+        return np.stack(probas, axis=1)
 
     # --- scikit-learn API --------------------------------------------------------------------
 

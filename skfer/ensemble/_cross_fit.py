@@ -7,13 +7,15 @@ samples the members did not see: the paper's "swapped predictions" (section 4.4.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import cross_val_predict
 
-__all__ = ["check_proba_rows", "cross_fit_proba"]
+__all__ = ["check_proba_rows", "cross_fit_proba", "naming_member"]
 
 #: Tolerance on ``sum(predict_proba) == 1`` per row.
 PROBA_ATOL = 1e-6
@@ -62,7 +64,8 @@ def cross_fit_proba(
         )
     out = np.empty((len(y_enc), len(estimators), n_classes))
     for m, (name, est) in enumerate(zip(names, estimators)):
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, naming_member(
+                name, "while cross-fitting it (out-of-fold predict_proba)"):
             warnings.simplefilter("always")
             proba = cross_val_predict(
                 clone(est), X, y_enc, cv=splits, method="predict_proba", n_jobs=n_jobs,
@@ -80,6 +83,21 @@ def cross_fit_proba(
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         out[:, m, :] = check_proba_rows(proba, name, n_classes)
     return out
+
+
+@contextlib.contextmanager
+def naming_member(name: str, stage: str) -> Iterator[None]:
+    """Add a note naming the member (and the stage) to an exception raised inside.
+
+    The exception keeps its type and message, so callers catching a member's ``ValueError``
+    still do; the note, shown under the traceback and in ``skfer``'s one-line errors, says
+    which of the members raised it (their own messages rarely do).
+    """
+    try:
+        yield
+    except Exception as exc:
+        exc.add_note(f"raised by ensemble member {name!r} {stage}")
+        raise
 
 
 def check_proba_rows(proba, name: str, n_classes: int) -> np.ndarray:

@@ -44,6 +44,11 @@ SPECTRAL_DESCRIPTORS = ("centroid", "bandwidth", "rolloff", "flatness", "flux", 
 #: Peak amplitude below which a track counts as silent (a warning names such clips).
 _SILENCE_PEAK = 1e-4
 
+#: Largest peak accepted from float samples, which are read on the [-1, 1] scale. Float
+#: recordings exceed 1 a little (overs, resampling), never by 18 dB; integer PCM cast to
+#: float without scaling exceeds 8 as soon as it is louder than -72 dBFS (int16).
+_FLOAT_PEAK_LIMIT = 8.0
+
 _POOLING = ("mean", "std", "min", "max")
 
 
@@ -134,6 +139,26 @@ def audio_frame_features(
     return np.concatenate(cols, axis=0).T.astype(np.float64)
 
 
+def _pcm_to_float(y: np.ndarray, where: str) -> np.ndarray:
+    """float32 samples on the [-1, 1] scale from float or integer PCM samples.
+
+    Integer samples are PCM, whose scale their dtype says (the WAV convention, also
+    librosa's ``util.buf_to_float`` and soundfile's): signed ``b``-bit samples are divided
+    by ``2 ** (b - 1)`` (int16: 32768), unsigned 8-bit samples are centred on 128 first.
+    Other unsigned and 64-bit integers are no PCM format and are refused.
+    """
+    if np.issubdtype(y.dtype, np.floating):
+        return y.astype(np.float32)
+    if y.dtype in (np.int8, np.int16, np.int32):
+        return (y / float(2 ** (8 * y.dtype.itemsize - 1))).astype(np.float32)
+    if y.dtype == np.uint8:
+        return ((y.astype(np.float32) - 128.0) / 128.0).astype(np.float32)
+    raise TypeError(
+        f"{where}: audio samples of dtype {y.dtype} are no PCM format skfer knows; give "
+        "float samples in [-1, 1], or int8/int16/int32/uint8 PCM"
+    )
+
+
 class AudioFeatures(TransformerMixin, BaseEstimator):
     """MFCC, deltas and spectral descriptors of every clip's sound track (EmoNets 3.2.1).
 
@@ -182,7 +207,11 @@ class AudioFeatures(TransformerMixin, BaseEstimator):
 
     Bad input: a clip without sound (no ``audio`` companion, an entry ``None``, a video file
     with no audio track), an empty track, a track shorter than one ``window``, NaN or
-    infinite samples raise a ``ValueError`` naming the clip and, when known, its file. A
+    infinite samples raise a ``ValueError`` naming the clip and, when known, its file.
+    Integer samples are PCM and scaled by their dtype (int16: ``v / 32768``; uint8:
+    ``(v - 128) / 128``; int8, int32 alike); other integer dtypes (uint16, int64) are refused.
+    Float samples are read on the [-1, 1] scale; a float track peaking above 8 (integer PCM
+    cast to float without scaling) is refused with a ``ValueError``. A
     silent track (peak below 1e-4) gives the features of silence (finite: the mel powers
     are floored at 1e-10, i.e. -100 dB) with a ``UserWarning`` naming the clips. No NaN
     leaves the transformer.
@@ -324,10 +353,18 @@ class AudioFeatures(TransformerMixin, BaseEstimator):
             )
         if y.size == 0:
             raise ValueError(f"{where}: the audio track is empty (zero samples)")
-        y = y.astype(np.float32)
+        y = _pcm_to_float(y, where)
         if not np.isfinite(y).all():
             raise ValueError(
                 f"{where}: NaN or infinite audio sample at index {np.argmin(np.isfinite(y))}"
+            )
+        peak = float(np.abs(y).max())
+        if peak > _FLOAT_PEAK_LIMIT:
+            raise ValueError(
+                f"{where}: float audio samples are read on the [-1, 1] scale, but this track "
+                f"peaks at {peak:g}: integer PCM converted to float without scaling? Pass "
+                "the integer array itself (int16 is read as v / 32768), or divide by 32768 "
+                "for 16-bit samples"
             )
         if isinstance(rate, bool) or not isinstance(rate, numbers.Integral) or rate <= 0:
             raise ValueError(f"{where}: sample_rate must be a positive int, got {rate!r}")

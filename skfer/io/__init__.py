@@ -7,11 +7,19 @@ another size are recorded as :class:`~skfer.utils.frame_policy.SkippedFrames` un
 """
 
 from .audio import read_audio
-from .images import IMAGE_EXTENSIONS, list_images, natural_key, read_frame_folder, read_image
+from .images import (
+    IMAGE_EXTENSIONS,
+    MAX_IMAGE_PIXELS,
+    list_images,
+    natural_key,
+    read_frame_folder,
+    read_image,
+)
 from .video import Video, iter_frames, read_video, video_fps
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "MAX_IMAGE_PIXELS",
     "Video",
     "iter_frames",
     "list_images",

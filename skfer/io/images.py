@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 
 import cv2
@@ -17,12 +18,24 @@ import numpy as np
 from ..utils.pixels import to_grey_frame
 from ._files import check_count, check_file
 
-__all__ = ["IMAGE_EXTENSIONS", "natural_key", "read_image", "list_images", "read_frame_folder"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "MAX_IMAGE_PIXELS",
+    "natural_key",
+    "read_image",
+    "list_images",
+    "read_frame_folder",
+]
 
 #: File extensions (lower case) treated as images.
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp"}
 )
+
+#: Default pixel budget of :func:`read_image`: Pillow's ``MAX_IMAGE_PIXELS`` (about 89.5
+#: million pixels, 256 MiB of RGB). A few hundred bytes of PNG can declare 16,000 x 16,000
+#: pixels (768 MB decoded, a "decompression bomb"); no face image comes near the budget.
+MAX_IMAGE_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -33,7 +46,9 @@ def natural_key(name: str | os.PathLike) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in parts)
 
 
-def read_image(path: str | os.PathLike, *, color: bool = True) -> np.ndarray:
+def read_image(
+    path: str | os.PathLike, *, color: bool = True, max_pixels: int | None = MAX_IMAGE_PIXELS
+) -> np.ndarray:
     """Read one image file.
 
     Parameters
@@ -42,6 +57,10 @@ def read_image(path: str | os.PathLike, *, color: bool = True) -> np.ndarray:
         Image file in any format OpenCV decodes (PNG, JPEG, TIFF, BMP, WebP, ...).
     color : bool, default=True
         ``True`` returns ``(H, W, 3)`` RGB, ``False`` returns ``(H, W)`` grey.
+    max_pixels : int or None, default=MAX_IMAGE_PIXELS
+        Refuse, before decoding, an image whose header declares more pixels (width x
+        height) than this: the default is Pillow's budget, about 89.5 million pixels.
+        ``None`` reads any size.
 
     Returns
     -------
@@ -57,7 +76,8 @@ def read_image(path: str | os.PathLike, *, color: bool = True) -> np.ndarray:
         If the file is not readable.
     ValueError
         If the file is empty, cannot be decoded as an image (corrupt, truncated or not an
-        image), or holds samples other than 8- or 16-bit integers (float TIFF, 32-bit).
+        image), holds samples other than 8- or 16-bit integers (float TIFF, 32-bit), or
+        declares more pixels than ``max_pixels``.
 
     Notes
     -----
@@ -76,9 +96,30 @@ def read_image(path: str | os.PathLike, *, color: bool = True) -> np.ndarray:
     * Grey files read with ``color=True`` are repeated on the 3 channels; colour files read
       with ``color=False`` are converted with OpenCV's BT.601 luma
       (:func:`skfer.utils.pixels.to_grey_frame`).
+    * The image size is read from the header (with Pillow, which matplotlib brings) and
+      checked against ``max_pixels`` before anything is decoded; a format Pillow does not
+      parse is decoded by OpenCV under its own limit (2^30 pixels).
+    """
+    return read_image_noting(path, color=color, max_pixels=max_pixels)[0]
+
+
+def read_image_noting(
+    path: str | os.PathLike, *, color: bool = True, max_pixels: int | None = MAX_IMAGE_PIXELS
+) -> tuple[np.ndarray, list[str]]:
+    """:func:`read_image`, and what its rules changed in the file's pixels (for reports).
+
+    The one image reader of skfer: ``skfer predict`` notes these changes per file.
+
+    Returns
+    -------
+    image : ndarray of uint8
+    notes : list of str
+        ``"16-bit image scaled to 8 bits ..."``, ``"alpha channel composited onto black"``.
     """
     path = check_file(path, "image", folder_hint="; use skfer.io.read_frame_folder for a "
                       "folder of frames")
+    max_pixels = check_count(max_pixels, "max_pixels")
+    _check_pixel_budget(path, max_pixels)
     # np.fromfile + imdecode instead of imread: works for non-ASCII paths on every platform.
     buf = np.fromfile(path, dtype=np.uint8)
     flags = cv2.IMREAD_UNCHANGED if _may_have_alpha(buf) else cv2.IMREAD_ANYDEPTH | \
@@ -90,15 +131,49 @@ def read_image(path: str | os.PathLike, *, color: bool = True) -> np.ndarray:
     if img is None:
         raise ValueError(f"cannot read image {path}: the file is corrupt, truncated or not an "
                          "image")
+    notes = []
+    if img.dtype == np.uint16:
+        notes.append("16-bit image scaled to 8 bits (round(v * 255 / 65535))")
     img = _to_uint8(img, path)
     if img.ndim == 3 and img.shape[2] in (2, 4):  # grey+alpha / BGRA: composite onto black
+        notes.append("alpha channel composited onto black")
         alpha = img[..., -1:].astype(np.float32) / 255.0
         img = np.rint(img[..., :-1] * alpha).astype(np.uint8)
         img = img[..., 0] if img.shape[2] == 1 else img
     if img.ndim == 2:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB) if color else img
+        return (cv2.cvtColor(img, cv2.COLOR_GRAY2RGB) if color else img), notes
     rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)  # OpenCV decodes to BGR
-    return rgb if color else to_grey_frame(rgb)
+    return (rgb if color else to_grey_frame(rgb)), notes
+
+
+def _check_pixel_budget(path: Path, max_pixels: int | None) -> None:
+    """Refuse an image whose header declares more than ``max_pixels`` pixels (not decoded)."""
+    if max_pixels is None:
+        return
+    from PIL import Image, UnidentifiedImageError  # Pillow comes with matplotlib
+
+    try:
+        with warnings.catch_warnings():  # Pillow's own bomb warning: the check is ours
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as header:  # parses the header, decodes nothing
+                width, height = header.size
+        pixels, size = width * height, f"{width} x {height} = {width * height:,} pixels"
+    except Image.DecompressionBombError as exc:
+        # Pillow refuses to open an image above twice its own budget; its message has the
+        # pixel count ("Image size (256000000 pixels) exceeds limit of ...").
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        if found is None:
+            return  # cannot tell: OpenCV's own limit applies
+        pixels = int(found[1])
+        size = f"{pixels:,} pixels"
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return  # a format Pillow does not parse, or corrupt: OpenCV decodes or refuses it
+    if pixels > max_pixels:
+        raise ValueError(
+            f"image {path} declares {size}, above the budget of max_pixels={max_pixels:,} "
+            "(a decompression bomb, or an image far larger than a face needs); pass a larger "
+            "max_pixels, or None, to read it"
+        )
 
 
 def _may_have_alpha(buf: np.ndarray) -> bool:

@@ -136,24 +136,41 @@ def _heartbeat_storage(storage, heartbeat_interval: int | None):
     """``storage`` as an RDBStorage with heartbeats and stale-trial retries, when it is one.
 
     A URL string becomes an RDBStorage; an RDBStorage that has no heartbeat gets a copy with
-    one (the caller's object is left alone); one with its own heartbeat, and every other
-    storage (None, JournalStorage, ...), is used as given.
+    one (the caller's object is left alone). An RDBStorage with its own heartbeat keeps it
+    (interval and grace period), but without a stale-trial callback of its own it gets a copy
+    with the retry callback: Optuna would fail a killed worker's trial and never run it again.
+    Every other storage (None, JournalStorage, ...) is used as given.
     """
     import optuna
 
-    if heartbeat_interval is None:
-        return storage
     rdb = optuna.storages.RDBStorage
-    if isinstance(storage, rdb) and storage.heartbeat_interval is None:
+    own_heartbeat = isinstance(storage, rdb) and storage.heartbeat_interval is not None
+    if heartbeat_interval is None and not own_heartbeat:
+        return storage
+    if own_heartbeat:
+        if _stale_trial_callback(storage) is not None:
+            return storage
+        interval = storage.heartbeat_interval
+        url, kwargs = storage.url, {"engine_kwargs": storage.engine_kwargs,
+                                    "skip_compatibility_check": True,
+                                    "grace_period": storage.grace_period}
+    elif isinstance(storage, rdb):
+        interval = heartbeat_interval
         url, kwargs = storage.url, {"engine_kwargs": storage.engine_kwargs,
                                     "skip_compatibility_check": True}
     elif isinstance(storage, str):
-        url, kwargs = storage, {}
+        interval, url, kwargs = heartbeat_interval, storage, {}
     else:
         return storage
     with _quiet_optuna():
         key, callback = _retry_callback()
-        return rdb(url, heartbeat_interval=int(heartbeat_interval), **{key: callback}, **kwargs)
+        return rdb(url, heartbeat_interval=int(interval), **{key: callback}, **kwargs)
+
+
+def _stale_trial_callback(storage):
+    """The callback an RDBStorage runs on a trial its heartbeat failed (None: none)."""
+    return (getattr(storage, "heartbeat_stale_trial_callback", None)
+            or getattr(storage, "failed_trial_callback", None))
 
 
 class TrialSeededRandomSampler(RandomSampler):
@@ -367,7 +384,9 @@ def tune(
         :class:`optuna.storages.RDBStorage` without heartbeat of its own), so that a killed
         worker's trial is failed and retried (see Notes). None turns heartbeats off. Ignored
         by storages without heartbeat support (in memory, JournalStorage) and by an
-        RDBStorage that has its own ``heartbeat_interval``.
+        RDBStorage that has its own ``heartbeat_interval``: that one keeps its interval and
+        grace period, and gets the retry callback when it has no stale-trial callback of
+        its own (without one, Optuna fails a dead worker's trial and never runs it again).
 
     Returns
     -------

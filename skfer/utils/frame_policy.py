@@ -110,6 +110,9 @@ class SkippedFrames:
         File the clip came from, where known.
     detail : str
         Free text: what was declared against what was decoded, the decoder's message...
+    open_ended : bool
+        ``indices`` are only the first frames known to be lost, and an unknown number
+        followed them (a cut MPEG-TS file declares no frame count): messages say "at least".
     """
 
     indices: np.ndarray = field(repr=False)
@@ -117,6 +120,7 @@ class SkippedFrames:
     clip_index: int | None = None
     source: str | None = None
     detail: str = ""
+    open_ended: bool = False
 
     def __post_init__(self) -> None:
         if self.reason not in SKIP_REASONS:
@@ -142,6 +146,7 @@ class SkippedFrames:
     def __str__(self) -> str:
         shown = self.indices[:10].tolist()
         more = " ..." if self.count > 10 else ""
+        more += " and an unknown number after them" if self.open_ended else ""
         text = (
             f"{self.where()}: {self.count} frames {shown}{more}: {self.reason} "
             f"({SKIP_REASONS[self.reason]})"
@@ -183,8 +188,10 @@ def apply_policy(
         more = f" (and {len(records) - 1} more clips)" if len(records) > 1 else ""
         raise SkippedFramesError(f"{records[0]}{more}; {hint}", records)
     total = sum(r.count for r in records)
+    at_least = "at least " if any(r.open_ended for r in records) else ""
     shown = "; ".join(str(r) for r in records[:5])
     more = f"; and {len(records) - 5} more clips" if len(records) > 5 else ""
     warnings.warn(
-        f"{total} frames were {what}: {shown}{more}", SkippedFramesWarning, stacklevel=stacklevel
+        f"{at_least}{total} frames were {what}: {shown}{more}", SkippedFramesWarning,
+        stacklevel=stacklevel,
     )

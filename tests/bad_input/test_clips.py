@@ -259,3 +259,58 @@ def test_module_level_detector_pickles_and_lambda_still_deepcopies():
     cloudpickle = pytest.importorskip("cloudpickle")  # joblib's process workers use it
     restored = pickle.loads(cloudpickle.dumps(lam))
     assert restored.detector(np.zeros((4, 4))) is None
+
+
+# ------------------------------------------------------------------ ClipSet (issue 25)
+
+
+THREE = [np.full((2, 8, 8), v, np.uint8) for v in (0, 1, 2)]
+
+
+@pytest.mark.parametrize("key", [[-4], [3], np.array([-4]), -4, 3, [0, 5]])
+def test_clipset_index_out_of_range(key):
+    """ClipSet[[-4]], [3], np.array([-4]), -4, 3 or [0, 5] on 3 clips -> clear error:
+    IndexError naming the index and the valid range, as a list or an array raises (not clip 2).
+    """
+    X = ClipSet(THREE, source=["a", "b", "c"])
+    with pytest.raises(IndexError, match=r"ClipSet index (-4|3|5) is out of range for 3 clips "
+                                         r"\(valid: -3 to 2\)"):
+        X[key]
+    assert X[[-3]].get("source") == ["a"] and X[-1] is THREE[2]
+
+
+@pytest.mark.parametrize("companions, fragment", [
+    ({"landmarks": [np.zeros((2, 5))] * 3},
+     r"clip 0: companion 'landmarks' has shape \(2, 5\), expected \(T, P, 2\)"),
+    ({"landmarks": [np.zeros((2, 68, 3))] * 3},
+     r"clip 0: companion 'landmarks' has shape \(2, 68, 3\), expected \(T, P, 2\)"),
+    ({"landmarks": [np.zeros((2, 68, 2)), None, np.zeros((2, 5, 2))]},
+     r"clip 2: companion 'landmarks' has shape \(2, 5, 2\), but earlier clips have "
+     r"\(T, 68, 2\)"),
+    ({"boxes": [np.zeros((2, 3))] * 3},
+     r"clip 0: companion 'boxes' has shape \(2, 3\), expected \(T, 4\)"),
+    ({"source_boxes": [np.zeros(2)] * 3},
+     r"clip 0: companion 'source_boxes' has shape \(2,\), expected \(T, 4\)"),
+    ({"frame_ids": [np.zeros((2, 2))] * 3},
+     r"clip 0: companion 'frame_ids' has shape \(2, 2\), expected \(T\)"),
+    ({"status": [np.full((2, 1), "detected")] * 3},
+     r"clip 0: companion 'status' has shape \(2, 1\), expected \(T\)"),
+    ({"audio": [np.zeros(8), np.zeros((2, 2, 2)), None]},
+     r"clip 1: companion 'audio' must be a numeric \(n_samples,\)"),
+    ({"sample_rate": [16000, "16k", 16000]},
+     r"clip 1: companion 'sample_rate' must be a positive int \(Hz\), got '16k'"),
+    ({"fps": [25.0, -1.0, 25.0]}, r"clip 1: companion 'fps' must be a positive number"),
+])
+def test_clipset_malformed_companion(companions, fragment):
+    """ClipSet built with landmarks (T, 5) or (T, P, 3), two landmark schemes, boxes (T, 3),
+    frame_ids (T, 2), a (T, 1) status, 3-D audio, sample_rate "16k", fps -1 -> clear error: at
+    construction, naming the clip, the companion and the expected shape.
+    """
+    with pytest.raises(ValueError, match=fragment):
+        ClipSet(THREE, **companions)
+
+
+def test_clipset_non_numeric_landmarks():
+    """ClipSet with landmarks of strings -> clear error: TypeError naming the clip and dtype."""
+    with pytest.raises(TypeError, match=r"clip 0: companion 'landmarks' must be numeric"):
+        ClipSet(THREE, landmarks=[np.full((2, 68, 2), "x")] * 3)

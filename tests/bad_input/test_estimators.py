@@ -346,5 +346,70 @@ def test_evaluate_mixed_label_types():
 
 def test_make_model_unknown_name():
     """make_model("nope") -> clear error: lists the known models."""
-    with pytest.raises(ValueError, match="unknown model 'nope'; known models: convnet, hog-svm"):
+    known = "convnet, emonets-fer2013, hog-svm"
+    with pytest.raises(ValueError, match=f"unknown model 'nope'; known models: {known}"):
         make_model("nope")
+
+
+# ------------------------------------------------------------------------ issue 25
+
+
+def test_audio_features_int16_pcm():
+    """int16 PCM samples given to AudioFeatures -> OK: read as v / 32768 (the features of the
+    same float track), not as floats 32,767 times too loud.
+    """
+    pytest.importorskip("librosa")
+    from skfer.features import AudioFeatures
+
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(4000) / 16000)).astype(np.float32)
+    pcm = np.round(tone * 32767).astype(np.int16)
+    model = AudioFeatures(pooling=["mean"]).fit(None)
+    features = model.transform([pcm])
+    np.testing.assert_allclose(features, model.transform([pcm / np.float32(32768)]))
+    rms = model.feature_names_.index("mean_rms")
+    np.testing.assert_allclose(features[0, rms], model.transform([tone])[0, rms], rtol=0.01)
+    u8 = np.round(tone * 127 + 128).astype(np.uint8)  # 8-bit WAV PCM is unsigned
+    np.testing.assert_allclose(model.transform([u8]),
+                               model.transform([(u8.astype(np.float32) - 128) / 128]))
+
+
+@pytest.mark.parametrize("samples, error, fragment", [
+    (np.full(4000, 8000.0, np.float32), ValueError,
+     r"clip 0: float audio samples are read on the \[-1, 1\] scale, but this track peaks at "
+     r"8000: integer PCM converted to float"),
+    (np.zeros(4000, np.uint16), TypeError, r"clip 0: audio samples of dtype uint16 are no PCM"),
+    (np.zeros(4000, np.int64), TypeError, r"clip 0: audio samples of dtype int64 are no PCM"),
+])
+def test_audio_features_samples_on_another_scale(samples, error, fragment):
+    """int16 PCM cast to float without scaling (peak 8000), uint16 or int64 samples ->
+    clear error: naming the clip and the scale or dtype, never features of a wrong loudness.
+    """
+    pytest.importorskip("librosa")
+    from skfer.features import AudioFeatures
+
+    with pytest.raises(error, match=fragment):
+        AudioFeatures().fit(None).transform([samples])
+
+
+class FailingFit(LogisticRegression):
+    """A member whose fit raises a message that does not say which member it is."""
+
+    def fit(self, X, y, sample_weight=None):
+        raise ValueError("Input contains NaN")
+
+
+@pytest.mark.parametrize("ensemble", [WeightedAverageClassifier, SVMStackingClassifier])
+def test_ensemble_member_fit_failure_names_the_member(ensemble):
+    """An ensemble member whose fit raises "Input contains NaN" -> clear error: the member's own
+    ValueError, with a note naming the member and the stage (shown by skfer's one-line errors).
+    """
+    from skfer.cli import _one_line
+
+    members = [("good", LogisticRegression()), ("broken", FailingFit())]
+    with pytest.raises(ValueError, match="Input contains NaN") as err:
+        ensemble(members, cv=2).fit(X, Y)
+    assert err.value.__notes__ == [
+        "raised by ensemble member 'broken' while cross-fitting it (out-of-fold predict_proba)"]
+    assert _one_line(err.value) == (
+        "Input contains NaN; raised by ensemble member 'broken' while cross-fitting it "
+        "(out-of-fold predict_proba)")

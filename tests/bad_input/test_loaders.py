@@ -210,3 +210,61 @@ def test_load_folder_truncated_video(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert load_folder(tmp_path, on_missing="ignore").skipped[1][0].reason == "truncated"
+
+
+def test_emodb_wav_shorter_than_its_header(tmp_path):
+    """Emo-DB folder with one WAV whose header declares 2 s but holds 1 s -> clear error: names
+    that file and both lengths, instead of a data set with 1 s of it.
+    """
+    import wave
+
+    from skfer.datasets import load_emodb
+
+    for name, seconds in (("03a01Fa", 1.0), ("03a01Wa", 1.0)):
+        with wave.open(str(tmp_path / f"{name}.wav"), "wb") as fh:
+            fh.setnchannels(1), fh.setsampwidth(2), fh.setframerate(16000)
+            fh.writeframes(np.zeros(int(seconds * 16000), "<i2").tobytes())
+    assert len(load_emodb(tmp_path).audio[0]) == 16000
+    data = bytearray((tmp_path / "03a01Wa.wav").read_bytes())
+    at = data.index(b"data")
+    data[at + 4:at + 8] = np.array([2 * 32000], "<u4").tobytes()  # the header says 2 s
+    (tmp_path / "03a01Wa.wav").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"03a01Wa\.wav is cut short: it declares 32000 "
+                                         r"samples \(2\.000 s at 16000 Hz"):
+        load_emodb(tmp_path)
+
+
+def test_embedded_data_every_seed_passes_the_front_end(capsys):
+    """make_expressions for seeds 0 to 20 (seed 8 drew a clip without a trustworthy face) ->
+    OK: `skfer train`'s face-tube front end accepts every clip, nothing raises.
+    """
+    from skfer.cli.evaluate import FORMATS, extract_if_needed
+    from skfer.datasets import make_expressions
+
+    for seed in range(21):
+        bunch = make_expressions(n_subjects=1, random_state=seed)
+        tubes, counts = extract_if_needed(bunch, FORMATS["embedded"], progress=False)
+        assert len(tubes) == len(bunch.data) and counts["suspect"] == 0, seed
+
+
+def test_embedded_data_redraws_only_a_refused_clip(monkeypatch):
+    """make_expressions whose front end refuses clip 2's first render, or every render -> OK:
+    only clip 2 is drawn again (the others are the seed's own); a clip never accepted is a
+    ValueError naming it and face_check=False.
+    """
+    import skfer.datasets.synthetic as synthetic
+    from skfer.datasets import make_expressions
+
+    kwargs = {"n_subjects": 1, "n_clips_per_expression": 1, "n_frames": 3, "random_state": 0}
+    plain = make_expressions(face_check=False, **kwargs)
+    calls = []
+    monkeypatch.setattr(synthetic, "_front_end_check",
+                        lambda: lambda clip: calls.append(1) or len(calls) != 3)
+    checked = make_expressions(**kwargs)
+    assert len(calls) == 7  # six clips, clip 2 twice
+    same = [np.array_equal(a, b) for a, b in zip(plain.data, checked.data)]
+    assert same == [True, True, False, True, True, True]
+    monkeypatch.setattr(synthetic, "_front_end_check", lambda: lambda clip: False)
+    with pytest.raises(ValueError, match=r"no render of clip 0 \(subject 0, anger\) out of 10 "
+                                         r".*face_check=False"):
+        make_expressions(**kwargs)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -253,6 +254,32 @@ def test_heartbeat_on_by_default_for_rdb_storages(data, db):
     off = tune(_Picky(), C_SPACE, X, y, g, cv=3, n_trials=1, storage=db, study_name="d",
                heartbeat_interval=None)
     assert off._storage.get_heartbeat_interval() is None
+
+
+def test_own_rdb_heartbeat_retries_a_dead_worker_trial(data, tmp_path):
+    """a user's own RDBStorage with heartbeats (no retry callback) and a dead worker's trial -> recorded policy: the trial FAIL and retried with its parameters, the user's storage object untouched"""  # noqa: E501
+    import sqlite3
+
+    X, y, g = data
+    url = sqlite_storage(tmp_path / "own.db")
+    with pytest.warns(optuna.exceptions.ExperimentalWarning):
+        own = optuna.storages.RDBStorage(url, heartbeat_interval=5, grace_period=10)
+    study = optuna.create_study(storage=own, study_name="s", direction="maximize")
+    with warnings.catch_warnings():  # "Heartbeat ... supposed to be used with Study.optimize"
+        warnings.simplefilter("ignore", UserWarning)
+        dead = study.ask({"c": C_SPACE["c"]})  # a worker's trial, then the worker was killed
+    own.record_heartbeat(dead._trial_id)
+    # Its last heartbeat an hour ago: stale by state, without waiting out the grace period.
+    with sqlite3.connect(tmp_path / "own.db") as con:
+        con.execute("UPDATE trial_heartbeats SET heartbeat = datetime('now', '-1 hour')")
+    study = tune(_Picky(), C_SPACE, X, y, g, cv=3, n_trials=2, storage=own, study_name="s")
+    trials = study.get_trials(deepcopy=False)
+    assert trials[dead.number].state == TrialState.FAIL
+    (retry,) = [t for t in trials if t.system_attrs.get("failed_trial") == dead.number]
+    assert retry.state == TrialState.COMPLETE and retry.params == dead.params
+    assert study._storage.get_heartbeat_interval() == 5
+    assert study._storage._backend.grace_period == 10  # the user's settings are kept
+    assert own.heartbeat_stale_trial_callback is None  # the caller's object is left alone
 
 
 @pytest.mark.parametrize("kind", ["journal", "rdb without heartbeat"])

@@ -287,3 +287,106 @@ def test_failed_annotated_video_leaves_no_file(model, corrupt_video, tmp_path, m
         _, (res,) = predict_files_with_info(model, [corrupt_video], output_dir=tmp_path / "o",
                                             annotate=True, on_missing="ignore", as_frame=False)
     assert res.error == "model broke" and frames_in(tmp_path / "o") == []
+
+
+# -- issue 25: the file's own times and orientation ------------------------------------------
+
+
+def _write_mp4(path, frames, pts_ms=None, fmt="mp4"):
+    """``frames`` (RGB) as H.264 in MP4 (or ``fmt``); ``pts_ms`` sets each frame's time."""
+    from fractions import Fraction
+
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream("libx264", rate=FPS, options={"crf": "10"})
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        if pts_ms is not None:
+            stream.codec_context.time_base = Fraction(1, 1000)
+        for k, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            if pts_ms is not None:
+                frame.pts, frame.time_base = pts_ms[k], Fraction(1, 1000)
+            for packet in [*stream.encode(frame)]:
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def test_variable_frame_rate_time_s(model, clip, tmp_path):
+    """MP4 whose 12 frames are 40 ms apart but for a 1 s pause (variable frame rate) -> OK:
+    time_s are the frames' own times (CSV and JSON too), not frame / fps.
+    """
+    pts = [0, 40, 80, 120, 160, 1160, 1200, 1240, 1280, 1320, 1360, 1400]
+    video = _write_mp4(tmp_path / "vfr.mp4", clip, pts)
+    _, (res,) = predict_files_with_info(model, [video], output_dir=tmp_path / "o",
+                                        as_frame=False)
+    np.testing.assert_allclose(res.time_s, np.array(pts) / 1000, atol=1e-3)
+    report = json.loads((tmp_path / "o" / "vfr.json").read_text())
+    assert report["frames"][5]["time_s"] == pytest.approx(1.16, abs=1e-3)
+    with open(tmp_path / "o" / "vfr.csv", newline="") as fh:
+        assert float(list(csv.DictReader(fh))[5]["time_s"]) == pytest.approx(1.16, abs=1e-3)
+
+
+def test_phone_video_is_predicted_upright(model, clip, tmp_path):
+    """Phone MP4 stored sideways with a "rotate 90" flag in its track header -> OK: the faces are
+    found in the upright frames, and the file's notes say it was turned.
+    """
+    sideways = np.rot90(clip, k=1, axes=(1, 2))  # what the phone's sensor stored
+    video = _write_mp4(tmp_path / "phone.mp4", sideways)
+    data = bytearray(video.read_bytes())
+    at = data.index(b"tkhd") + 4 + 40  # the track header's display matrix (version 0)
+    height = sideways.shape[1]
+    data[at:at + 36] = np.array([0, 1 << 16, 0, -(1 << 16), 0, 0, height << 16, 0, 1 << 30],
+                                ">i4").tobytes()
+    video.write_bytes(bytes(data))
+    upright = _write_mp4(tmp_path / "upright.mp4", clip)
+    _, (res, ref) = predict_files_with_info(model, [video, upright], as_frame=False,
+                                            on_missing="ignore")
+    assert res.notes == ["frames turned upright as the file's display matrix says (rotated 270 "
+                         "degrees counter-clockwise)"]
+    assert np.isin(res.status, ["detected", "tracked"]).all() and res.label == ref.label
+    np.testing.assert_allclose(res.boxes, ref.boxes, atol=2)
+
+
+def test_still_image_follows_read_image(model, tmp_path):
+    """JPEG stored sideways with EXIF orientation 6, and an RGBA PNG -> OK: predict reads stills
+    as skfer.io.read_image does (turned upright, alpha composited), saying so in the notes.
+    """
+    from PIL import Image
+
+    from skfer.io import read_image
+
+    face = make_expressions(n_subjects=1, n_clips_per_expression=1, n_frames=2,
+                            random_state=1).data[0][-1]
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to display"
+    Image.fromarray(np.rot90(face, k=1).copy()).save(tmp_path / "photo.jpg",
+                                                     exif=exif.tobytes(), quality=95)
+    Image.fromarray(np.dstack([face, np.full(face.shape[:2], 255, np.uint8)]),
+                    "RGBA").save(tmp_path / "alpha.png")
+    _, results = predict_files_with_info(model, [tmp_path / "photo.jpg", tmp_path / "alpha.png"],
+                                         as_frame=False)
+    by_name = {Path(r.path).name: r for r in results}
+    photo = by_name["photo.jpg"]
+    assert photo.status.tolist() == ["detected"]
+    upright = read_image(tmp_path / "photo.jpg")
+    assert upright.shape == face.shape and photo.boxes[0, 2] < upright.shape[1]
+    assert by_name["alpha.png"].notes == ["alpha channel composited onto black"]
+
+
+def test_cut_mpegts_counts_at_least(model, clip, tmp_path):
+    """MPEG-TS of 12 frames cut two thirds in, inside a transport packet -> recorded policy: the
+    summary and the JSON say "at least" (open-ended), never a count the file cannot give.
+    """
+    whole = _write_mp4(tmp_path / "whole.ts", clip, fmt="mpegts").read_bytes()
+    cut = tmp_path / "cut.ts"
+    cut.write_bytes(whole[: (len(whole) * 2 // 3 // 188) * 188 + 100])
+    with pytest.warns(SkippedFramesWarning, match="at least"):
+        _, (res,) = predict_files_with_info(model, [cut], output_dir=tmp_path / "o",
+                                            as_frame=False)
+    assert res.skipped_summary().startswith("at least ")
+    assert "frames left out of the prediction: " in res.skipped_summary()
+    report = json.loads((tmp_path / "o" / "cut.json").read_text())
+    assert [r.get("open_ended") for r in report["skipped"] if r["reason"] == "truncated"] == [
+        True]

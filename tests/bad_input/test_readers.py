@@ -382,3 +382,265 @@ def test_frame_folder_grey_and_colour_frames(tmp_path):
     clip = read_frame_folder(tmp_path)
     assert clip.shape == (2, 4, 4, 3)
     assert clip[0, 0, 0].tolist() == [100] * 3 and clip[1, 0, 0].tolist() == [30, 20, 10]
+
+
+# --- issue 25: display matrices, frame times, cuts that hide their size, sound headers ------
+
+def _coded_frame(i, h=H, w=W):
+    """Frame ``i`` with its index in six black/white stripes (robust to compression)."""
+    frame = np.zeros((h, w, 3), np.uint8)
+    for bit in range(6):
+        if (i >> bit) & 1:
+            frame[:, bit * w // 6:(bit + 1) * w // 6] = 255
+    frame[: h // 6, : w // 6] = (255, 0, 0)  # a red corner shows the orientation
+    return frame
+
+
+def _code(frame):
+    """The index :func:`_coded_frame` wrote into ``frame`` (stored orientation)."""
+    h, w = frame.shape[:2]
+    return sum(1 << bit for bit in range(6) if frame[2 * h // 3, bit * w // 6 + w // 12, 1] > 128)
+
+
+def write_coded(path, fmt, codec="libx264", n=30, size=(H, W), start=0, pts_ms=None,
+                rotation=None, hflip=False):
+    """A video of :func:`_coded_frame` frames; ``pts_ms`` gives each frame's time (VFR)."""
+    from fractions import Fraction
+
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=FPS)
+        stream.height, stream.width = size
+        stream.pix_fmt = "yuv420p"
+        if pts_ms is not None:
+            stream.codec_context.time_base = Fraction(1, 1000)
+        if rotation is not None:
+            stream.set_display_rotation(rotation, hflip=hflip)
+        for k in range(n):
+            frame = av.VideoFrame.from_ndarray(_coded_frame(start + k, *size), format="rgb24")
+            if pts_ms is not None:
+                frame.pts, frame.time_base = pts_ms[k], Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def _set_tkhd_matrix(path, matrix):
+    """Overwrite the MP4 track header's display matrix, as a phone writes its rotation."""
+    data = bytearray(path.read_bytes())
+    at = data.index(b"tkhd")
+    assert data[at + 4] == 0, "tkhd version 0 expected"
+    # after the box type: version+flags, 5 x 32-bit fields, 8 reserved, 4 x 16-bit fields
+    data[at + 4 + 40:at + 4 + 76] = np.array(matrix, ">i4").tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_phone_video_rotation_flag(tmp_path):
+    """MP4 whose track header says "rotate 90 degrees clockwise" (a phone held upright) ->
+    OK: frames returned upright as players and OpenCV show them, recorded in Video.rotation.
+    """
+    mp4 = write_coded(tmp_path / "phone.mp4", "mp4", n=5)
+    # The matrix an upright phone writes: (x, y) is shown at (-y, x), translated back.
+    _set_tkhd_matrix(mp4, [0, 1 << 16, 0, -(1 << 16), 0, 0, H << 16, 0, 1 << 30])
+    video = read_video(mp4)
+    assert video.frames.shape == (5, W, H, 3)
+    assert (video.rotation, video.mirrored) == (270, False)  # counter-clockwise degrees
+    stored = read_video(mp4, autorotate=False).frames
+    np.testing.assert_array_equal(video.frames, np.rot90(stored, k=-1, axes=(1, 2)))
+    capture = cv2.VideoCapture(str(mp4))  # an independent reader that applies the flag
+    ok, bgr = capture.read()
+    capture.release()
+    assert ok and bgr.shape == video.frames[0].shape
+    assert np.abs(bgr[..., ::-1].astype(int) - video.frames[0]).mean() < 3
+    turned, times = [], []
+    streamed = list(iter_frames(mp4, orientation=turned, times=times))
+    np.testing.assert_array_equal(np.stack(streamed), video.frames)
+    assert turned == [(270, False)] and len(times) == 5
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "mov", "matroska"])
+def test_display_matrix_every_orientation(tmp_path, fmt):
+    """MP4, MOV and MKV declaring each of the 8 orientations (4 rotations, mirrored or not) ->
+    OK: each returned upright, rotation and mirroring recorded.
+    """
+    if not hasattr(av.video.stream.VideoStream, "set_display_rotation"):
+        pytest.skip("this PyAV cannot write a display matrix")
+    stored = _coded_frame(0)
+    for rotation in (0, 90, 180, 270):
+        for hflip in (False, True):
+            path = write_coded(tmp_path / f"o{rotation}{hflip}.{fmt}", fmt, n=2,
+                               rotation=rotation, hflip=hflip)
+            video = read_video(path)
+            expected = np.rot90(stored, k=rotation // 90)
+            expected = expected[:, ::-1] if hflip else expected
+            assert (video.rotation, video.mirrored) == (rotation, hflip)
+            red = video.frames[0][..., 0] > 128
+            assert red.shape == expected.shape[:2]
+            assert (red != (expected[..., 0] > 128)).mean() < 0.02
+
+
+def test_display_matrix_odd_angle(tmp_path):
+    """MP4 whose display matrix rotates by 30 degrees -> clear error: names the file and the
+    angle, autorotate=False reads the frames as stored.
+    """
+    mp4 = write_coded(tmp_path / "odd.mp4", "mp4", n=2)
+    c, s = (round(v * (1 << 16)) for v in (np.cos(np.pi / 6), np.sin(np.pi / 6)))
+    _set_tkhd_matrix(mp4, [c, -s, 0, s, c, 0, 0, 0, 1 << 30])
+    with pytest.raises(ValueError, match=r"odd\.mp4 declares a display matrix that rotates "
+                                         r"by 30\.0 degrees.*autorotate=False"):
+        read_video(mp4)
+    assert read_video(mp4, autorotate=False).frames.shape == (2, H, W, 3)
+
+
+def test_variable_frame_rate_times(tmp_path):
+    """MP4 whose frames are 40 ms apart, then paused 0.5 s (variable frame rate) -> OK:
+    Video.times and iter_frames' times are the frames' own timestamps, not index / fps.
+    """
+    pts = [0, 40, 80, 120, 620, 660, 700, 1200, 1240, 1280]
+    mp4 = write_coded(tmp_path / "vfr.mp4", "mp4", n=len(pts), pts_ms=pts)
+    video = read_video(mp4)
+    assert [_code(f) for f in video.frames] == list(range(len(pts)))
+    np.testing.assert_allclose(video.times, np.array(pts) / 1000, atol=1e-3)
+    assert not np.allclose(video.frame_indices / video.fps, video.times, atol=0.05)
+    times = []
+    for _ in iter_frames(mp4, start=1, stride=3, times=times):
+        pass
+    np.testing.assert_allclose(times, np.array(pts[1::3]) / 1000, atol=1e-3)
+
+
+def test_mpegts_cut_does_not_claim_a_count(tmp_path):
+    """MPEG-TS cut in half inside a transport packet (it declares no frame count) -> recorded
+    policy: the warning says "at least 1" frame and "an unknown number after", not "1 frames".
+    """
+    ts = write_av(tmp_path / "a.ts", "mpegts")
+    data = ts.read_bytes()
+    (tmp_path / "half.ts").write_bytes(data[: len(data) // 2 + 77])
+    with pytest.warns(SkippedFramesWarning, match=r"^at least 1 frames were not decoded .*"
+                                                  r"and an unknown number after them"):
+        video = read_video(tmp_path / "half.ts")
+    (record,) = video.skipped
+    assert record.open_ended and record.indices.tolist() == [len(video)] and len(video) < N
+
+
+@pytest.mark.parametrize("codec", ["mpeg2video", "mpeg1video", "libx264"])
+def test_resolution_change_keeps_every_frame(tmp_path, codec):
+    """MPEG-2, MPEG-1 or H.264 TS segments of 48x64 then 96x64 frames concatenated -> recorded
+    policy: all 60 frames, each with its own index, the last one before the change included.
+    """
+    a = write_coded(tmp_path / "a.ts", "mpegts", codec, n=30)
+    b = write_coded(tmp_path / "b.ts", "mpegts", codec, n=30, size=(96, W), start=30)
+    (tmp_path / "two.ts").write_bytes(a.read_bytes() + b.read_bytes())
+    video = read_quietly(tmp_path / "two.ts", on_missing="ignore")
+    assert video.frame_indices.tolist() == list(range(60))
+    assert [_code(f) for f in video.frames[:30]] == list(range(30))
+    (record,) = video.skipped
+    assert record.reason == "resized" and record.indices.tolist() == list(range(30, 60))
+
+
+def _wav(path, seconds, rate=8000, header_seconds=None, data_size=None):
+    """A 16-bit mono WAV; ``header_seconds`` or ``data_size`` make its header lie."""
+    samples = (np.sin(np.arange(int(seconds * rate)) / 5) * 8000).astype("<i2")
+    with wave.open(str(path), "wb") as fh:
+        fh.setnchannels(1), fh.setsampwidth(2), fh.setframerate(rate)
+        fh.writeframes(samples.tobytes())
+    if header_seconds is not None or data_size is not None:
+        data = bytearray(path.read_bytes())
+        at = data.index(b"data")
+        size = data_size if data_size is not None else int(header_seconds * rate) * 2
+        data[at + 4:at + 8] = np.array([size], "<u4").tobytes()
+        path.write_bytes(bytes(data))
+    return path
+
+
+def test_wav_header_declares_more_than_the_file_holds(tmp_path):
+    """WAV whose header declares 2 s and holds 1 s (a cut copy) -> clear error: names the file,
+    both lengths and the header, instead of returning 1 s.
+    """
+    wav = _wav(tmp_path / "cut.wav", 1.0, header_seconds=2.0)
+    with pytest.raises(ValueError, match=r"cut\.wav is cut short: it declares 16000 samples "
+                                         r"\(2\.000 s.*WAV header's data size\), the file "
+                                         r"holds 8000 \(1\.000 s\)"):
+        read_audio(wav)
+    with pytest.raises(ValueError, match="cut short"):
+        read_audio(wav, sample_rate=None, mono=False)
+
+
+def test_aiff_cut_short(tmp_path):
+    """AIFF (its header counts the sample frames) cut in half -> clear error: "cut short"
+    against the declared duration.
+    """
+    with av.open(str(tmp_path / "a.aiff"), "w", format="aiff") as container:
+        stream = container.add_stream("pcm_s16be", rate=8000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 16000), np.int16), format="s16",
+                                           layout="mono")
+        frame.sample_rate = 8000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    whole = (tmp_path / "a.aiff").read_bytes()
+    (tmp_path / "cut.aiff").write_bytes(whole[: len(whole) // 2])
+    assert len(read_audio(tmp_path / "a.aiff", sample_rate=None)[0]) == 16000
+    with pytest.raises(ValueError, match=r"cut\.aiff is cut short: it declares 16000 samples"):
+        read_audio(tmp_path / "cut.aiff")
+
+
+def test_streamed_wav_size_placeholder(tmp_path):
+    """WAV whose header holds the streaming placeholder size 0xFFFFFFFF -> OK: every sample the
+    file holds (a placeholder declares nothing).
+    """
+    wav = _wav(tmp_path / "live.wav", 0.5, data_size=0xFFFFFFFF)
+    samples, rate = read_audio(wav, sample_rate=None)
+    assert rate == 8000 and len(samples) == 4000
+
+
+@pytest.mark.parametrize("rate, error", [
+    ("x", TypeError), (16000.0, TypeError), (True, TypeError), (0, ValueError),
+])
+def test_read_audio_bad_sample_rate(tmp_path, rate, error):
+    """read_audio(sample_rate='x'), 16000.0, True or 0 -> clear error: names sample_rate and the
+    value, not int()'s "invalid literal".
+    """
+    wav = _wav(tmp_path / "a.wav", 0.1)
+    with pytest.raises(error, match=r"sample_rate must be a positive integer|sample_rate must "
+                                    "be positive"):
+        read_audio(wav, sample_rate=rate)
+
+
+def _png_bomb(path, width, height):
+    """A grey PNG declaring ``width x height`` pixels, all zero: a few hundred KB on disk."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    packer = zlib.compressobj(9)
+    row = bytes(width + 1)  # filter byte + one zero byte per pixel
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+def test_read_image_decompression_bomb(tmp_path):
+    """PNG of a few hundred KB declaring 16,000 x 16,000 pixels -> clear error: refused before
+    decoding, naming the file, the size and max_pixels; a smaller budget refuses a 300x300 image.
+    """
+    bomb = _png_bomb(tmp_path / "bomb.png", 16000, 16000)
+    assert bomb.stat().st_size < 1_000_000
+    with pytest.raises(ValueError, match=r"bomb\.png declares 256,000,000 pixels, above the "
+                                         r"budget of max_pixels=89,478,485"):
+        read_image(bomb)
+    (tmp_path / "frames").mkdir()
+    bomb.rename(tmp_path / "frames" / "f1.png")
+    with pytest.raises(ValueError, match="decompression bomb"):
+        read_frame_folder(tmp_path / "frames")
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.zeros((300, 300), np.uint8))
+    with pytest.raises(ValueError, match=r"300 x 300 = 90,000 pixels, above the budget of "
+                                         r"max_pixels=50,000"):
+        read_image(small, max_pixels=50_000)
+    assert read_image(small, max_pixels=None).shape == (300, 300, 3)
