@@ -197,3 +197,33 @@ def test_bfloat16_precision_trains_predicts_and_pickles(data):
     assert proba.dtype == np.float32
     np.testing.assert_allclose(proba, plain.predict_proba(X), atol=0.1)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(mixed)).predict_proba(X), proba)
+
+
+def _fine_tuning_source():
+    from skfer.utils.estimator_checks import make_clip_data
+
+    X, y = make_clip_data(n_clips=12, frame_size=(24, 24))
+    arch = {"crop_size": (20, 20), "module__n_filters": (2, 2, 4), "batch_norm": True,
+            "random_state": 0, "verbose": 0, "validation_fraction": None, "patience": None}
+    return X, y, ConvNet(max_epochs=2, **arch).fit(X, y), arch
+
+
+def test_fine_tuning_head_first_body_slower_bn_statistics_kept():
+    import torch
+
+    X, y, source, arch = _fine_tuning_source()
+    before = {k: v.clone() for k, v in source.net_.module_.state_dict().items()}
+    # Head only (the body frozen for the only epoch), batch-norm statistics kept.
+    head = ConvNet(init_from=source, max_epochs=1, head_epochs=1, freeze_bn_stats=True,
+                   **arch).fit(X, y)
+    after = head.net_.module_.state_dict()
+    for name, value in before.items():
+        if name.startswith(("stage", "classifier")):  # body (and its BN) kept, head moved
+            assert torch.equal(value, after[name]) == name.startswith("stage"), name
+    # A slower body: its parameter groups get body_lr, the head the net's lr.
+    slow = ConvNet(init_from=source, max_epochs=1, lr=0.01, body_lr=0.001, **arch).fit(X, y)
+    names = {id(p): n for n, p in slow.net_.module_.named_parameters()}
+    for group in slow.net_.optimizer_.param_groups:
+        kinds = {names[id(p)].startswith("stage") for p in group["params"]}
+        assert len(kinds) == 1
+        assert group["lr"] == (0.001 if kinds.pop() else 0.01)

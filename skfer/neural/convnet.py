@@ -51,6 +51,17 @@ class ConvNet(BaseFrameClassifier):
     test_views : {1, 2, 10}, default=1
         Crops classified at test time, their probabilities averaged: the centre crop (the
         paper), it and its mirror, or the centre and four corner crops and their mirrors.
+        Read at inference: ``set_params(test_views=10)`` needs no refit.
+    head_epochs : int, default=0
+        Fine-tuning (with ``init_from``): the first ``head_epochs`` epochs train only the
+        layers after the convolutions (hidden and output layers); the convolutional stages
+        are frozen until then (skorch's ``Freezer``/``Unfreezer``).
+    body_lr : float or None, default=None
+        Learning rate of the convolutional stages (``None``: ``lr``); e.g. a tenth of
+        ``lr`` to adapt a pretrained body more slowly than a new head.
+    freeze_bn_stats : bool, default=False
+        Keep the batch-norm running statistics as loaded during training
+        (:class:`~skfer.neural.modules.EmoNetsConvNet`).
     clip_aggregation : {"mean", "last"}, default="mean"
         How :meth:`predict_proba` scores a clip: mean of its frames' probabilities, or its
         last frame's (the apex of a posed sequence).
@@ -131,6 +142,9 @@ class ConvNet(BaseFrameClassifier):
         "zoom": [Interval(numbers.Real, 0, 1, closed="left")],
         "erasing": [Interval(numbers.Real, 0, 1, closed="both")],
         "test_views": [Options(numbers.Integral, {1, 2, 10})],
+        "head_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "body_lr": [Interval(numbers.Real, 0, None, closed="left"), None],
+        "freeze_bn_stats": ["boolean"],
         "clip_aggregation": [StrOptions({"mean", "last"})],
         "transform_output": [StrOptions({"proba", "features"})],
         "precision": [StrOptions({"float32", "bfloat16"})],
@@ -148,6 +162,9 @@ class ConvNet(BaseFrameClassifier):
         zoom: float = 0.0,
         erasing: float = 0.0,
         test_views: int = 1,
+        head_epochs: int = 0,
+        body_lr: float | None = None,
+        freeze_bn_stats: bool = False,
         clip_aggregation: str = "mean",
         transform_output: str = "proba",
         classes=None,
@@ -177,6 +194,9 @@ class ConvNet(BaseFrameClassifier):
         self.zoom = zoom
         self.erasing = erasing
         self.test_views = test_views
+        self.head_epochs = head_epochs
+        self.body_lr = body_lr
+        self.freeze_bn_stats = freeze_bn_stats
         self.clip_aggregation = clip_aggregation
         self.transform_output = transform_output
         self.precision = precision
@@ -200,7 +220,28 @@ class ConvNet(BaseFrameClassifier):
             "zoom": float(self.zoom),
             "erasing": float(self.erasing),
             "test_views": int(self.test_views),
+            "freeze_bn_stats": bool(self.freeze_bn_stats),
         }
+
+    #: fnmatch pattern of the convolutional stages' parameters (the "body").
+    _body = "stage*"
+
+    def _callbacks(self) -> list:
+        out = super()._callbacks()
+        if self.head_epochs:
+            from skorch.callbacks import Freezer, Unfreezer
+
+            out += [("freeze_body", Freezer([self._body])),
+                    ("unfreeze_body", Unfreezer([self._body], at=int(self.head_epochs) + 1))]
+        return out
+
+    def _net_kwargs(self, module_kwargs: dict, valid_ds, device: str) -> dict:
+        kwargs = super()._net_kwargs(module_kwargs, valid_ds, device)
+        if self.body_lr is not None:
+            # After the user's own groups (skorch: the first matching pattern wins).
+            groups = list(kwargs.get("optimizer__param_groups", []))
+            kwargs["optimizer__param_groups"] = groups + [(self._body, {"lr": self.body_lr})]
+        return kwargs
 
     def _network_outputs(self, dataset, *, features: bool = False):
         # test_views is read at inference, so set_params(test_views=10) needs no refit.

@@ -310,6 +310,10 @@ class EmoNetsConvNet(nn.Module):
         corner crops and their mirrors (10); the class probabilities of the views are
         averaged (``forward`` returns the log of the mean softmax, so ``softmax`` of it is
         that mean) and so are their :meth:`features`.
+    freeze_bn_stats : bool, default=False
+        Keep the batch-norm layers in evaluation mode in training too: their running mean
+        and variance stay as loaded (fine-tuning a pretrained network on a small data set,
+        whose batches would otherwise replace statistics learnt on a large one).
 
     Notes
     -----
@@ -350,8 +354,10 @@ class EmoNetsConvNet(nn.Module):
         zoom: float = 0.0,
         erasing: float = 0.0,
         test_views: int = 1,
+        freeze_bn_stats: bool = False,
     ):
         super().__init__()
+        self.freeze_bn_stats = bool(freeze_bn_stats)
         self.input_size = _pair(input_size, "input_size")
         crop = _pair(crop_size, "crop_size")
         if crop[0] > self.input_size[0] or crop[1] > self.input_size[1]:
@@ -402,6 +408,15 @@ class EmoNetsConvNet(nn.Module):
                 f"the network takes (N, C, {self.input_size[0]}, {self.input_size[1]}) "
                 f"images, got a batch of shape {tuple(x.shape)}"
             )
+
+    def train(self, mode: bool = True):
+        """Set training mode; batch-norm layers stay in evaluation with ``freeze_bn_stats``."""
+        super().train(mode)
+        if mode and self.freeze_bn_stats:
+            for layer in self.modules():
+                if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+                    layer.eval()
+        return self
 
     def _views(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
         """Penultimate features of every view ``(V * N, n_features)`` and ``V``."""
