@@ -166,6 +166,12 @@ def run_evaluate(args) -> None:
         results["held_out"][views] = float(net.score(X_held, y_held))
         print(f"held-out accuracy, {views} view(s): {results['held_out'][views]:.4f}",
               flush=True)
+    # Under- or over-fitting: the same network on 5,000 of its own training images.
+    net.set_params(test_views=1)
+    some = np.random.RandomState(SEED).choice(len(X), min(5000, len(X)), replace=False)
+    results["train_subset_accuracy"] = float(net.score([X[i] for i in some], y[some]))
+    print(f"training-set accuracy (5,000 images, 1 view): "
+          f"{results['train_subset_accuracy']:.4f}", flush=True)
     chosen = max((1, 2, 10), key=lambda v: (results["held_out"][v], -v))
     results["test_views"] = chosen
     # PublicTest, once, with the chosen views (the other counts are reported beside it).
@@ -236,6 +242,7 @@ def run_export(args) -> None:
         "public_test_recall": evaluation["recall"],
         "public_test_confusion": evaluation["confusion"],
         "test_views": evaluation["test_views"],
+        "train_subset_accuracy": evaluation["train_subset_accuracy"],
     }
     face = {
         "pixels": "grey levels 0-255 (uint8, or float in [0, 255] or [0, 1]); the network "
