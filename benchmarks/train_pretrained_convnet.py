@@ -172,7 +172,10 @@ def run_evaluate(args) -> None:
     results["train_subset_accuracy"] = float(net.score([X[i] for i in some], y[some]))
     print(f"training-set accuracy (5,000 images, 1 view): "
           f"{results['train_subset_accuracy']:.4f}", flush=True)
-    chosen = max((1, 2, 10), key=lambda v: (results["held_out"][v], -v))
+    # The fewest views within half a point of the best on the held-out slice: each view
+    # costs a forward pass (10 views: a tenth of the images/s) for a gain in the noise.
+    best = max(results["held_out"].values())
+    chosen = min(v for v in (1, 2, 10) if results["held_out"][v] >= best - 0.005)
     results["test_views"] = chosen
     # PublicTest, once, with the chosen views (the other counts are reported beside it).
     from sklearn.metrics import confusion_matrix, recall_score
