@@ -1,4 +1,6 @@
-"""Predict on many video files on a Dask cluster, unchanged code, through joblib.
+"""
+Predict on many video files on a Dask cluster, unchanged code, through joblib
+=============================================================================
 
 Run: ``python examples/dask_predict.py`` (half a minute on two CPU cores). The cluster part
 needs Dask (``pip install "dask[distributed]"``, an optional dependency of skfer); without

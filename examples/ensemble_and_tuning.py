@@ -1,4 +1,6 @@
-"""Per-class weighted ensembles, SVM stacking and an Optuna study, all subject-grouped.
+"""
+Per-class weighted ensembles, SVM stacking and an Optuna study, all subject-grouped
+===================================================================================
 
 Run: ``python examples/ensemble_and_tuning.py``
 

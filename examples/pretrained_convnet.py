@@ -1,4 +1,6 @@
-"""Train the EmoNets ConvNet on a folder of face images, save it, reuse it frozen elsewhere.
+"""
+Train the EmoNets ConvNet on a folder of face images, save it, reuse it frozen elsewhere
+========================================================================================
 
 Run: ``python examples/pretrained_convnet.py`` (about half a minute on two CPU cores)
 

@@ -1,4 +1,6 @@
-"""Subject-independent cross-validation of a FER pipeline on the embedded data set.
+"""
+Subject-independent cross-validation of a FER pipeline on the embedded data set
+===============================================================================
 
 Run: ``python examples/subject_independent_cv.py``
 
@@ -7,6 +9,7 @@ neutral to the apex of an expression, several subjects. ``GroupKFold`` keeps eve
 subject's clips in one fold, so the score measures generalisation to unseen people.
 """
 
+import matplotlib.pyplot as plt
 from sklearn.model_selection import GroupKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
@@ -29,3 +32,20 @@ scores = cross_val_score(
 )
 print(f"{len(data.data)} clips of {len(set(data.groups))} subjects")
 print(f"accuracy per fold: {scores.round(3)}; mean {scores.mean():.3f} ± {scores.std():.3f}")
+
+# %%
+# What the pipeline's first step makes of a clip: the primary face, detected every 8th
+# frame and tracked between, its box smoothed over time, cropped to 48x48 grey. The other
+# steps read the last (apex) frame of that tube.
+clip = data.data[0]
+tube = FaceTubeExtractor(frame_size=(48, 48)).fit().transform([clip])[0]
+shown = [0, len(clip) // 2, len(clip) - 1]
+fig, axes = plt.subplots(2, len(shown), figsize=(7, 4.8))
+for col, t in enumerate(shown):
+    axes[0, col].imshow(clip[t])
+    axes[0, col].set_title(f"frame {t}")
+    axes[1, col].imshow(tube[t], cmap="gray")
+for ax in axes.flat:
+    ax.set_axis_off()
+fig.suptitle(f"clip 0, {data.target[0]}: frames (top) and its 48x48 face tube (bottom)")
+plt.show()

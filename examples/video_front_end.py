@@ -1,4 +1,6 @@
-"""From real video files to clip descriptors: face tubes, illumination, mouths, time.
+"""
+From real video files to clip descriptors: face tubes, illumination, mouths, time
+=================================================================================
 
 Run: ``python examples/video_front_end.py``
 
@@ -9,6 +11,7 @@ to a fixed number of frames (3.1.4); this script runs those steps and prints wha
 recorded about the clips.
 """
 
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.pipeline import Pipeline
 
@@ -44,3 +47,17 @@ descriptor = Pipeline([
 ])
 X = descriptor.fit_transform(tubes)
 print(f"clip descriptors: {X.shape} (clips, 10 frames x 900 HOG values)")
+
+# %%
+# The apex (last) frame of every face tube, after the lighting normalisation, and its mouth
+# crop: what the descriptor and the bag of mouths read.
+lit = IsotropicSmoothing(normalize=True).fit_transform(tubes)
+fig, axes = plt.subplots(2, len(videos.data), figsize=(10, 3.6))
+for col, label in enumerate(videos.target):
+    axes[0, col].imshow(lit[col][-1], cmap="gray")
+    axes[0, col].set_title(str(label))
+    axes[1, col].imshow(mouths[col][-1], cmap="gray")
+for ax in axes.flat:
+    ax.set_axis_off()
+fig.suptitle("face tubes after isotropic smoothing (top), mouth crops (bottom)")
+plt.show()

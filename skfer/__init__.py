@@ -4,10 +4,12 @@ from .clipset import FRAME_STATUSES, ClipSet
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ClipSet", "FRAME_STATUSES", "__version__", "load_model", "predict_files"]
+__all__ = [
+    "ClipSet", "FRAME_STATUSES", "__version__", "load_model", "predict_files", "save_model",
+]
 
 # Imported on first use: ``import skfer`` stays light (no OpenCV, no scikit-learn).
-_LAZY = {"predict_files": "prediction", "load_model": "_model_card"}
+_LAZY = {"predict_files": "prediction", "load_model": "_model_card", "save_model": "_model_card"}
 
 
 def __getattr__(name: str):
@@ -16,3 +18,7 @@ def __getattr__(name: str):
 
         return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'skfer' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -20,13 +20,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .utils._atomic import atomic_path, atomic_write
+# Defined with every public error and warning; importable from here as well.
+from .exceptions import ModelVersionWarning
+from .utils._atomic import atomic_path, atomic_write, check_output_dir
 
 __all__ = [
     "MODEL_FORMAT",
     "ModelCard",
-    "ModelVersionWarning",
     "card_path",
+    "check_model_path",
+    "describe",
     "library_versions",
     "load_model",
     "save_model",
@@ -39,10 +42,6 @@ MODEL_FORMAT = "skfer-model/1"
 _LIBRARIES = (
     "numpy", "scipy", "scikit-learn", "joblib", "torch", "skorch", "opencv-python-headless",
 )
-
-
-class ModelVersionWarning(UserWarning):
-    """A model file was saved with other versions of skfer or of its libraries."""
 
 
 @dataclass
@@ -157,22 +156,90 @@ def card_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.stem + ".card.json")
 
 
-def save_model(model: Any, path: str | os.PathLike, card: ModelCard) -> tuple[Path, Path]:
-    """Write the fitted ``model`` and its card; return the model and card paths.
+def check_model_path(path: str | os.PathLike, name: str = "path") -> Path:
+    """Refuse a model file name that is a folder, or whose folder cannot be written.
+
+    Called before any work (the ``skfer train`` fit takes minutes), and by
+    :func:`save_model`.
+
+    Parameters
+    ----------
+    path : str or path-like
+    name : str, default="path"
+        How messages name ``path`` (``"--out"`` for the ``skfer`` command).
+
+    Returns
+    -------
+    path : Path
+
+    Raises
+    ------
+    IsADirectoryError
+        If ``path`` is an existing folder.
+    NotADirectoryError, PermissionError
+        If its folder is a file, or cannot be made or written
+        (:func:`~skfer.utils._atomic.check_output_dir`).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{name} {path} is a folder; give the model file's name")
+    check_output_dir(path.parent, f"{name} {path}: folder")
+    return path
+
+
+def save_model(
+    model: Any, path: str | os.PathLike, card: ModelCard | None = None, *, name: str | None = None
+) -> tuple[Path, Path]:
+    """Write the fitted ``model`` and its model card; return the model and card paths.
+
+    The model is a joblib file (``model.joblib``) holding the model and its card; the card
+    is also written as JSON beside it (``model.card.json``, :func:`card_path`) so that a
+    person can read what a model is without loading it. :func:`load_model` reads it back.
 
     Both files are written to temporary files beside them and renamed, the card then the
     model, only once both are complete: an interrupt while they are written leaves the
     previous model and card (or none), never a truncated file (only the instant between
     the two renames could pair a new card with the old model).
 
+    Parameters
+    ----------
+    model : fitted estimator
+    path : str or path-like
+        The model file; its folder is created if needed.
+    card : ModelCard, optional
+        The card to save (as :func:`skfer.experiment.train_model` returns it); by default
+        one is made from ``model``: its parameters, classes, device, the versions and the
+        date.
+    name : str, optional
+        The card's ``model`` when ``card`` is not given (default: the estimator's class).
+
+    Returns
+    -------
+    path, card_path : Path
+
     Raises
     ------
+    IsADirectoryError
+        If ``path`` is a folder.
     OSError
         If the folder cannot be created or written (the message names it).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.dummy import DummyClassifier
+    >>> clf = DummyClassifier().fit([[0], [1]], ["happiness", "surprise"])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path, card_file = save_model(clf, f"{tmp}/m.joblib")
+    ...     model, card = load_model(path)
+    >>> card.model, card.classes, card_file.name
+    ('DummyClassifier', ['happiness', 'surprise'], 'm.card.json')
     """
     import joblib
 
-    path = Path(path)
+    path = check_model_path(path)
+    if card is None:
+        card = describe(model, name or type(model).__name__)
     cpath = card_path(path)
     try:
         # Nested: the card is renamed, then the model; an error in either discards both.

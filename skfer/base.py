@@ -14,10 +14,11 @@ from abc import ABCMeta, abstractmethod
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .clipset import ClipSet
+from .utils._sklearn import _fit_context
 from .utils.validation import check_clips
 
 __all__ = [

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, recall_score
 from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_validate
-from sklearn.utils import _safe_indexing
 
 from .model_selection import AscendingSubjectKFold, check_group_cv
 from .model_selection._split import routed_groups
 from .utils._atomic import atomic_write
+from .utils._sklearn import _safe_indexing
 
 __all__ = ["EvaluationReport", "evaluate", "evaluate_holdout"]
 

@@ -21,8 +21,10 @@ scored as it is, never refitted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.decomposition import PCA
@@ -30,7 +32,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-__all__ = ["MODELS", "face_tube_step", "make_model"]
+__all__ = ["MODELS", "ModelSpec", "face_tube_step", "make_model", "prepare_clips", "set_device"]
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,12 @@ MODELS: dict[str, ModelSpec] = {
 
 
 def make_model(
-    name: str, *, faces: str = "given", random_state: int | None = 0, probability: bool = False
+    name: str,
+    *,
+    faces: str = "given",
+    random_state: int | None = 0,
+    probability: bool = False,
+    device: str | None = None,
 ) -> Pipeline:
     """Build the named pipeline.
 
@@ -145,13 +152,25 @@ def make_model(
     random_state : int or None, default=0
         Seed passed to every random step.
     probability : bool, default=False
-        Fit the SVMs with Platt probabilities (``SVC(probability=True)``), which
-        :mod:`skfer.prediction` needs for per-frame probabilities; labels are unchanged.
-        Networks give probabilities either way.
+        Wrap the SVMs in ``CalibratedClassifierCV(SVC(...), method="sigmoid", cv=3,
+        ensemble=False)``: Platt scaling fitted by an internal 3-fold cross-validation
+        (about 3 times the SVM's fit time), for the per-frame class probabilities of
+        :mod:`skfer.prediction`. ``predict`` is then the arg-max of those probabilities,
+        which may differ from the plain SVM's decision on a few borderline clips. Networks
+        give probabilities either way.
+    device : str or None, default=None
+        Torch device of the network steps (``"cpu"``, ``"cuda"``, ``"auto"``), set by
+        :func:`set_device`; ``None`` keeps each network's own default.
 
     Returns
     -------
     pipeline : sklearn.pipeline.Pipeline
+
+    Raises
+    ------
+    ValueError
+        An unknown name or ``faces``; a ``device`` for a model without a network, one that
+        is not a torch device, or CUDA on a machine without it.
     """
     try:
         spec = MODELS[name]
@@ -164,7 +183,57 @@ def make_model(
     steps = spec.steps(random_state, probability)
     if faces == "detect":
         steps.insert(0, ("faces", face_tube_step(spec.margin)))
-    return Pipeline(steps)
+    pipeline = Pipeline(steps)
+    set_device(pipeline, device)
+    return pipeline
+
+
+def set_device(model: Any, device: str | None, *, name: str = "device") -> list[str]:
+    """Set ``device`` on every step of ``model`` that has one; return those steps' names.
+
+    Parameters
+    ----------
+    model : Pipeline or estimator
+        A pipeline (its steps are searched) such as :func:`make_model` builds, fitted or
+        not, or a model read by :func:`skfer.load_model`.
+    device : str or None
+        A torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"auto"``); ``None`` changes
+        nothing and only returns the names.
+    name : str, default="device"
+        How messages name ``device`` (``"--device"`` for the ``skfer`` command).
+
+    Returns
+    -------
+    steps : list of str
+        The steps with a ``device`` parameter (empty: not a network model).
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is given and no step has a ``device`` parameter, or it is not a torch
+        device, or it is CUDA on a machine without it (found here, not when the first fold
+        is fitted after the face tubes).
+
+    Examples
+    --------
+    >>> set_device(make_model("convnet"), None)
+    ['convnet']
+    >>> set_device(make_model("hog-svm"), "cpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: device is for network models; this model has no torch step
+    """
+    steps = [step for step, est in getattr(model, "steps", [])
+             if "device" in est.get_params(deep=False)]
+    if device is None:
+        return steps
+    if not steps:
+        raise ValueError(f"{name} is for network models; this model has no torch step")
+    from .neural import resolve_device
+
+    resolve_device(device)
+    model.set_params(**{f"{step}__device": device for step in steps})
+    return steps
 
 
 def face_tube_step(margin: float = 0.0):
@@ -175,3 +244,83 @@ def face_tube_step(margin: float = 0.0):
     from .preprocessing import FaceTubeExtractor
 
     return FaceTubeExtractor(frame_size=(48, 48), margin=margin)
+
+
+def prepare_clips(
+    X: Sequence[Any],
+    faces: str = "detect",
+    *,
+    margin: float = 0.0,
+    n_jobs: int | None = None,
+    progress: bool = False,
+    verbose: bool = False,
+) -> tuple[Sequence[Any], dict[str, int] | None]:
+    """The clips as the named models take them: face tubes of whole frames, extracted once.
+
+    The face-tube step learns nothing from the data, so extracting every clip's tube once
+    before cross-validation gives exactly what the step would give inside each fold,
+    without repeating the detection in every fold; :func:`make_model` with
+    ``faces="given"`` then takes the result. The statuses travel with the tubes, so the
+    model's pooling leaves ``"missing"`` frames out as it would with the extractor inside
+    the pipeline.
+
+    Parameters
+    ----------
+    X : list of clips
+        Whole video frames (``faces="detect"``) or face crops (``faces="given"``).
+    faces : {"detect", "given"}, default="detect"
+        ``"given"`` returns ``X`` itself.
+    margin : float, default=0.0
+        The model's face framing (:attr:`ModelSpec.margin`, see :func:`face_tube_step`).
+    n_jobs : int or None, default=None
+        Clips processed in parallel (joblib, so ``joblib.parallel_backend("dask")`` sends
+        them to a Dask cluster). Errors and warnings name the clip by its index in ``X``
+        either way.
+    progress : bool, default=False
+        Show a progress bar over clips (tqdm).
+    verbose : bool, default=False
+        Print the frame counts by status and the time taken.
+
+    Returns
+    -------
+    clips : ClipSet or X
+        The face tubes with their ``status`` companion, or ``X`` for ``faces="given"``.
+    counts : dict of str to int, or None
+        Frames by status (:data:`skfer.FRAME_STATUSES`), or ``None`` for ``"given"``.
+
+    Raises
+    ------
+    ValueError
+        ``faces`` neither value; a clip without a trustworthy face (the named models' face
+        step has ``on_missing="raise"``), naming the clip.
+    """
+    from joblib import effective_n_jobs
+
+    from .clipset import FRAME_STATUSES, ClipSet
+
+    if faces == "given":
+        return X, None
+    if faces != "detect":
+        raise ValueError(f"faces must be 'given' or 'detect', got {faces!r}")
+    start = time.perf_counter()
+    extractor = face_tube_step(margin).fit()
+    if effective_n_jobs(n_jobs) == 1:
+        pairs = extractor.iter_transform(X)
+    else:
+        from .preprocessing._parallel_tubes import iter_transform_parallel
+
+        pairs = iter_transform_parallel(extractor, X, n_jobs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        pairs = tqdm(pairs, total=len(X), desc="face tubes", unit="clip")
+    tubes, statuses, counts = [], [], dict.fromkeys(FRAME_STATUSES, 0)
+    for tube, record in pairs:
+        tubes.append(tube)
+        statuses.append(record.status)
+        for status in record.status:
+            counts[str(status)] += 1
+    if verbose:
+        print("face tubes: " + ", ".join(f"{n} frames {s}" for s, n in counts.items())
+              + f" ({time.perf_counter() - start:.1f} s)")
+    return ClipSet(tubes, status=statuses), counts

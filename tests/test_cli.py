@@ -119,13 +119,13 @@ def test_default_folds_fall_back_to_one_per_subject(tmp_path, capsys):
 
 
 def test_a_clip_without_face_is_named_by_its_index():
-    from skfer.cli.evaluate import _extract_face_tubes
     from skfer.datasets import make_expressions
+    from skfer.models import prepare_clips
 
     faces = make_expressions(n_subjects=1, n_clips_per_expression=1, random_state=0).data
     clips = [faces[0], faces[1], np.zeros((4, 120, 160), np.uint8)]
     with pytest.raises(ValueError, match=r"clip 2: 4 frames \[0, 1, 2, 3\]: no_face"):
-        _extract_face_tubes(clips, progress=False)
+        prepare_clips(clips, "detect")
 
 
 # -- skfer train / skfer predict (issue 15) ---------------------------------------------------
@@ -276,6 +276,24 @@ def test_evaluate_on_a_test_data_set(tmp_path, capsys):
     assert "--test-data needs --test-format" in capsys.readouterr().err
 
 
+def test_evaluate_scores_a_model_file_without_training(tmp_path, capsys):
+    """A model written by `skfer train`, scored with --test-data and no --data: not refitted."""
+    data = _write_ckplus48(tmp_path / "ck")
+    model = tmp_path / "m.joblib"
+    assert main(["train", "--data", str(data), "--format", "ckplus48", "--out", str(model),
+                 "--no-progress"]) == 0
+    rc = main(["evaluate", "--model", str(model), "--test-data", str(data), "--test-format",
+               "ckplus48", "--output-dir", str(tmp_path / "r"), "--no-progress"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert f"model file {model}" in out and "nothing refitted" in out
+    report = json.loads((tmp_path / "r" / "m_ckplus48.json").read_text())
+    assert report["n_samples"] == 16 and report["accuracy_mean"] == pytest.approx(1.0)
+    assert main(["evaluate", "--model", str(model), "--data", str(data), "--format",
+                 "ckplus48", "--test-data", str(data), "--test-format", "ckplus48"]) == 2
+    assert "is already fitted" in capsys.readouterr().err
+
+
 def test_evaluate_network_model_on_a_device(tmp_path, capsys):
     data = _write_ckplus48(tmp_path / "ck")
     rc = main(["evaluate", "--model", "convnet", "--device", "cpu", "--data", str(data),
@@ -290,15 +308,18 @@ def test_evaluate_network_model_on_a_device(tmp_path, capsys):
 
 
 def test_face_tubes_in_parallel_match_and_name_the_faceless_clip():
-    from skfer.cli.evaluate import _extract_face_tubes
     from skfer.datasets import make_expressions
+    from skfer.models import prepare_clips
 
     faces = make_expressions(n_subjects=1, n_clips_per_expression=1, random_state=0).data[:3]
-    one, counts = _extract_face_tubes(faces, progress=False)
-    two, counts2 = _extract_face_tubes(faces, progress=False, n_jobs=2)
+    one, counts = prepare_clips(faces, "detect")
+    two, counts2 = prepare_clips(faces, "detect", n_jobs=2)
     assert counts == counts2
     for a, b in zip(one.data, two.data):
         np.testing.assert_array_equal(a, b)
+    for a, b in zip(one.get("status"), two.get("status")):
+        np.testing.assert_array_equal(a, b)
     clips = [faces[0], faces[1], np.zeros((4, 120, 160), np.uint8)]
     with pytest.raises(ValueError, match=r"clip 2: 4 frames \[0, 1, 2, 3\]: no_face"):
-        _extract_face_tubes(clips, progress=False, n_jobs=2)
+        prepare_clips(clips, "detect", n_jobs=2)
+    assert prepare_clips(faces, "given") == (faces, None)

@@ -9,7 +9,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
 from skfer import ClipSet
-from skfer.neural import ConvNet, EmoNetsConvNet, RandomCropFlip, SpatialResponseNorm
+from skfer.neural import ConvNet
+from skfer.neural.modules import EmoNetsConvNet, RandomCropFlip, SpatialResponseNorm
 from skfer.preprocessing import FrameAggregator
 from skfer.utils.estimator_checks import make_clip_data
 

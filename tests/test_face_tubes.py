@@ -492,3 +492,77 @@ def test_missing_frames_never_enter_the_descriptor():
     np.testing.assert_allclose(descriptor, with_faces)
     all_frames = FrameAggregator(n_frames=4).fit([hog]).transform([hog])
     assert not np.allclose(descriptor, all_frames)
+
+
+# ------------------------------------------------------------------------- orientation
+
+
+def _two_tone(n, turn=0):
+    """Grey frames with a 40x40 "face", white above black, turned ``turn`` degrees
+    counter-clockwise; every border pixel of frame t holds t + 1 (any turn keeps it)."""
+    frames = np.full((n, H, W), 128, np.uint8)
+    frames[:, 30:50, 50:90] = 255
+    frames[:, 50:70, 50:90] = 0
+    frames = np.ascontiguousarray(np.rot90(frames, turn // 90, axes=(1, 2)))
+    for t in range(n):
+        frame = frames[t]
+        frame[0], frame[-1], frame[:, 0], frame[:, -1] = t + 1, t + 1, t + 1, t + 1
+    return frames
+
+
+def upright_only(frame):
+    """Finds the two-tone face when white is above black, and also, as a frontal detector
+    fooled by a turned face, on every frame whose index is a multiple of 4."""
+    white, black = np.argwhere(frame == 255), np.argwhere(frame == 0)
+    if not (len(white) and len(black)):
+        return None
+    (y0, x0), (y1, x1) = np.minimum(white.min(0), black.min(0)), np.maximum(
+        white.max(0), black.max(0)
+    )
+    box = np.array([[x0, y0, x1 - x0 + 1, y1 - y0 + 1]], dtype=float)
+    if white[:, 0].mean() < black[:, 0].mean() or (int(frame[0, 0]) - 1) % 4 == 0:
+        return box
+    return None
+
+
+@pytest.mark.parametrize("turn", [90, 180, 270])
+def test_turn_box_back_maps_a_box_of_a_turned_frame(turn):
+    from skfer.preprocessing._tracking import turn_box_back
+
+    frame = np.zeros((H, W), np.uint8)
+    frame[30:70, 50:80] = 1
+    turned = np.rot90(frame, turn // 90)
+    ys, xs = np.nonzero(turned)
+    box = [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+    np.testing.assert_array_equal(turn_box_back(box, turn, frame.shape), [50, 30, 30, 40])
+
+
+@pytest.mark.parametrize("turn", [90, 180, 270])
+def test_a_turned_face_the_detector_fires_on_is_suspect(turn):
+    clip = _two_tone(24, turn)
+    ext = FaceTubeExtractor(
+        detector=upright_only, detect_every=4, frame_size=(8, 8), on_missing="ignore"
+    )
+    _, (rec,) = ext.fit().transform_with_info([clip])
+    # The false detections alone would make a tube of full confidence.
+    assert (rec.status != "missing").sum() > 20
+    assert rec.orientation == (360 - turn) % 360
+    assert set(rec.status) <= {"suspect", "missing"} and not rec.face_found
+    assert rec.n_detector_calls > len(set(range(0, 24, 4)) | {23})
+    # min_confidence=0 trusts every located frame; the orientation is still recorded.
+    _, (rec,) = ext.set_params(min_confidence=0).transform_with_info([clip])
+    assert rec.orientation == (360 - turn) % 360 and rec.face_found
+
+
+def test_an_upright_face_costs_no_turned_run():
+    calls = []
+
+    def counting(frame):
+        calls.append(frame.shape)
+        return upright_only(frame)
+
+    ext = FaceTubeExtractor(detector=counting, detect_every=4, frame_size=(8, 8)).fit()
+    _, (rec,) = ext.transform_with_info([_two_tone(24)])
+    assert rec.orientation == 0 and rec.confidence.min() == 1.0
+    assert rec.n_detector_calls == len(calls) == 7  # frames 0, 4, ..., 20, 23: none turned
+    assert set(calls) == {(H, W)}

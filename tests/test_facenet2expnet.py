@@ -24,8 +24,8 @@ from sklearn.frozen import FrozenEstimator
 from skorch.callbacks import Callback
 from torch import nn
 
-from skfer.neural import FaceNet2ExpNet, FaceNet2ExpNetModule, TeacherClassifier
-from skfer.neural.modules_facenet2expnet import PNormLoss
+from skfer.neural import FaceNet2ExpNet, TeacherClassifier
+from skfer.neural.modules_facenet2expnet import FaceNet2ExpNetModule, PNormLoss
 from skfer.neural.teacher import (
     FaceNetRunner,
     FrozenOutputCache,

@@ -22,7 +22,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skfer.neural import BaseClipClassifier, ConvNet, Standardize, TimeLimit, resolve_device
+from skfer.neural import BaseClipClassifier, ConvNet, TimeLimit, resolve_device
+from skfer.neural.modules import Standardize
 from skfer.preprocessing import FrameAggregator
 from skfer.utils.estimator_checks import make_clip_data
 

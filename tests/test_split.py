@@ -13,7 +13,8 @@ from sklearn.model_selection import (
 from sklearn.naive_bayes import GaussianNB
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skfer.model_selection import AscendingSubjectKFold, check_group_cv, natural_sort_key
+from skfer.model_selection import AscendingSubjectKFold, check_group_cv
+from skfer.utils import natural_key
 
 
 def test_check_group_cv_resolves_ints_by_groups():
@@ -34,10 +35,22 @@ def test_check_group_cv_resolves_ints_by_groups():
         check_group_cv(6, y, groups)
 
 
-def test_natural_sort_key_compares_digit_runs_as_numbers():
+def test_natural_key_compares_digit_runs_as_numbers():
     ids = ["S10", "S5", "S100", "S9", "S050"]
-    assert sorted(ids, key=natural_sort_key) == ["S5", "S9", "S10", "S050", "S100"]
-    assert sorted([12, 3, 100], key=natural_sort_key) == [3, 12, 100]
+    assert sorted(ids, key=natural_key) == ["S5", "S9", "S10", "S050", "S100"]
+    assert sorted([12, 3, 100], key=natural_key) == [3, 12, 100]
+    # One key for file names too: text without regard to case, exact text breaks ties.
+    assert sorted(["frame10.png", "Frame2.png", "frame2.png"], key=natural_key) == [
+        "Frame2.png", "frame2.png", "frame10.png"]
+
+
+def test_the_old_sort_key_names_the_new_one():
+    import skfer.io
+    import skfer.model_selection
+
+    assert skfer.io.natural_key is natural_key
+    with pytest.warns(FutureWarning, match="use skfer.utils.natural_key"):
+        assert skfer.model_selection.natural_sort_key is natural_key
 
 
 def test_ascending_subject_folds_deal_subjects_in_id_order():
@@ -47,7 +60,7 @@ def test_ascending_subject_folds_deal_subjects_in_id_order():
     X = np.zeros((len(groups), 1))
     cv = AscendingSubjectKFold(n_splits=3)
     assert cv.get_n_splits() == 3
-    folds = [sorted(set(groups[test]), key=natural_sort_key)
+    folds = [sorted(set(groups[test]), key=natural_key)
              for _, test in cv.split(X, groups=groups)]
     # ascending: S5 S7 S8 S9 S10 S22 S61 S100 -> ranks 0..7, fold = rank mod 3
     assert folds == [["S5", "S9", "S61"], ["S7", "S10", "S100"], ["S8", "S22"]]
@@ -55,7 +68,7 @@ def test_ascending_subject_folds_deal_subjects_in_id_order():
         assert not set(groups[train]) & set(groups[test])
         assert len(train) + len(test) == len(groups)
     blocks = AscendingSubjectKFold(n_splits=3, assignment="contiguous")
-    folds = [sorted(set(groups[test]), key=natural_sort_key)
+    folds = [sorted(set(groups[test]), key=natural_key)
              for _, test in blocks.split(X, groups=groups)]
     assert folds == [["S5", "S7", "S8"], ["S9", "S10", "S22"], ["S61", "S100"]]
     assert cv.subject_folds(groups)["S100"] == 1

@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 from imblearn.base import BaseSampler
 from imblearn.utils import check_sampling_strategy, check_target_type
-from sklearn.base import _fit_context
 from sklearn.preprocessing import label_binarize
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
+
+from ..utils._sklearn import _fit_context
 
 __all__ = ["BaseAugmenter"]
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..preprocessing.landmarks import _as_landmark_sequences, _check_finite
+from ..utils._sklearn import Interval, StrOptions
 from ..utils.landmark_scheme import flip_permutation
 from ._base import BaseAugmenter
 

@@ -21,7 +21,7 @@ from .evaluate import add_evaluate_parser
 from .predict import add_predict_parser
 from .train import add_train_parser
 
-__all__ = ["ANTICIPATED", "main", "build_parser"]
+__all__ = ["ANTICIPATED", "build_parser", "main", "one_line"]
 
 #: Errors that mean the arguments, the files or the machine are not what the command needs
 #: (bad values, unreadable or malformed data, a model file that is not one, an unwritable
@@ -68,11 +68,18 @@ def _list_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     """The exception's message and notes on one line (scikit-learn's and others span several).
+
+    How ``skfer`` prints an anticipated error; for a program of one's own that wraps skfer.
 
     Notes (``add_note``) say where an error comes from (the ensemble member, the Optuna
     trial), which the message of the step that raised it cannot know.
+
+    >>> err = ValueError("Input contains NaN\\n  in X")
+    >>> err.add_note("raised by ensemble member 'svm'")
+    >>> one_line(err)
+    "Input contains NaN in X; raised by ensemble member 'svm'"
     """
     parts = [str(exc), *getattr(exc, "__notes__", ())]
     lines = [" ".join(x.strip() for x in part.splitlines() if x.strip()) for part in parts]
@@ -119,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     except ANTICIPATED as exc:
         if debug:
             raise
-        print(f"{prefix}: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"{prefix}: error: {one_line(exc)}", file=sys.stderr)
         return 2
 
 

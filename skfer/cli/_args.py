@@ -15,6 +15,8 @@ from typing import NoReturn
 
 __all__ = [
     "OneLineParser",
+    "add_folds_argument",
+    "add_n_jobs_argument",
     "int_at_least",
     "n_jobs",
 ]
@@ -79,3 +81,13 @@ def n_jobs(text: str) -> int:
         )
     return value
 
+
+def add_folds_argument(p: argparse.ArgumentParser, help: str) -> None:
+    """``--folds``: at least 2, by argparse, for every command that takes it."""
+    p.add_argument("--folds", type=int_at_least(2, "one test fold and one to train on"),
+                   default=None, help=help)
+
+
+def add_n_jobs_argument(p: argparse.ArgumentParser, help: str) -> None:
+    """``--n-jobs``: joblib's, 0 refused by argparse."""
+    p.add_argument("--n-jobs", type=n_jobs, default=None, help=help + "; -1: every core")

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..utils._atomic import check_output_dir
-from ._args import int_at_least, n_jobs
+from ._args import add_n_jobs_argument, int_at_least
 
 __all__ = ["add_predict_parser"]
 
@@ -30,8 +30,7 @@ def add_predict_parser(sub) -> None:
     p.add_argument("paths", type=Path, nargs="+", help="video/image files and folders")
     p.add_argument("--output-dir", type=Path, default=Path("predictions"))
     p.add_argument("--annotate", action="store_true", help="also write annotated videos")
-    p.add_argument("--n-jobs", type=n_jobs, default=None,
-                   help="files in parallel (joblib); -1: every core")
+    add_n_jobs_argument(p, "files in parallel (joblib)")
     p.add_argument("--chunk-frames", type=int_at_least(1), default=300,
                    help="frames decoded and processed at a time (bounds memory)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")

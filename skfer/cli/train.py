@@ -1,22 +1,18 @@
-"""``skfer train``: fit a named model on a whole data set and save it with its model card."""
+"""``skfer train``: fit a named model on a whole data set and save it with its model card.
+
+The work is :func:`skfer.experiment.train_model`'s; this module declares the arguments,
+refuses those that do not go together by their flags, and says what was written.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ..utils._atomic import check_output_dir
-from .evaluate import (
-    add_data_arguments,
-    add_folds_argument,
-    add_n_jobs_argument,
-    check_format_options,
-    extract_if_needed,
-    prepare_data,
-    set_device,
-)
+from ._args import add_folds_argument, add_n_jobs_argument
+from ._data import add_data_arguments, check_data_arguments, library_options
 
-__all__ = ["add_train_parser"]
+__all__ = ["add_train_parser", "run_train"]
 
 
 def add_train_parser(sub) -> None:
@@ -42,56 +38,18 @@ def add_train_parser(sub) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from sklearn.pipeline import Pipeline
-
-    from .._model_card import describe, save_model
-    from ..evaluation import evaluate
-    from ..models import face_tube_step, make_model
-    from .evaluate import _default_folds
+    from .._model_card import card_path, check_model_path
+    from ..experiment import train_model
 
     # Arguments, model name, device and the model file's folder are checked before the work.
     if args.folds is not None and not args.evaluate:
         raise ValueError("--folds is the number of folds of --evaluate; add --evaluate")
-    check_format_options(args, args.format)
-    if args.out.is_dir():
-        raise IsADirectoryError(f"--out {args.out} is a folder; give the model file's name")
-    check_output_dir(args.out.parent, f"--out {args.out}: folder")
-    # Platt probabilities: `skfer predict` gives per-frame class probabilities.
-    model = make_model(args.model, faces="given", random_state=args.random_state,
-                       probability=True)
-    set_device(model, args.device)
-    bunch, data_name, fmt, faces = prepare_data(args, args.format, args.data)
-    print(f"data: {data_name}: {len(bunch.data)} clips; model {args.model} (faces: {faces})")
-    clips, tube_counts = extract_if_needed(bunch, faces, not args.no_progress, args.n_jobs)
-    score = None
-    if args.evaluate:
-        n_splits = args.folds or _default_folds(bunch.groups)
-        # The plain SVM scores as the Platt one predicts, in a fifth of the time.
-        plain = make_model(args.model, faces="given", random_state=args.random_state)
-        set_device(plain, args.device)
-        report = evaluate(plain, clips, bunch.target, bunch.groups, n_splits=n_splits,
-                          name=args.model, n_jobs=args.n_jobs, progress=not args.no_progress)
-        print(report.summary())
-        score = {"accuracy_mean": report.accuracy_mean, "accuracy_std": report.accuracy_std,
-                 "protocol": report.protocol}
-    model.fit(clips, bunch.target)
-    frame_size = None
-    if faces == "detect":
-        # The tubes were extracted once above; the saved model starts with the same step,
-        # so that it takes whole video frames.
-        extractor = face_tube_step().fit()
-        model = Pipeline([("faces", extractor)] + model.steps)
-        frame_size = list(extractor.frame_size)
-    elif len(clips):
-        frame_size = list(clips[0].shape[1:3])
-    card = describe(
-        model, args.model, frame_size=frame_size, faces=faces, data=f"{data_name} ({fmt})",
-        n_clips=len(bunch.data), score=score,
+    check_data_arguments(args)
+    check_model_path(args.out, "--out")
+    _, card = train_model(
+        args.model, args.format, args.data, out=args.out, evaluate_first=args.evaluate,
+        n_splits=args.folds, **library_options(args),
     )
-    if tube_counts is not None:
-        card.params["face_tube_frames"] = tube_counts
-    path, card_file = save_model(model, args.out, card)
-    print(f"model: {path}\nmodel card: {card_file}\n"
+    print(f"model: {args.out}\nmodel card: {card_path(args.out)}\n"
           f"classes: {', '.join(card.classes)}; trained on {card.device}")
     return 0
-

@@ -2,9 +2,11 @@
 (subject ids), ``target_names`` and, where the source has them, ``landmarks``, ``boxes`` and
 ``frame_ids``. Every loader maps its labels onto :data:`EXPRESSIONS`.
 
-See ``docs/data_model.md``.
+:func:`load_dataset` reads any of the layouts of :data:`DATA_FORMATS` by name, as
+``skfer evaluate --format NAME`` does. See ``docs/data_model.md``.
 """
 
+from ._formats import DATA_FORMATS, load_dataset
 from ._labels import EXPRESSIONS, canonical_label, canonical_labels
 from .ckplus import CKPLUS_CODES, load_ckplus, load_ckplus48, read_ckplus_landmarks
 from .emodb import EMODB_CODES, load_emodb
@@ -17,6 +19,7 @@ from .synthetic import DEFAULT_EXPRESSIONS, landmarks_to_box, make_expressions
 __all__ = [
     "CKPLUS_CODES",
     "CREMAD_CODES",
+    "DATA_FORMATS",
     "DEFAULT_EXPRESSIONS",
     "EMODB_CODES",
     "EXPRESSIONS",
@@ -27,6 +30,7 @@ __all__ = [
     "landmarks_to_box",
     "load_ckplus",
     "load_ckplus48",
+    "load_dataset",
     "load_emodb",
     "load_fer2013",
     "load_folder",

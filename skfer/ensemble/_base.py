@@ -17,19 +17,13 @@ from abc import abstractmethod
 
 import numpy as np
 from sklearn.base import ClassifierMixin, clone
-from sklearn.ensemble._base import _BaseHeterogeneousEnsemble
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
-from sklearn.utils.metadata_routing import (
-    MetadataRouter,
-    MethodMapping,
-    _raise_for_params,
-    _routing_enabled,
-    process_routing,
-)
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.validation import check_is_fitted
 
 from ..model_selection import check_group_cv
+from ..utils._sklearn import _BaseHeterogeneousEnsemble, _raise_for_params, _routing_enabled
 from ..utils.validation import check_labels
 from ._cross_fit import check_proba_rows, cross_fit_proba, naming_member
 

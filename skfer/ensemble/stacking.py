@@ -17,15 +17,15 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.svm import SVC
-from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metadata_routing import MethodMapping
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..utils._sklearn import HasMethods, Interval, _fit_context
 from ._base import _BaseCrossFitEnsemble
 
 __all__ = ["CoarseToFineSVC", "SVMStackingClassifier", "coarse_grid", "fine_grid"]

@@ -14,10 +14,9 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ._base import _BaseCrossFitEnsemble
 
 __all__ = ["WeightedAverageClassifier", "combine_proba", "member_subsets", "round_simplex"]

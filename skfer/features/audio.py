@@ -28,13 +28,13 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import same_container
 from ..clipset import PER_FRAME_COMPANIONS, ClipSet
 from ..io.audio import read_audio
+from ..utils._sklearn import Interval, _fit_context
 
 __all__ = ["SPECTRAL_DESCRIPTORS", "AudioFeatures", "audio_feature_names", "audio_frame_features"]
 

@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import ClipTransformerMixin, same_container
 from ..clipset import ClipSet
+from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ..utils.pixels import to_grey_float
 from ..utils.validation import check_clips
 
@@ -417,7 +417,7 @@ class BagOfMouths(ClipTransformerMixin, TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        sequences : list, ClipSet or ndarray (as ``X``) of ndarray (T_i, n_features_out_)
+        sequences : list, ClipSet or ndarray (as ``X``) of ndarray ``(T_i, n_features_out_)``
         """
         check_is_fitted(self, "cluster_centers_")
         self._validate_params()

@@ -17,15 +17,11 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    _fit_context,
-)
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.metrics.pairwise import additive_chi2_kernel, chi2_kernel
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..utils._sklearn import Interval, StrOptions, _fit_context
 
 __all__ = ["Chi2KernelTransformer"]
 

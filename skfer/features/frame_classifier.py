@@ -18,14 +18,14 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import SequenceTransformerMixin
 from ..clipset import ClipSet
 from ..preprocessing.temporal import _validate_sequences
+from ..utils._sklearn import HasMethods, StrOptions, _fit_context
 from ..utils.validation import check_labels
 
 __all__ = ["FrameLevelClassifier"]

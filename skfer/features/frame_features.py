@@ -12,13 +12,13 @@ import numbers
 
 import cv2
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import ClipTransformerMixin
 from ..clipset import ClipSet
 from ..utils._param_validation import FrameSize
+from ..utils._sklearn import Interval, _fit_context
 from ..utils.pixels import to_grey_float, to_uint8
 from ..utils.validation import check_clips
 

@@ -18,15 +18,15 @@ from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import ClipTransformerMixin
 from ..clipset import ClipSet
+from ..utils._sklearn import Interval, _fit_context
 from ..utils.pixels import to_grey_float
 from ..utils.validation import check_clips
 

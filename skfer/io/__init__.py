@@ -6,12 +6,13 @@ another size are recorded as :class:`~skfer.utils.frame_policy.SkippedFrames` un
 ``on_missing`` policy (see :mod:`skfer.io.video`); nothing is dropped silently.
 """
 
+# The one sort key lives in skfer.utils; importable from here as it was.
+from ..utils.sorting import natural_key as natural_key
 from .audio import read_audio
 from .images import (
     IMAGE_EXTENSIONS,
     MAX_IMAGE_PIXELS,
     list_images,
-    natural_key,
     read_frame_folder,
     read_image,
 )
@@ -23,7 +24,6 @@ __all__ = [
     "Video",
     "iter_frames",
     "list_images",
-    "natural_key",
     "read_audio",
     "read_frame_folder",
     "read_image",

@@ -16,12 +16,12 @@ import cv2
 import numpy as np
 
 from ..utils.pixels import to_grey_frame
+from ..utils.sorting import natural_key  # the one sort key; importable from here as well
 from ._files import check_count, check_file
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "MAX_IMAGE_PIXELS",
-    "natural_key",
     "read_image",
     "list_images",
     "read_frame_folder",
@@ -36,15 +36,6 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 #: million pixels, 256 MiB of RGB). A few hundred bytes of PNG can declare 16,000 x 16,000
 #: pixels (768 MB decoded, a "decompression bomb"); no face image comes near the budget.
 MAX_IMAGE_PIXELS = 1024 * 1024 * 1024 // 4 // 3
-
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(name: str | os.PathLike) -> tuple:
-    """Sort key that orders embedded numbers numerically (``frame2`` before ``frame10``)."""
-    parts = _DIGITS.split(Path(name).name)
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in parts)
-
 
 def read_image(
     path: str | os.PathLike, *, color: bool = True, max_pixels: int | None = MAX_IMAGE_PIXELS

@@ -15,18 +15,24 @@ subjects are divided into ten groups by ID in ascending order".
 from __future__ import annotations
 
 import numbers
-import re
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, StratifiedKFold, check_cv
-from sklearn.model_selection._split import BaseCrossValidator, GroupsConsumerMixin
-from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
-from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, _routing_enabled
-from sklearn.utils.validation import _num_samples, column_or_1d
+from sklearn.model_selection import BaseCrossValidator, GroupKFold, StratifiedKFold, check_cv
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping
+from sklearn.utils.validation import column_or_1d
 
+from ..utils._sklearn import (
+    GroupsConsumerMixin,
+    Interval,
+    StrOptions,
+    _num_samples,
+    _routing_enabled,
+    validate_parameter_constraints,
+)
+from ..utils.sorting import natural_key
 from ..utils.validation import check_labels, mixed_kinds
 
-__all__ = ["AscendingSubjectKFold", "check_group_cv", "check_groups", "natural_sort_key"]
+__all__ = ["AscendingSubjectKFold", "check_group_cv", "check_groups"]
 
 #: Folds of an integer ``cv`` given as None (scikit-learn's default).
 _DEFAULT_N_SPLITS = 5
@@ -165,29 +171,14 @@ def _stratifiable(y) -> bool:
     return y is not None and type_of_target(y) in ("binary", "multiclass")
 
 
-def natural_sort_key(value) -> tuple:
-    """Sort key comparing the digit runs of ``str(value)`` as numbers: ``S5 < S10 < S100``.
-
-    Examples
-    --------
-    >>> sorted(["S10", "S5", "S100", "S051"], key=natural_sort_key)
-    ['S5', 'S10', 'S051', 'S100']
-    >>> sorted([10, 9, 100], key=natural_sort_key)
-    [9, 10, 100]
-    """
-    return tuple(
-        (0, int(part), "") if part.isdigit() else (1, 0, part)
-        for part in re.split(r"(\d+)", str(value)) if part
-    )
-
-
 class AscendingSubjectKFold(GroupsConsumerMixin, BaseCrossValidator):
     """K folds of subjects taken in ascending subject id, the CK+ protocol of the papers.
 
     Jung et al. (DTAGN, section 5.2) and Ding et al. (FaceNet2ExpNet, section IV), after
     Liu et al. (2014), evaluate on CK+ with 10 folds: "the subjects are divided into ten
-    groups by ID in ascending order". Subject ids are sorted naturally (digit runs compare
-    as numbers, so ``S5 < S10``; CK+'s ``S005 ... S999`` sort the same either way), then the
+    groups by ID in ascending order". Subject ids are sorted naturally
+    (:func:`skfer.utils.natural_key`: digit runs compare as numbers, so ``S5 < S10``, text
+    ignores case; CK+'s ``S005 ... S999`` sort the same either way), then the
     subject of rank ``r`` goes to fold ``r mod n_splits`` (``assignment="interleaved"``, the
     default) or to the ``r * n_splits // n_subjects``-th block of consecutive ids
     (``assignment="contiguous"``). Every clip of a subject is in its subject's fold.
@@ -269,7 +260,7 @@ class AscendingSubjectKFold(GroupsConsumerMixin, BaseCrossValidator):
         self._validate_params()
         if groups is None:
             raise ValueError("The 'groups' parameter should not be None.")
-        subjects = sorted(np.unique(check_groups(groups)).tolist(), key=natural_sort_key)
+        subjects = sorted(np.unique(check_groups(groups)).tolist(), key=natural_key)
         if len(subjects) < self.n_splits:
             raise ValueError(
                 f"{len(subjects)} subjects cannot be split into {self.n_splits} folds"

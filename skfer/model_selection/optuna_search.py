@@ -24,10 +24,15 @@ from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
-from sklearn.utils._indexing import _safe_indexing
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
-from sklearn.utils.validation import _check_method_params
 
+from ..utils._sklearn import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _check_method_params,
+    _safe_indexing,
+    validate_params,
+)
 from ._split import check_group_cv, routed_groups
 
 __all__ = [
@@ -196,11 +201,10 @@ class TrialSeededRandomSampler(RandomSampler):
         self._rng.rng.seed(int(state))  # the generator RandomSampler draws from
 
 
-def _open_study(storage, study_name, direction, sampler, pruner, load_if_exists, space):
-    """Create or load the study; a loaded one must match ``direction`` and a dict ``space``."""
+def _open_study(storage, study_name, direction, sampler, pruner, load_if_exists):
+    """Create or load the study; a loaded one must match ``direction``."""
     import optuna
     from optuna.study import StudyDirection
-    from optuna.trial import TrialState
 
     study = optuna.create_study(
         storage=storage, study_name=study_name, direction=direction, sampler=sampler,
@@ -213,23 +217,71 @@ def _open_study(storage, study_name, direction, sampler, pruner, load_if_exists,
             f"{stored[0] if len(stored) == 1 else stored!r} but tune was asked to {direction!r}: "
             f"pass direction={stored[0]!r} to resume it, or another study_name for a new study"
         )
-    if not callable(space):
-        requested = dict(space)
-        # Trials that ran to a score or a prune had the whole space; a trial killed while it
-        # was being asked may hold only some of its parameters.
-        ran = (TrialState.COMPLETE, TrialState.PRUNED)
-        for t in study.get_trials(deepcopy=False, states=ran):
-            if t.distributions != requested:
-                names = sorted(
-                    n for n in {*requested, *t.distributions}
-                    if requested.get(n) != t.distributions.get(n)
-                )
-                raise ValueError(
-                    f"study {study.study_name!r} was searched over another space: trial "
-                    f"{t.number} has {t.distributions} but space is {requested} (parameters "
-                    f"{names} differ); resume it with the same space, or use another study_name"
-                )
     return study
+
+
+def _check_space_of_trials(study, space, checked: set[int]) -> None:
+    """Refuse ``space`` when a finished trial of ``study`` was searched over another one.
+
+    Trials that ran to a score or a prune (COMPLETE, PRUNED) had the whole space; a trial
+    killed while it was being asked may hold only some of its parameters, so it is not
+    compared. A dict space must equal each trial's distributions. A define-by-run space is
+    given each trial's own parameters (``optuna.trial.FixedTrial``) and must ask for the
+    distributions that trial recorded: a range that depends on another parameter's value
+    (a conditional space) is asked again with the same value, so it matches, while a range,
+    a kind, a choice or a parameter changed since is found before any new trial runs. (A
+    range compared by name alone would refuse every conditional space; Optuna itself
+    refuses only another kind of distribution or other categorical choices.)
+
+    ``checked`` holds the numbers of the trials already compared (tune compares the trials
+    that other workers finished since, before each trial); it is completed.
+
+    Raises
+    ------
+    ValueError
+        Naming the study, the trial, both spaces and the parameters that differ.
+    """
+    from optuna.trial import FixedTrial, TrialState
+
+    name = study.study_name
+    redo = "resume it with the same space, or use another study_name"
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        if t.number in checked:
+            continue
+        if callable(space):
+            replay = FixedTrial(dict(t.params), number=t.number)
+            try:
+                with warnings.catch_warnings():
+                    # FixedTrial warns of a value outside a changed range: refused below.
+                    warnings.simplefilter("ignore")
+                    space(replay)
+            except ValueError as exc:  # FixedTrial: a new parameter, choice or kind
+                raise ValueError(
+                    f"study {name!r} was searched over another space: space(trial) given trial "
+                    f"{t.number}'s parameters {t.params} fails with {_describe(exc)} (a "
+                    f"parameter added, a categorical choice removed or a kind changed); {redo}"
+                ) from exc
+            except Exception as exc:
+                exc.add_note(
+                    f"raised by space(trial) when tune gave it trial {t.number}'s parameters "
+                    f"(optuna.trial.FixedTrial) to check that study {name!r} is resumed with "
+                    "the space it was searched over"
+                )
+                raise
+            asked, what = replay.distributions, "space(trial) asks for"
+        else:
+            asked, what = dict(space), "space is"
+        if t.distributions != asked:
+            names = sorted(
+                n for n in {*asked, *t.distributions} if asked.get(n) != t.distributions.get(n)
+            )
+            given = f" given its parameters {t.params}" if callable(space) else ""
+            raise ValueError(
+                f"study {name!r} was searched over another space: trial {t.number} has "
+                f"{t.distributions} but {what} {asked}{given} (parameters {names} differ); "
+                f"{redo}"
+            )
+        checked.add(t.number)
 
 
 def _warn_running_trials(study) -> None:
@@ -400,8 +452,10 @@ def tune(
         Every trial this call evaluated failed: the message quotes the first one's number,
         parameters and cause, which is also chained as ``__cause__``.
     ValueError
-        A resumed study was stored with another direction, or (dict ``space``) its trials
-        were searched over other distributions; the message names the study and both.
+        A resumed study was stored with another direction, or its finished trials were
+        searched over another space: other distributions (dict ``space``), or distributions
+        that ``space(trial)`` no longer asks for given a trial's own parameters
+        (define-by-run; see Notes); the message names the study, the trial and both.
     sklearn.utils._param_validation.InvalidParameterError
         A parameter of tune is not of an allowed type or value.
 
@@ -429,6 +483,18 @@ def tune(
     unique within a study, so a fresh study run by one process is reproducible, while a
     resumed study, or another worker on the same study with the same ``random_state``,
     continues with new draws instead of replaying the first ones.
+
+    **Changed spaces.** A resumed study (and, before each trial, what other workers finished
+    since) is compared with ``space``: a dict space must equal the distributions of every
+    COMPLETE or PRUNED trial; a define-by-run space is called with each such trial's own
+    parameters (:class:`optuna.trial.FixedTrial`) and must ask for the distributions that
+    trial recorded. So a changed range, step, log scale, kind or categorical choice, and an
+    added or removed parameter, are refused before a trial runs, while a conditional space
+    (a range or a parameter that depends on another parameter's value) is accepted: given
+    the same values it asks for the same distributions. A define-by-run space is therefore
+    called once more per finished trial and must be deterministic given the parameters it
+    suggests, without side effects (it may read ``trial.number``, not ``trial.study``,
+    which a FixedTrial lacks).
 
     **No repeated evaluation.** A sampled parameter set equal to that of a COMPLETE trial (as
     happens in small discrete spaces) is not evaluated: the trial is finished as FAIL with user
@@ -471,7 +537,9 @@ def tune(
     else:
         pruner = pruning
     storage = _heartbeat_storage(storage, heartbeat_interval)
-    study = _open_study(storage, study_name, direction, sampler, pruner, load_if_exists, space)
+    study = _open_study(storage, study_name, direction, sampler, pruner, load_if_exists)
+    checked: set[int] = set()  # trials whose space was compared with ``space``
+    _check_space_of_trials(study, space, checked)
     heartbeat = is_heartbeat_enabled(study._storage)
     if not heartbeat:
         _warn_running_trials(study)
@@ -481,6 +549,8 @@ def tune(
         with _quiet_optuna():
             if heartbeat:  # a dead worker's trial: FAIL, and re-queued with its parameters
                 optuna.storages.fail_stale_trials(study)
+            # Trials another worker finished since: searched over this space too?
+            _check_space_of_trials(study, space, checked)
             trial = study.ask(None if callable(space) else dict(space))
         params = dict(trial.params)
         duplicate = None
@@ -492,8 +562,7 @@ def tune(
                     except Exception as exc:  # e.g. Optuna's "different distribution kind"
                         exc.add_note(
                             f"raised by space(trial) in trial {trial.number} of study "
-                            f"{study.study_name!r} (a resumed study must keep each "
-                            "parameter's kind of distribution and categorical choices)"
+                            f"{study.study_name!r}"
                         )
                         raise
                     if not isinstance(params, Mapping):

@@ -21,7 +21,8 @@
   by the folds of a cross-validation (FaceNet2ExpNet, TeacherClassifier);
 * :class:`SemiSupervisedVideoAutoencoder`: spatio-temporal autoencoder + predictor trained on
   labelled and unlabelled clips, with the illumination-invariant sub-network as an option;
-* :mod:`skfer.neural.modules`: the torch modules on their own.
+* :mod:`skfer.neural.modules` (and ``modules_dtagn``, ``modules_facenet2expnet``,
+  ``modules_video_autoencoder``): the torch modules on their own, exported there only.
 
 torch and skorch are imported with this package, not with ``import skfer``.
 """
@@ -41,15 +42,6 @@ from .callbacks import TimeLimit
 from .convnet import ConvNet
 from .dtagn import DTAGN, DTAN, DTGN, weighted_sum
 from .facenet2expnet import FaceNet2ExpNet, TeacherClassifier
-from .modules import (
-    EmoNetsConvNet,
-    RandomAffine,
-    RandomCropFlip,
-    RandomErasing,
-    SpatialResponseNorm,
-    Standardize,
-)
-from .modules_facenet2expnet import FaceNet2ExpNetModule
 from .rbm import GaussianBernoulliRBM, GaussianReLURBM
 from .sparse_autoencoder import SparseAutoencoder
 from .teacher import FrozenOutputCache
@@ -66,20 +58,13 @@ __all__ = [
     "DTAGN",
     "DTAN",
     "DTGN",
-    "EmoNetsConvNet",
     "FaceNet2ExpNet",
-    "FaceNet2ExpNetModule",
     "FrozenOutputCache",
     "GaussianBernoulliRBM",
     "GaussianReLURBM",
     "NesterovRMSprop",
-    "RandomAffine",
-    "RandomCropFlip",
-    "RandomErasing",
     "SemiSupervisedVideoAutoencoder",
     "SparseAutoencoder",
-    "SpatialResponseNorm",
-    "Standardize",
     "TimeLimit",
     "TeacherClassifier",
     "ValidationSplitWarning",

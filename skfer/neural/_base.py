@@ -30,16 +30,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils import Bunch, check_random_state, column_or_1d
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 from skorch.utils import to_tensor
 
 from ..base import ClipTransformerMixin, same_container
 from ..clipset import ClipSet
+from ..utils._sklearn import HasMethods, Interval, StrOptions, _fit_context
 from ..utils.validation import check_clips, check_labels
 from ._dataset import ClipDataset
 from ._optim import (

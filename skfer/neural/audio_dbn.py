@@ -20,9 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from sklearn.base import _fit_context
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 from torch import nn
@@ -30,6 +28,7 @@ from torch.utils.data import Dataset
 
 from ..clipset import ClipSet
 from ..preprocessing.temporal import _validate_sequences
+from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ..utils.validation import check_labels
 from . import _base
 from ._base import BaseNeuralClassifier, resolve_device, seeded_torch

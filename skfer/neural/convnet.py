@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numbers
 
-from sklearn.utils._param_validation import Interval, Options, StrOptions
-
 from ..utils._param_validation import FrameSize
+from ..utils._sklearn import Interval, Options, StrOptions
 from ._base import BaseFrameClassifier
 from .modules import EmoNetsConvNet
 
@@ -118,6 +117,13 @@ class ConvNet(BaseFrameClassifier):
     * Inputs are standardised with the training pixels' mean and standard deviation
       (stored in the module); registration and isotropic smoothing (section 3.1.1) are
       separate pipeline steps.
+    * skfer's additions, all off by default: batch normalisation, dropout, a hidden layer
+      (``hidden_units``), random rotation and scaling (``rotation``, ``zoom``), random
+      erasing, several test views (``test_views``), and the fine-tuning controls
+      (``head_epochs``, ``body_lr``, ``freeze_bn_stats``). The network shipped in
+      :mod:`skfer.pretrained` uses batch norm, dropout 0.4, 512 hidden units, rotations of
+      up to 10 degrees and 10% scaling, label smoothing 0.1 and 2 test views
+      (``docs/benchmarks.md``).
 
     Examples
     --------

@@ -22,9 +22,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.dataset import Dataset
 
@@ -32,6 +31,7 @@ from ..base import ClipTransformerMixin
 from ..clipset import ClipSet
 from ..preprocessing.landmarks import LandmarkNormalizer, select_landmarks
 from ..preprocessing.temporal import TemporalResampler
+from ..utils._sklearn import HasMethods, Interval, Options, StrOptions, _fit_context
 from ..utils.frame_policy import policy_constraint
 from ..utils.validation import check_clips, check_labels
 from ._base import BaseNeuralClassifier, seeded_torch

@@ -32,14 +32,14 @@ import time
 
 import numpy as np
 import torch
-from sklearn.base import _fit_context, clone
+from sklearn.base import clone
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.dataset import Dataset
 from torch import nn
 
 from ..utils._param_validation import FrameSize
+from ..utils._sklearn import HasMethods, Interval, StrOptions, _fit_context
 from ..utils.validation import check_clips
 from ._base import BaseFrameClassifier, resolve_device, seeded_torch
 from ._training import stage_net

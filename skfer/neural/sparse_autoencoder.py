@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -32,6 +31,7 @@ from ..base import ClipTransformerMixin, same_container
 from ..clipset import ClipSet
 from ..preprocessing.illumination import MinMaxImageScaler
 from ..utils._param_validation import FrameSize
+from ..utils._sklearn import Interval, _fit_context
 from ..utils.pixels import to_grey_float
 from ..utils.validation import check_clips
 from .rbm import torch_generator

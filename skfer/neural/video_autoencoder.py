@@ -16,16 +16,16 @@ import time
 
 import numpy as np
 import torch
-from sklearn.base import _fit_context
 from sklearn.utils import Bunch, check_random_state, column_or_1d
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
 
 from ..clipset import ClipSet
 from ..preprocessing.temporal import TemporalResampler
+from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ..utils.frame_policy import policy_constraint
+from ..utils.validation import check_labels
 from . import _base
 from ._base import BaseNeuralClassifier, resolve_device, seeded_torch
 from ._optim import build_optimizer
@@ -333,9 +333,23 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
             )
         if self.classes is not None and unlabelled_mask(self.classes).any():
             raise ValueError("classes must not hold -1, the label of unlabelled clips")
+        values = y.tolist()
+        missing = [i for i, v in enumerate(values)
+                   if v is None or (isinstance(v, numbers.Real) and np.isnan(v))]
+        if missing:
+            # A NaN (pandas' missing value) or None would become a class "nan" or "None".
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise ValueError(
+                f"y holds {values[missing[0]]!r} at sample {missing[0]}{more}, which is no "
+                "label: mark unlabelled clips with -1, as sklearn.semi_supervised does"
+            )
         labelled = ~unlabelled
-        y_lab = y[labelled]
-        if y_lab.dtype == object:  # mixed with -1: back to one type for np.unique
+        # The labels proper must be of one kind before np.asarray would turn 'happiness'
+        # and 1 into the strings '1' and 'happiness'; _set_classes checks the rest as every
+        # network does (check_labels), on the array of one type.
+        y_lab = check_labels(y[labelled], "y (its labelled clips, numbered without the -1)",
+                             classification=False)
+        if y_lab.dtype == object:  # held -1 beside strings: back to one type for np.unique
             y_lab = np.asarray(y_lab.tolist())
         self._set_classes(y_lab)
         y_enc = np.full(n_clips, -1, dtype=np.int64)
@@ -439,7 +453,9 @@ class SemiSupervisedVideoAutoencoder(_FixedLengthMixin, BaseNeuralClassifier):
         X : list of clips ``(T, H, W[, 3])``, ClipSet or ndarray
             All frames of one size; clips are resampled to ``n_frames`` frames.
         y : array-like of shape (n_clips,)
-            Labels; ``-1`` (or ``"-1"``) marks an unlabelled clip.
+            Labels; ``-1`` (or ``"-1"``) marks an unlabelled clip. The other labels are all
+            strings or all numbers (``'happiness'`` beside ``1`` is a ``TypeError``, as for
+            every network); NaN or None is a ``ValueError`` (unlabelled clips are ``-1``).
         groups : array-like of shape (n_clips,), default=None
             Subjects, for the validation split among labelled clips.
 

@@ -17,34 +17,14 @@ Boxes are ``(x, y, w, h)`` in pixels everywhere; frame sizes are ``frame_size=(h
 width)``; missing-data policies are ``on_missing={"raise", "warn", "ignore"}``.
 """
 
-from .box_smoothing import box_iou, smooth_tube_boxes
-from .face_detection import FaceDetector, HaarFaceDetector, as_detector
-from .face_tubes import FaceTube, FaceTubeExtractor, histogram_search
-from .illumination import (
-    IsotropicSmoothing,
-    MinMaxImageScaler,
-    isotropic_luminance,
-    neumann_laplacian_eigenvalues,
-)
-from .landmarks import (
-    IBUG68_TO_INTRAFACE49,
-    NOSE_TIP_INDEX,
-    LandmarkDetector,
-    LandmarkNormalizer,
-    default_predictor_path,
-    flip_permutation,
-    select_landmarks,
-)
+from .face_detection import FaceDetector, HaarFaceDetector
+from .face_tubes import FaceTube, FaceTubeExtractor
+from .illumination import IsotropicSmoothing, MinMaxImageScaler
+from .landmarks import LandmarkDetector, LandmarkNormalizer, select_landmarks
 from .lighting import LightingChange
-from .mouth import MOUTH_BOX, MOUTH_INDICES_68, MouthRegion
+from .mouth import MouthRegion
 from .registration import FaceRegistration
-from .temporal import (
-    FrameAggregator,
-    FramePooling,
-    TemporalResampler,
-    aggregation_indices,
-    resample_positions,
-)
+from .temporal import FrameAggregator, FramePooling, TemporalResampler
 
 __all__ = [
     "FaceDetector",
@@ -54,26 +34,40 @@ __all__ = [
     "FrameAggregator",
     "FramePooling",
     "HaarFaceDetector",
-    "IBUG68_TO_INTRAFACE49",
     "IsotropicSmoothing",
     "LandmarkDetector",
     "LandmarkNormalizer",
     "LightingChange",
-    "MOUTH_BOX",
-    "MOUTH_INDICES_68",
     "MinMaxImageScaler",
     "MouthRegion",
-    "NOSE_TIP_INDEX",
     "TemporalResampler",
-    "aggregation_indices",
-    "as_detector",
-    "box_iou",
-    "default_predictor_path",
-    "flip_permutation",
-    "histogram_search",
-    "isotropic_luminance",
-    "neumann_laplacian_eigenvalues",
-    "resample_positions",
     "select_landmarks",
-    "smooth_tube_boxes",
 ]
+
+#: Helpers and tables that ``from skfer.preprocessing import ...`` gave before ``__all__``
+#: held only what a user calls; they live beside the estimators they serve (the point
+#: schemes in :mod:`skfer.utils.landmark_scheme`) and stay importable from here.
+_HELPERS = {
+    "box_iou": "box_smoothing",
+    "smooth_tube_boxes": "box_smoothing",
+    "as_detector": "face_detection",
+    "histogram_search": "face_tubes",
+    "isotropic_luminance": "illumination",
+    "neumann_laplacian_eigenvalues": "illumination",
+    "IBUG68_TO_INTRAFACE49": "landmarks",
+    "NOSE_TIP_INDEX": "landmarks",
+    "default_predictor_path": "landmarks",
+    "flip_permutation": "landmarks",
+    "MOUTH_BOX": "mouth",
+    "MOUTH_INDICES_68": "mouth",
+    "aggregation_indices": "temporal",
+    "resample_positions": "temporal",
+}
+
+
+def __getattr__(name: str):
+    if name in _HELPERS:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_HELPERS[name]}", __name__), name)
+    raise AttributeError(f"module 'skfer.preprocessing' has no attribute {name!r}")

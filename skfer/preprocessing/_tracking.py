@@ -7,14 +7,15 @@ frames, on grey working frames shrunk to :data:`WORK_WIDTH` pixels:
 * :func:`template_track` follows the face on frames skipped by the detection stride
   (normalised cross-correlation);
 * :func:`histogram_search` fills frames where detection failed (grey-histogram match);
-* :func:`locate_undetected` applies both to the runs of frames between detections.
+* :func:`locate_undetected` applies both to the runs of frames between detections;
+* :func:`face_orientation` asks the detector whether the tube's face is upright.
 
 Boxes are ``(x, y, w, h)`` rows, as everywhere in skfer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from ..utils.pixels import pixel_unit, to_uint8
 from ..utils.pixels import to_grey_frame as grey
-from .box_smoothing import box_iou
+from .box_smoothing import box_intersection, box_iou
 
 __all__ = [
     "HIST_BINS",
@@ -31,6 +32,7 @@ __all__ = [
     "WORK_WIDTH",
     "WorkFrames",
     "associate",
+    "face_orientation",
     "grey",  # skfer.utils.pixels.to_grey_frame, re-exported (face_tubes takes it from here)
     "grey_histogram",
     "histogram_search",
@@ -39,7 +41,11 @@ __all__ = [
     "pixel_unit",  # the scale rule of skfer.utils.pixels, re-exported
     "template_track",
     "tube_confidence",
+    "turn_box_back",
+    "Orientation",
     "MIN_HITS",
+    "ORIENTATION_SAMPLE",
+    "TURNS",
     "to_uint8",
     "work_frame",
     "work_scale",
@@ -55,6 +61,12 @@ HIST_BINS = 32
 #: when it ran fewer times, e.g. on a short clip): a face seen once or twice in a clip where
 #: the detector ran many times is more likely a false positive that never repeats.
 MIN_HITS = 5
+#: Most of the detector's runs that :func:`face_orientation` repeats on turned frames
+#: (spread evenly over the clip), which bounds its cost on long clips.
+ORIENTATION_SAMPLE = 16
+#: Counter-clockwise turns (degrees, ``np.rot90``'s sense) tried by :func:`face_orientation`:
+#: upside down first, the commonest wrong orientation (a camera mounted or held upside down).
+TURNS = (180, 90, 270)
 
 
 @dataclass(frozen=True)
@@ -389,3 +401,139 @@ def tube_confidence(
         after = conf[hits[np.minimum(pos, len(hits) - 1)]]
         conf[located] = np.minimum(before, after)
     return conf
+
+
+def turn_box_back(box: np.ndarray, turn: int, shape: tuple[int, ...]) -> np.ndarray:
+    """A box found in a frame turned ``turn`` degrees counter-clockwise, in pixels of the
+    frame as it is.
+
+    Parameters
+    ----------
+    box : array-like of shape (4,)
+        ``x, y, w, h`` in pixels of ``np.rot90(frame, turn // 90)``.
+    turn : {90, 180, 270}
+    shape : tuple
+        Shape of the frame as it is, ``(H, W[, 3])``.
+
+    Returns
+    -------
+    box : ndarray of shape (4,)
+        The same region as ``x, y, w, h`` in pixels of the frame as it is.
+    """
+    height, width = shape[:2]
+    x, y, w, h = box
+    if turn == 90:  # np.rot90(frame, 1) puts the frame's pixel (x, y) at (y, W - x)
+        return np.array([width - y - h, x, h, w], dtype=float)
+    if turn == 180:
+        return np.array([width - x - w, height - y - h, w, h], dtype=float)
+    if turn == 270:  # np.rot90(frame, 3) puts it at (H - y, x)
+        return np.array([y, height - x - w, h, w], dtype=float)
+    raise ValueError(f"turn must be one of 90, 180, 270, got {turn}")
+
+
+@dataclass(frozen=True)
+class Orientation:
+    """What :func:`face_orientation` found.
+
+    Attributes
+    ----------
+    turn : int
+        Counter-clockwise turn (degrees) of the frames in which the detector found the
+        tube's face in most of the compared frames and in more of them than in the frames
+        as they are; 0 when no turn did.
+    hits : int
+        Compared frames in which the face was found in the frames turned by ``turn``, until
+        the turn had won (so a lower bound; 0 when ``turn`` is 0).
+    upright_hits : int
+        Compared frames in which the detector found the tube's face as they are.
+    n_frames : int
+        Frames compared (the detector's runs, at most :data:`ORIENTATION_SAMPLE`).
+    n_calls : int
+        Detector runs on turned frames.
+    """
+
+    turn: int = 0
+    hits: int = 0
+    upright_hits: int = 0
+    n_frames: int = 0
+    n_calls: int = 0
+
+
+def face_orientation(
+    frame: Callable[[int], np.ndarray],
+    detect: Callable[[np.ndarray, str], tuple[np.ndarray, np.ndarray]],
+    primary: dict[int, tuple[np.ndarray, float]],
+    found: dict[int, Any],
+    boxes: np.ndarray,
+    status: np.ndarray,
+    name: str = "",
+) -> Orientation:
+    """Whether the detector finds the primary face more often in turned frames.
+
+    A frontal detector also fires, now and then, on an upside-down or sideways face (the
+    mouth and nostrils taken for eyes, or a part of the face taken for a whole one); such
+    detections can repeat often enough to make a tube of full confidence whose box sits
+    on, or off, a face nobody can read an expression from. The detector itself can tell:
+    turned upright, the face is found on (nearly) every frame. So the detector's runs
+    (at most :data:`ORIENTATION_SAMPLE`, spread evenly) are repeated on the frames turned by
+    each of :data:`TURNS`, and a turn *wins* when it finds the face in most of these frames
+    and in more of them than the frames as they are found the tube's face (a tie keeps the
+    frames as they are; "most" keeps a turn's occasional false detections on a face that
+    upright runs often miss from outvoting them).
+    A detection in a turned frame is the tube's face when, turned back, it shares at least
+    half of the smaller box's area with the tube's box at that frame (the temporally
+    closest located box where the frame has none): an off-centre or partial false
+    detection still lies on the face the turned frame shows whole.
+
+    A turn's runs stop as soon as it has won or cannot win any more, so a tube whose face
+    was found on every run costs no run at all, and one found on all but ``k`` runs costs
+    at most ``k`` runs per turn.
+
+    Parameters
+    ----------
+    frame : callable
+        ``frame(t)``: frame ``t`` as the detector takes it (uint8).
+    detect : callable
+        ``detect(frame, where)`` as :func:`skfer.preprocessing.face_detection.as_detector`
+        returns it.
+    primary : dict of int to (box, score)
+        The primary tube's detections, by frame.
+    found : dict of int to detector output
+        Every frame the detector ran on.
+    boxes : ndarray of shape (T, 4)
+        The primary face's boxes (NaN where missing).
+    status : ndarray of shape (T,)
+        Frame statuses (``"missing"`` where no box).
+    name : str
+        The clip, for the detector's output check ("clip 3").
+
+    Returns
+    -------
+    Orientation
+    """
+    runs = np.array(sorted(found))
+    if len(runs) > ORIENTATION_SAMPLE:
+        runs = runs[np.linspace(0, len(runs) - 1, ORIENTATION_SAMPLE).round().astype(int)]
+    upright = sum(int(t) in primary for t in runs)
+    need = max(upright, len(runs) // 2)  # a turn wins with more hits than this
+    located = np.flatnonzero(status != "missing")
+    calls = 0
+    for turn in TURNS:
+        hits = 0
+        for k, t in enumerate(runs):
+            if hits > need or hits + len(runs) - k <= need:
+                break  # this turn has won, or cannot win any more
+            img = frame(int(t))
+            turned = np.ascontiguousarray(np.rot90(img, turn // 90))
+            found_boxes, _ = detect(turned, f"{name}, frame {t} turned {turn} degrees: ")
+            calls += 1
+            tube_box = boxes[located[np.abs(located - t).argmin()]]
+            for box in found_boxes:
+                back = turn_box_back(box, turn, img.shape)
+                smaller = min(back[2] * back[3], tube_box[2] * tube_box[3])
+                if box_intersection(back, tube_box) >= 0.5 * smaller:
+                    hits += 1
+                    break
+        if hits > need:
+            return Orientation(turn, hits, upright, len(runs), calls)
+    return Orientation(0, 0, upright, len(runs), calls)

@@ -22,6 +22,7 @@ __all__ = [
     "largest_centered_square",
     "polynomial_side_lengths",
     "smooth_tube_boxes",
+    "box_intersection",
     "box_iou",
 ]
 
@@ -162,6 +163,25 @@ def smooth_tube_boxes(
     return out, linear
 
 
+def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Area shared by ``x, y, w, h`` boxes, row by row (broadcasting).
+
+    Parameters
+    ----------
+    a, b : array-like of shape (..., 4)
+
+    Returns
+    -------
+    area : ndarray of shape (...)
+        0 where the boxes do not overlap.
+    """
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    ix = np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+    iy = np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
+    return np.clip(ix, 0, None) * np.clip(iy, 0, None)
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection over union of ``x, y, w, h`` boxes, row by row (broadcasting).
 
@@ -176,9 +196,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
-    ix = np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
-    iy = np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
-    inter = np.clip(ix, 0, None) * np.clip(iy, 0, None)
+    inter = box_intersection(a, b)
     union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)

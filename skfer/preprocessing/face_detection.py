@@ -50,9 +50,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context, clone
-from sklearn.utils._param_validation import Interval
+from sklearn.base import BaseEstimator, clone
 
+from ..utils._sklearn import Interval, _fit_context
 from ..utils.pixels import pixel_unit, to_grey_frame, to_uint8
 
 __all__ = [

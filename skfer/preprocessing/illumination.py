@@ -15,10 +15,10 @@ import numbers
 
 import numpy as np
 from scipy.fft import dctn, idctn
-from sklearn.utils._param_validation import Interval
 
 from ..base import StatelessClipTransformer, same_container
 from ..utils._param_validation import RealTuple
+from ..utils._sklearn import Interval
 from ..utils.validation import check_clips
 
 __all__ = [

@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import ClipTransformerMixin, SequenceTransformerMixin, same_container
 from ..clipset import ClipSet
+from ..utils._sklearn import HasMethods, Interval, StrOptions, _fit_context
 from ..utils.frame_policy import apply_policy, policy_constraint
 from ..utils.landmark_scheme import IBUG68_TO_INTRAFACE49, NOSE_TIP_INDEX, flip_permutation
 from ..utils.validation import check_clips, pixel_unit, to_uint8

@@ -14,9 +14,9 @@ import zlib
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
 
 from ..base import StatelessClipTransformer, same_container
+from ..utils._sklearn import Interval
 from ..utils.validation import check_clips
 
 __all__ = ["LightingChange"]

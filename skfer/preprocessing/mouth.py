@@ -13,12 +13,12 @@ from typing import Any
 
 import cv2
 import numpy as np
-from sklearn.utils._param_validation import Interval
 
 from ..base import StatelessClipTransformer, same_container
 from ..clipset import ClipSet
 from ..utils._geometry import map_geometry_companions
 from ..utils._param_validation import FrameSize, RealTuple
+from ..utils._sklearn import Interval
 from ..utils.frame_policy import apply_policy, policy_constraint
 from ..utils.landmark_scheme import IBUG68_GROUPS
 from ..utils.validation import check_clips

@@ -14,8 +14,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import ClipTransformerMixin, same_container
@@ -27,6 +26,7 @@ from ..utils._geometry import (
     similarity_to,
 )
 from ..utils._param_validation import FrameSize
+from ..utils._sklearn import Interval, _fit_context
 from ..utils.frame_policy import apply_policy, policy_constraint
 from ..utils.landmark_scheme import IBUG68_GROUPS
 from ..utils.validation import check_clips

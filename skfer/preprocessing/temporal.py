@@ -21,12 +21,12 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import SequenceTransformerMixin, same_container
 from ..clipset import FRAME_STATUSES, UNUSABLE_STATUSES, ClipSet
+from ..utils._sklearn import Interval, StrOptions, _fit_context
 from ..utils.frame_policy import apply_policy, policy_constraint
 from ..utils.validation import check_clips, check_sequences
 from ._frame_records import records_from_masks

@@ -12,7 +12,7 @@ import math
 import numbers
 from typing import Any
 
-from sklearn.utils._param_validation import Options
+from ._sklearn import Options
 
 __all__ = ["FrameSize", "RealTuple"]
 

@@ -32,11 +32,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as skchecks
 from sklearn.utils import get_tags
-from sklearn.utils._param_validation import (
-    InvalidParameterError,
-    generate_invalid_param_val,
-    make_constraint,
-)
+
+from ._sklearn import InvalidParameterError, generate_invalid_param_val, make_constraint
 
 __all__ = [
     "SKLEARN_DATA_FREE_CHECKS",

@@ -7,8 +7,9 @@ aggregator and ``skfer predict``) follows the same rules (``docs/reliability.md`
 * the frames are **recorded**, per clip, as :class:`SkippedFrames`: the clip's position and
   file, the frame indices and one *reason* from :data:`SKIP_REASONS`;
 * a policy parameter (``on_missing``, with the values of :data:`POLICIES`) says what else
-  happens: ``"raise"`` raises :class:`SkippedFramesError` (a ``ValueError``), ``"warn"``
-  emits one :class:`SkippedFramesWarning` per call that names the clips, the counts and the
+  happens: ``"raise"`` raises :class:`~skfer.exceptions.SkippedFramesError` (a
+  ``ValueError``), ``"warn"`` emits one :class:`~skfer.exceptions.SkippedFramesWarning` per
+  call that names the clips, the counts and the
   reasons, ``"ignore"`` only records;
 * nothing is dropped silently: with ``"ignore"`` the record is still there (a returned
   record, a fitted attribute or the per-frame ``status`` companion).
@@ -22,24 +23,25 @@ clip 0 (a.mp4): 2 frames [3, 4]: no_face (no face was detected, tracked or fille
 >>> apply_policy([record], "raise", "left out")
 Traceback (most recent call last):
 ...
-skfer.utils.frame_policy.SkippedFramesError: clip 0 (a.mp4): 2 frames [3, 4]: no_face (no face ...
+skfer.exceptions.SkippedFramesError: clip 0 (a.mp4): 2 frames [3, 4]: no_face (no face ...
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.utils._param_validation import StrOptions
+
+# Defined with every public error and warning; importable from here as well.
+from ..exceptions import SkippedFramesError, SkippedFramesWarning
+from ._sklearn import StrOptions
 
 __all__ = [
     "POLICIES",
     "SKIP_REASONS",
     "SkippedFrames",
-    "SkippedFramesError",
-    "SkippedFramesWarning",
     "apply_policy",
     "check_policy",
     "policy_constraint",
@@ -80,18 +82,6 @@ def check_policy(value: str, name: str = "on_missing") -> str:
     if value not in POLICIES:
         raise ValueError(f"{name} must be one of {POLICIES}, got {value!r}")
     return value
-
-
-class SkippedFramesWarning(UserWarning):
-    """Frames of one or more clips were skipped; the message names clips, counts and reasons."""
-
-
-class SkippedFramesError(ValueError):
-    """Frames were skipped under ``on_missing="raise"``; ``records`` holds what was found."""
-
-    def __init__(self, message: str, records: Sequence[SkippedFrames] = ()):
-        super().__init__(message)
-        self.records = tuple(records)
 
 
 @dataclass(frozen=True)

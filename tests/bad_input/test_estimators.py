@@ -403,7 +403,7 @@ def test_ensemble_member_fit_failure_names_the_member(ensemble):
     """An ensemble member whose fit raises "Input contains NaN" -> clear error: the member's own
     ValueError, with a note naming the member and the stage (shown by skfer's one-line errors).
     """
-    from skfer.cli import _one_line
+    from skfer.cli import one_line as _one_line
 
     members = [("good", LogisticRegression()), ("broken", FailingFit())]
     with pytest.raises(ValueError, match="Input contains NaN") as err:

@@ -10,7 +10,9 @@ import pytest
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skfer import ClipSet
+from skfer.datasets import sample_videos_path
 from skfer.datasets.synthetic import make_expressions
+from skfer.io import read_video
 from skfer.preprocessing import (
     FaceRegistration,
     FaceTubeExtractor,
@@ -138,6 +140,52 @@ def test_upside_down_face_with_haar_is_not_a_good_tube(faces):
         _, (rec,) = loose.transform_with_info([down])
     assert rec.n_detector_calls > 10 and (rec.scores > -np.inf).sum() == 2  # two false hits
     assert not rec.face_found and "suspect" in rec.status
+
+
+def _cremad(emotion):
+    """Grey frames of the shipped CREMA-D clip of actor 1001 with ``emotion`` (e.g. HAP)."""
+    return read_video(sample_videos_path() / f"1001_DFA_{emotion}_XX.flv", color=False).frames
+
+
+def test_upside_down_face_in_a_larger_frame_is_not_trusted():
+    """shipped CREMA-D clip turned 180 degrees and padded into a larger frame, Haar detector
+    -> recorded policy: the detector finds the face in the frames turned back, so every
+    frame is suspect ("inconsistent", "upside down"), FaceTube.orientation 180."""
+    up = _cremad("HAP")
+    down = np.pad(np.ascontiguousarray(up[:, ::-1, ::-1]), ((0, 0), (120, 120), (120, 120)))
+    ext = FaceTubeExtractor(frame_size=(8, 8)).fit()
+    with pytest.raises(SkippedFramesError, match="clip 0: ") as err:
+        ext.transform([down])
+    assert [r.reason for r in err.value.records] == ["no_face", "inconsistent"]
+    assert "upside down" in err.value.records[1].detail
+    _, (rec,) = ext.transform_with_info([up])
+    # Upright, the face is found on every run: no turned frame is tried.
+    assert rec.orientation == 0 and rec.confidence.min() == 1.0
+    assert rec.n_detector_calls == len(up) // 8 + 1
+    ext.set_params(on_missing="warn")
+    with pytest.warns(SkippedFramesWarning, match="inconsistent"):
+        out, (rec,) = ext.transform_with_info([down])
+    # Before: 40 detected/tracked/filled frames of confidence 1 on the upside-down face.
+    assert rec.orientation == 180 and not rec.face_found
+    assert set(rec.status) == {"suspect", "missing"} and rec.confidence.max() == 0.0
+    (record,) = [r for r in rec.skipped if r.reason == "inconsistent"]
+    assert "turned 180 degrees" in record.detail and "np.rot90(clip, 2" in record.detail
+    assert out.usable_frames(0).sum() == 0
+
+
+def test_face_on_its_side_is_not_trusted():
+    """shipped CREMA-D clip turned 90 degrees (a phone video without a rotation flag), Haar
+    -> recorded policy: a small false box was a tube of confidence 0.6; now every frame is
+    suspect, the record names the turn that finds the face (270)."""
+    side = np.ascontiguousarray(np.rot90(_cremad("NEU"), 1, axes=(1, 2)))
+    ext = FaceTubeExtractor(frame_size=(8, 8), on_missing="ignore").fit()
+    _, (rec,) = ext.transform_with_info([side])
+    assert not rec.face_found and rec.orientation == 270
+    (record,) = [r for r in rec.skipped if r.reason == "inconsistent"]
+    assert "on its side" in record.detail and "np.rot90(clip, 3" in record.detail
+    # Turned as the record says, the clip gives a trusted tube again.
+    _, (rec,) = ext.transform_with_info([np.rot90(side, 3, axes=(1, 2))])
+    assert rec.orientation == 0 and rec.face_found and rec.confidence.min() == 1.0
 
 
 def test_min_confidence_is_validated():

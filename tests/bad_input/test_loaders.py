@@ -238,12 +238,12 @@ def test_embedded_data_every_seed_passes_the_front_end(capsys):
     """make_expressions for seeds 0 to 20 (seed 8 drew a clip without a trustworthy face) ->
     OK: `skfer train`'s face-tube front end accepts every clip, nothing raises.
     """
-    from skfer.cli.evaluate import FORMATS, extract_if_needed
-    from skfer.datasets import make_expressions
+    from skfer.datasets import DATA_FORMATS, make_expressions
+    from skfer.models import prepare_clips
 
     for seed in range(21):
         bunch = make_expressions(n_subjects=1, random_state=seed)
-        tubes, counts = extract_if_needed(bunch, FORMATS["embedded"], progress=False)
+        tubes, counts = prepare_clips(bunch.data, DATA_FORMATS["embedded"])
         assert len(tubes) == len(bunch.data) and counts["suspect"] == 0, seed
 
 

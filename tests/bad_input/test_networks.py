@@ -228,6 +228,40 @@ def test_audio_dbn_mixed_string_and_int_labels():
         net.fit(seqs, y)
 
 
+def _tiny_video_autoencoder():
+    return SemiSupervisedVideoAutoencoder(
+        n_frames=3, max_epochs=1, device="cpu", random_state=0, verbose=0, on_short="ignore",
+        module__conv=((4, 3, 3, 2, 1),), module__fc=(8,), module__predictor=(4,),
+    )
+
+
+def test_video_autoencoder_mixed_string_and_int_labels():
+    """semi-supervised video autoencoder on labels mixing "happiness" and 1 (and -1 for
+    unlabelled clips) -> clear error: the networks' TypeError naming a sample of each type."""
+    # Before: accepted, classes_ == ['1', 'happiness'].
+    y = np.array(["happiness", 1, -1, "anger"] * 2, dtype=object)
+    with pytest.raises(TypeError, match=r"y \(its labelled clips, .*\) mixes string and "
+                                        r"non-string labels \(sample 0: 'happiness', "
+                                        r"sample 1: 1 \(int\)\)"):
+        _tiny_video_autoencoder().fit(CLIPS, y)
+    # -1 (or "-1") beside one kind of label still marks unlabelled clips.
+    for y in (["happiness", "anger", -1, "-1"] * 2, [3, 7, -1.0, "-1"] * 2):
+        net = _tiny_video_autoencoder().fit(CLIPS, np.array(y, dtype=object))
+        assert net.classes_.tolist() == sorted(set(y[:2])) and net.n_unlabelled_ == 4
+
+
+@pytest.mark.parametrize("missing", [np.nan, None])
+def test_video_autoencoder_nan_label(missing):
+    """semi-supervised video autoencoder with a NaN or None label -> clear error: names the
+    sample and says unlabelled clips are -1."""
+    # Before: a class 'nan' (or 'None') was learnt.
+    for y in (["happiness", missing, -1, "anger"] * 2, [0.0, missing, -1, 1.0] * 2):
+        with pytest.raises(ValueError, match=r"y holds (nan|None) at sample 1 \(and 1 more\)"
+                                             r", which is no label: mark unlabelled clips "
+                                             r"with -1"):
+            _tiny_video_autoencoder().fit(CLIPS, np.array(y, dtype=object))
+
+
 def test_init_from_a_file_that_is_not_a_network(tmp_path):
     """init_from naming a text file, a cut pickle or a saved SVC pipeline -> clear error: the
     file named and "is not a saved ConvNet", or the type found, never a raw pickle error.

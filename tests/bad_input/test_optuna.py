@@ -101,16 +101,79 @@ def test_resume_with_another_parameter_set(data, db):
 
 
 def test_resume_define_by_run_with_another_kind(data, db):
-    """a define-by-run study resumed with a categorical where a float was -> clear error: Optuna's ValueError with a note naming the study; the trial is FAIL, not RUNNING"""  # noqa: E501
+    """a define-by-run study resumed with a categorical where a float was -> clear error: ValueError naming the study, the trial and the failing choice before any trial is added"""  # noqa: E501
     X, y, g = data
     tune(_Picky(), lambda t: {"c": t.suggest_float("c", 0, 0.5)}, X, y, g, cv=3, n_trials=1,
          storage=db, study_name="s")
-    with pytest.raises(ValueError, match="different distribution kind") as err:
+    # Before: Optuna's "different distribution kind" in trial 1, left FAIL in the study.
+    with pytest.raises(ValueError, match=r"study 's' was searched over another space: "
+                                         r"space\(trial\) given trial 0's parameters .* not in "
+                                         r"\(0\.1, 0\.2\)"):
         tune(_Picky(), lambda t: {"c": t.suggest_categorical("c", [0.1, 0.2])}, X, y, g, cv=3,
              n_trials=1, storage=db, study_name="s")
-    assert "trial 1 of study 's'" in err.value.__notes__[0]
-    assert _states(optuna.load_study(study_name="s", storage=db)) == [
-        TrialState.COMPLETE, TrialState.FAIL]
+    assert _states(optuna.load_study(study_name="s", storage=db)) == [TrialState.COMPLETE]
+
+
+def test_resume_define_by_run_with_another_range(data, db):
+    """a define-by-run study resumed with suggest_float("c", 0, 0.4) where it was (0, 0.5), a step added, a parameter added or removed -> clear error: ValueError naming the study, the trial and the parameter; nothing added"""  # noqa: E501
+    X, y, g = data
+    tune(_Picky(), lambda t: {"c": t.suggest_float("c", 0, 0.5)}, X, y, g, cv=3, n_trials=2,
+         storage=db, study_name="s", random_state=0)
+    changed = [
+        ("c", lambda t: {"c": t.suggest_float("c", 0, 0.5, step=0.1)}),
+        ("limit", lambda t: {"c": t.suggest_float("c", 0, 0.5),
+                             "limit": t.suggest_float("limit", 0.5, 1.0)}),
+    ]
+    # Before: the new range ran on without a word, the best value from the old one.
+    with pytest.raises(ValueError, match=r"study 's' was searched over another space: trial 0 "
+                                         r"has .*high=0\.5.* but space\(trial\) asks for "
+                                         r".*high=0\.4.*parameters \['c'\] differ"):
+        tune(_Picky(), lambda t: {"c": t.suggest_float("c", 0, 0.4)}, X, y, g, cv=3,
+             n_trials=2, storage=db, study_name="s")
+    for name, space in changed:
+        with pytest.raises(ValueError, match=f"was searched over another space: .*'{name}'"):
+            tune(_Picky(), space, X, y, g, cv=3, n_trials=1, storage=db, study_name="s")
+    with pytest.raises(ValueError, match=r"asks for \{\} .*parameters \['c'\] differ"):
+        tune(_Picky(), lambda t: {}, X, y, g, cv=3, n_trials=1, storage=db, study_name="s")
+    assert _states(optuna.load_study(study_name="s", storage=db)) == [TrialState.COMPLETE] * 2
+
+
+def _conditional(t, half=False):
+    """A define-by-run space whose range of c depends on limit (and c <= limit: _Picky fits)."""
+    limit = t.suggest_float("limit", 0.5, 1.0)
+    return {"limit": limit, "c": t.suggest_float("c", 0, limit / 2 if half else limit)}
+
+
+def test_resume_conditional_define_by_run_space(data, db):
+    """a define-by-run study whose range of c depends on limit, resumed with the same space -> OK: runs on, one range of c per trial (the same space with c's range halved is refused, naming c)"""  # noqa: E501
+    X, y, g = data
+    tune(_Picky(), _conditional, X, y, g, cv=3, n_trials=3, storage=db, study_name="s")
+    study = tune(_Picky(), _conditional, X, y, g, cv=3, n_trials=3, storage=db, study_name="s")
+    assert _states(study) == [TrialState.COMPLETE] * 6
+    highs = {t.distributions["c"].high for t in study.trials}
+    assert len(highs) == 6  # one range of c per trial, none refused
+    with pytest.raises(ValueError, match=r"trial 0 has .* given its parameters .*\['c'\] differ"):
+        tune(_Picky(), lambda t: _conditional(t, half=True), X, y, g, cv=3, n_trials=1,
+             storage=db, study_name="s")
+
+
+def test_second_worker_with_another_space(data, db):
+    """another worker finishing a trial of another define-by-run range while tune runs -> clear error: ValueError naming that trial before the next trial"""  # noqa: E501
+    X, y, g = data
+    done = []
+
+    def space(trial):
+        if trial.number == 1 and not done:  # meanwhile, another worker finishes a trial
+            done.append(True)  # with c in (0, 0.4)
+            other = optuna.trial.create_trial(
+                params={"c": 0.1}, distributions={"c": FloatDistribution(0.0, 0.4)}, value=0.5
+            )
+            optuna.load_study(study_name="s", storage=db).add_trial(other)
+        return {"c": trial.suggest_float("c", 0, 0.5)}
+
+    with pytest.raises(ValueError, match=r"searched over another space: trial 2 has .*high=0\.4"):
+        tune(_Picky(), space, X, y, g, cv=3, n_trials=5, storage=db, study_name="s")
+    assert _states(optuna.load_study(study_name="s", storage=db)) == [TrialState.COMPLETE] * 3
 
 
 def test_every_trial_fails(data):
