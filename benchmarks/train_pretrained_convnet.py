@@ -226,6 +226,11 @@ def run_export(args) -> None:
                  "Representation Learning: Facial Expression Recognition Challenge'); "
                  "these weights are derived from it: research use",
         "recipe": {k: list(v) if isinstance(v, tuple) else v for k, v in RECIPE.items()},
+        "schedule": "cosine annealing of lr to 0 over the epochs (skorch LRScheduler, per "
+                    "epoch); the epoch of the best held-out accuracy kept (Checkpoint)",
+        "not_in_the_paper": ["batch_norm", "dropout", "hidden_units", "rotation", "zoom",
+                             "label_smoothing", "nesterov", "cosine schedule",
+                             "test_views", "precision"],
         "seed": runs[-1].get("seed", SEED),
         "epochs": evaluation["epochs"],
         "best_epoch": evaluation["best_epoch"],
