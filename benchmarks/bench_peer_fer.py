@@ -67,7 +67,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import sys
 import time
 import warnings
@@ -76,6 +75,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import cpu_name  # noqa: E402
 from _shared_data import SHARED_DATA  # noqa: E402
 
 FER2013_CLASSES = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
@@ -198,12 +198,7 @@ def ckplus_items(root: Path) -> tuple[list[Path], list[str], list[str]]:
 
 
 def _machine() -> str:
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        cpu = platform.processor() or "unknown CPU"
-    return f"{cpu}, {os.cpu_count()} cores"
+    return f"{cpu_name()}, {os.cpu_count()} cores"
 
 
 def run(args) -> dict:

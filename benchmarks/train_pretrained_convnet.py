@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import cpu_name  # noqa: E402
 from _shared_data import SHARED_DATA  # noqa: E402
 
 #: The recipe of the shipped network; every entry is a ConvNet parameter.
@@ -55,12 +56,9 @@ SEED = 0
 
 
 def _machine() -> str:
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        cpu = platform.processor() or "unknown CPU"
     import torch
+
+    cpu = cpu_name()
 
     return (f"{cpu}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
             f"{platform.system()} {platform.machine()}")
