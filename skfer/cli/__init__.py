@@ -63,8 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _list_models(args: argparse.Namespace) -> int:
     from ..models import MODELS
 
+    width = max(map(len, MODELS))
     for name, spec in MODELS.items():
-        print(f"{name:<12} {spec.description}")
+        print(f"{name:<{width}}  {spec.description}")
     return 0
 
 
