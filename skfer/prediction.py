@@ -265,7 +265,9 @@ class FrameModel:
 
 def _unfrozen(est: Any) -> Any:
     """The estimator inside a ``FrozenEstimator`` (a shipped network), else ``est``."""
-    return est.estimator if type(est).__name__ == "FrozenEstimator" else est
+    from sklearn.frozen import FrozenEstimator
+
+    return est.estimator if isinstance(est, FrozenEstimator) else est
 
 
 def _is_frame_classifier(est: Any) -> bool:

@@ -153,9 +153,9 @@ class SkferNet(SkferOptimizerMixin, NeuralNetClassifier):
         Through :meth:`iter_outputs`; a module returning a tuple gives its first element
         (skorch's rule for ``predict_proba``).
         """
-        chunks = [(out[0] if isinstance(out, tuple) else out).to(
-            self.inference_dtype or torch.float32)
-            for out in self.iter_outputs(dataset, "features" if features else "forward")]
+        # infer already gives float32 (or inference_dtype): only the tuple rule is left.
+        chunks = [out[0] if isinstance(out, tuple) else out
+                  for out in self.iter_outputs(dataset, "features" if features else "forward")]
         if not chunks:
             return np.empty((0, 0), dtype=np.float32)
         out = torch.cat(chunks)
