@@ -313,3 +313,64 @@ def test_tune_prunes_a_network_within_its_first_fit(tmp_path):
     assert trials[2].last_step == 1
     # A complete trial: epochs at steps 0..max_epochs - 1, then the 2 fold means.
     assert sorted(trials[0].intermediate_values) == list(range(net.max_epochs + 2))
+
+
+def test_dict_space_of_every_kind_is_suggested_with_its_distributions(data, tmp_path):
+    # A dict space is suggested by trial.suggest_* inside Study.optimize: each trial records
+    # the space's own distributions (a deprecated subclass as its public kind), and a study
+    # resumed with the same space is not refused as another space.
+    import warnings
+
+    from optuna.distributions import (
+        CategoricalDistribution,
+        IntDistribution,
+        UniformDistribution,
+    )
+
+    X, y, groups = data
+    public = {
+        "var_smoothing": FloatDistribution(1e-9, 1e-3, log=True),
+        "a": FloatDistribution(0.0, 1.0, step=0.25),
+        "b": IntDistribution(1, 64, log=True),
+        "c": IntDistribution(0, 10, step=2),
+        "d": CategoricalDistribution(["x", None, 3]),
+        "e": FloatDistribution(0.0, 2.0),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # UniformDistribution is deprecated
+        space = {**public, "e": UniformDistribution(0.0, 2.0)}
+
+    class _Free(GaussianNB):  # takes the extra parameters and ignores them
+        def __init__(self, var_smoothing=1e-9, a=0, b=0, c=0, d=0, e=0):
+            super().__init__(var_smoothing=var_smoothing)
+            self.a, self.b, self.c, self.d, self.e = a, b, c, d, e
+
+    storage = sqlite_storage(tmp_path / "kinds.db")
+    kw = dict(cv=3, storage=storage, study_name="k", random_state=0)
+    tune(_Free(), space, X, y, groups, n_trials=2, **kw)
+    study = tune(_Free(), space, X, y, groups, n_trials=2, **kw)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4
+    assert all(t.distributions == public for t in study.trials)
+
+
+def test_default_sampler_draws_trial_k_from_its_seed_sequence(data):
+    # Trial k's parameters come from a RandomState seeded by SeedSequence([random_state, k]):
+    # the same draws as before tune ran on Study.optimize, so fresh studies still reproduce.
+    X, y, groups = data
+    space = {"var_smoothing": FloatDistribution(0.0, 1.0)}
+    study = tune(GaussianNB(), space, X, y, groups, cv=3, n_trials=3, storage=None,
+                 random_state=7)
+    for t in study.trials:
+        state = np.random.SeedSequence([7, t.number]).generate_state(1)[0]
+        expected = np.random.RandomState(int(state)).uniform(0.0, 1.0)
+        assert t.params["var_smoothing"] == expected
+
+
+def test_tune_uses_public_optuna_api_only():
+    # Issue 24: tune runs on Study.optimize and public Optuna API, not on Optuna's internals.
+    import re
+
+    pattern = re.compile(r"optuna\.[a-z_.]*\._|\._storage|_trial_id|_rng")
+    for path in sorted((ROOT / "skfer" / "model_selection").glob("*.py")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            assert not pattern.search(line), f"{path.name}:{number}: {line.strip()}"

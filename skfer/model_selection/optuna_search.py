@@ -9,6 +9,11 @@ A function returning the study was chosen over an ``OptunaSearchCV``-like estima
 processes must be able to append to the same study, and a final refit is one line
 (``clone(est).set_params(**study.best_params).fit(X, y)``). ``optuna-integration``'s
 OptunaSearchCV is not a dependency.
+
+Trials run through Optuna's public ``Study.optimize``, which owns the heartbeats, the failing
+and retrying of a killed worker's trials and the trial states; tune adds only what it needs
+(grouped folds, failure causes, duplicate draws, changed-space checks) in the objective and a
+trial callback.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from collections.abc import Callable, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import numpy as np
 from optuna.samplers import RandomSampler
@@ -84,6 +89,10 @@ class _TrialFailed(Exception):
         self.reason, self.exc, self.fold = reason, exc, fold
 
 
+class _DuplicateDraw(Exception):
+    """A trial sampled the parameters of a COMPLETE trial; it is failed, not evaluated."""
+
+
 def _describe(exc: BaseException) -> str:
     """``"ExceptionType: message"`` (the type alone when there is no message)."""
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -98,32 +107,75 @@ def sqlite_storage(path) -> str:
     return f"sqlite:///{path}"
 
 
-def _check_space(space) -> None:
-    """``space`` is a mapping of Optuna distributions or a callable(trial)."""
+def _check_space(space):
+    """``space`` as given when a callable(trial), else as a dict of public distributions.
+
+    Each distribution is rebuilt as the :class:`~optuna.distributions.FloatDistribution`,
+    :class:`~optuna.distributions.IntDistribution` or
+    :class:`~optuna.distributions.CategoricalDistribution` that :func:`_suggest` records, so
+    that a space of Optuna's deprecated subclasses (``UniformDistribution``, ...) compares
+    equal to the trials it produced when a study is resumed.
+
+    Raises
+    ------
+    TypeError
+        ``space`` is neither, or one of its values is not one of those distributions.
+    """
     if callable(space):
-        return
+        return space
     if not isinstance(space, Mapping):
         raise TypeError("space must be a dict of Optuna distributions or a callable(trial).")
-    from optuna.distributions import BaseDistribution
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
 
+    public = {}
     for name, dist in space.items():
-        if not isinstance(dist, BaseDistribution):
-            raise TypeError(f"space[{name!r}] must be an Optuna distribution, got {dist!r}.")
+        if isinstance(dist, FloatDistribution):
+            public[name] = FloatDistribution(dist.low, dist.high, log=dist.log, step=dist.step)
+        elif isinstance(dist, IntDistribution):
+            public[name] = IntDistribution(dist.low, dist.high, log=dist.log, step=dist.step)
+        elif isinstance(dist, CategoricalDistribution):
+            public[name] = CategoricalDistribution(dist.choices)
+        else:
+            # Trial has a suggest_* method for these three kinds only (and Optuna's storages
+            # serialize no other kind).
+            raise TypeError(
+                f"space[{name!r}] must be an Optuna distribution (FloatDistribution, "
+                f"IntDistribution or CategoricalDistribution), got {dist!r}."
+            )
+    return public
+
+
+def _suggest(trial, name: str, dist):
+    """``trial.suggest_*`` of ``dist``'s kind, bounds, step, log scale or choices.
+
+    The trial records a distribution equal to ``dist`` (one of :func:`_check_space`'s), as
+    ``study.ask({name: dist})`` would; a WAITING trial's parameter (enqueued or retried) is
+    returned as Optuna returns it to any suggest call.
+    """
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    if isinstance(dist, FloatDistribution):
+        return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    return trial.suggest_categorical(name, dist.choices)
 
 
 @contextmanager
 def _quiet_optuna():
-    """Silence the warnings of Optuna machinery that tune itself chose to use.
+    """Silence the ExperimentalWarning of the Optuna machinery that tune itself chose to use.
 
-    The heartbeat arguments, ``fail_stale_trials`` and the retry callback are "experimental";
-    ``Study.ask`` warns that heartbeats are "supposed to be used with Study.optimize", but tune
-    runs the same heartbeat thread and stale-trial check around its ask-and-tell loop.
+    The heartbeat arguments of RDBStorage and the retry callback are "experimental" (and
+    Study.optimize silences the same warning of its own stale-trial check).
     """
     from optuna.exceptions import ExperimentalWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
-        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
         yield
 
 
@@ -192,13 +244,33 @@ class TrialSeededRandomSampler(RandomSampler):
     """
 
     def __init__(self, seed: int) -> None:
+        # RandomSampler's own generator stays unused: every draw comes from the trial's.
         super().__init__(seed=seed % 2**32)
         self.seed = seed
+        self._by_trial: dict[int, RandomSampler] = {}  # trial number -> its sampler
+
+    def _sampler_of(self, number: int) -> RandomSampler:
+        """A RandomSampler seeded from ``(seed, number)``, made at the trial's first draw."""
+        sampler = self._by_trial.get(number)
+        if sampler is None:
+            state = np.random.SeedSequence([self.seed, number]).generate_state(1)[0]
+            sampler = self._by_trial[number] = RandomSampler(seed=int(state))
+        return sampler
 
     def before_trial(self, study, trial) -> None:
         super().before_trial(study, trial)
-        state = np.random.SeedSequence([self.seed, trial.number]).generate_state(1)[0]
-        self._rng.rng.seed(int(state))  # the generator RandomSampler draws from
+        self._sampler_of(trial.number)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        # Keyed by number rather than one generator reseeded per trial: public API only, and
+        # trials of one sampler running at once (threads) cannot draw from each other's.
+        return self._sampler_of(trial.number).sample_independent(
+            study, trial, param_name, param_distribution
+        )
+
+    def after_trial(self, study, trial, state, values) -> None:
+        self._by_trial.pop(trial.number, None)  # numbers never come back: free its generator
+        super().after_trial(study, trial, state, values)
 
 
 def _open_study(storage, study_name, direction, sampler, pruner, load_if_exists):
@@ -375,9 +447,11 @@ def tune(
         Any scikit-learn compatible estimator or skfer pipeline.
     space : dict of {str: optuna.distributions.BaseDistribution} or callable
         Either distributions per parameter name (``"svc__C": FloatDistribution(1e-3, 1e3,
-        log=True)``; an ensemble member's parameter is ``"member__param"``), asked
-        define-and-run (``study.ask(space)``), or ``space(trial) -> dict`` using
-        ``trial.suggest_*`` (define-by-run).
+        log=True)``; an ensemble member's parameter is ``"member__param"``): a
+        FloatDistribution, IntDistribution or CategoricalDistribution (or a deprecated
+        subclass of one), each suggested in its order by the matching ``trial.suggest_*``
+        call, so every trial records exactly these distributions; or ``space(trial) -> dict``
+        using ``trial.suggest_*`` (define-by-run).
     X : array-like or list of clips
     y : array-like, shape (n_samples,)
     groups : array-like, shape (n_samples,), default=None
@@ -456,15 +530,25 @@ def tune(
         searched over another space: other distributions (dict ``space``), or distributions
         that ``space(trial)`` no longer asks for given a trial's own parameters
         (define-by-run; see Notes); the message names the study, the trial and both.
+    TypeError
+        A value of a dict ``space`` is not one of the distributions above, or
+        ``space(trial)`` returns something other than a dict.
     sklearn.utils._param_validation.InvalidParameterError
         A parameter of tune is not of an allowed type or value.
 
     Notes
     -----
+    **Trials run by Study.optimize.** tune runs its trials with ``study.optimize``, whose
+    objective suggests the space, evaluates it and raises what fails the trial; Optuna's own
+    loop then does the bookkeeping below (heartbeats, stale trials, states). Optuna logs each
+    failed trial, duplicate draws included (see below), at WARNING level with its traceback,
+    as ``Study.optimize`` does for any caught exception
+    (``optuna.logging.set_verbosity(optuna.logging.ERROR)`` hides those lines).
+
     **Killed workers.** With heartbeats (the default for RDB storages), a running trial's
-    heartbeat is written every ``heartbeat_interval`` seconds; before each trial, tune fails
-    the study's RUNNING trials whose heartbeat is older than Optuna's grace period (twice the
-    interval; ``optuna.storages.fail_stale_trials``) and
+    heartbeat is written every ``heartbeat_interval`` seconds; before each trial,
+    ``Study.optimize`` fails the study's RUNNING trials whose heartbeat is older than
+    Optuna's grace period (twice the interval; ``optuna.storages.fail_stale_trials``) and
     ``RetryHeartbeatStaleTrialCallback(max_retry=3)`` queues each again as a WAITING trial with
     the same parameters, which the next trial of any worker runs. So the killed trial stays
     FAIL, and its retry (system attribute ``"failed_trial"``) re-evaluates the parameters the
@@ -472,11 +556,11 @@ def tune(
     failed by the first trial started after the grace period, by whichever worker (a study
     whose workers all died keeps it RUNNING until a worker starts). A worker killed in the
     milliseconds between creating a trial and its first heartbeat leaves a trial that no
-    heartbeat can fail, as with ``Study.optimize``. An interrupted trial
-    (``KeyboardInterrupt``) is FAIL and not retried: enqueue its parameters to run them. Optuna has
-    no heartbeat for in-memory and journal storages: there a killed worker's trial stays
-    RUNNING; tune warns about RUNNING trials when it opens such a study (with an in-memory
-    study, nothing outlives the process anyway).
+    heartbeat can fail. An interrupted trial (``KeyboardInterrupt``, or another
+    ``BaseException`` such as ``SystemExit``) is FAIL and not retried: enqueue its parameters
+    to run them. Optuna has no heartbeat for in-memory and journal storages: there a killed
+    worker's trial stays RUNNING; tune warns about RUNNING trials when it opens such a study
+    (with an in-memory study, nothing outlives the process anyway).
 
     **Resuming and seeding.** The default sampler draws trial number ``k``'s parameters from a
     generator seeded with ``np.random.SeedSequence([random_state, k])``. Trial numbers are
@@ -484,17 +568,18 @@ def tune(
     resumed study, or another worker on the same study with the same ``random_state``,
     continues with new draws instead of replaying the first ones.
 
-    **Changed spaces.** A resumed study (and, before each trial, what other workers finished
-    since) is compared with ``space``: a dict space must equal the distributions of every
-    COMPLETE or PRUNED trial; a define-by-run space is called with each such trial's own
-    parameters (:class:`optuna.trial.FixedTrial`) and must ask for the distributions that
-    trial recorded. So a changed range, step, log scale, kind or categorical choice, and an
-    added or removed parameter, are refused before a trial runs, while a conditional space
-    (a range or a parameter that depends on another parameter's value) is accepted: given
-    the same values it asks for the same distributions. A define-by-run space is therefore
-    called once more per finished trial and must be deterministic given the parameters it
-    suggests, without side effects (it may read ``trial.number``, not ``trial.study``,
-    which a FixedTrial lacks).
+    **Changed spaces.** A resumed study (and, after each of tune's trials that another one
+    follows, what other workers finished since) is compared with ``space``: a dict space must
+    equal the distributions of every COMPLETE or PRUNED trial; a define-by-run space is called
+    with each such trial's own parameters (:class:`optuna.trial.FixedTrial`) and must ask for
+    the distributions that trial recorded. So a changed range, step, log scale, kind or
+    categorical choice, and an added or removed parameter, are refused before a further trial
+    runs (a mismatch found inside ``study.optimize`` stops the study, and tune raises the
+    ValueError once it returns), while a conditional space (a range or a parameter that
+    depends on another parameter's value) is accepted: given the same values it asks for the
+    same distributions. A define-by-run space is therefore called once more per finished
+    trial and must be deterministic given the parameters it suggests, without side effects
+    (it may read ``trial.number``, not ``trial.study``, which a FixedTrial lacks).
 
     **No repeated evaluation.** A sampled parameter set equal to that of a COMPLETE trial (as
     happens in small discrete spaces) is not evaluated: the trial is finished as FAIL with user
@@ -511,13 +596,9 @@ def tune(
     fail the trial and propagate at once.
     """
     import optuna
-
-    # What Study.optimize itself runs around each trial; tune keeps its ask-and-tell loop
-    # (define-and-run spaces are asked with their distributions, which optimize cannot do).
-    from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled
     from optuna.trial import TrialState
 
-    _check_space(space)
+    space = _check_space(space)
     y = np.asarray(y)
     splits = list(check_group_cv(cv, y, groups).split(X, y, groups))
     scorer = check_scoring(estimator, scoring=scoring)
@@ -538,90 +619,162 @@ def tune(
         pruner = pruning
     storage = _heartbeat_storage(storage, heartbeat_interval)
     study = _open_study(storage, study_name, direction, sampler, pruner, load_if_exists)
-    checked: set[int] = set()  # trials whose space was compared with ``space``
-    _check_space_of_trials(study, space, checked)
-    heartbeat = is_heartbeat_enabled(study._storage)
-    if not heartbeat:
+    search = _Search(study, estimator, space, X, y, splits, scorer, fit_params, error_score,
+                     epoch_monitor, n_trials)
+    _check_space_of_trials(study, space, search.checked)
+    if not _has_heartbeat(storage):
         _warn_running_trials(study)
 
-    evaluated, failures, fold_errors, streak = 0, [], [], 0
-    while evaluated < n_trials:
-        with _quiet_optuna():
-            if heartbeat:  # a dead worker's trial: FAIL, and re-queued with its parameters
-                optuna.storages.fail_stale_trials(study)
-            # Trials another worker finished since: searched over this space too?
-            _check_space_of_trials(study, space, checked)
-            trial = study.ask(None if callable(space) else dict(space))
-        params = dict(trial.params)
-        duplicate = None
+    # Study.optimize runs each trial as Optuna means it to: it fails stale trials first (their
+    # retry callback queues them again), beats the heartbeat while the objective runs, and
+    # tells the trial's state. A draw that repeats a COMPLETE trial does not count, so
+    # optimize is called again for the trials still owed.
+    while search.evaluated < n_trials and search.stopped_by is None:
         try:
-            with get_heartbeat_thread(trial._trial_id, study._storage):
-                if callable(space):
-                    try:
-                        params = space(trial)
-                    except Exception as exc:  # e.g. Optuna's "different distribution kind"
-                        exc.add_note(
-                            f"raised by space(trial) in trial {trial.number} of study "
-                            f"{study.study_name!r}"
-                        )
-                        raise
-                    if not isinstance(params, Mapping):
-                        raise TypeError(
-                            f"space(trial) must return a dict of parameters, got {type(params)}."
-                        )
-                duplicate = _completed_duplicate(study, trial)
-                if duplicate is None:
-                    est = clone(estimator).set_params(**params)
-                    value, errors = _run_trial(
-                        trial, est, X, y, splits, scorer, fit_params, error_score,
-                        epoch_monitor,
-                    )
-        except optuna.TrialPruned:
-            study.tell(trial, state=TrialState.PRUNED)
-            evaluated, streak = evaluated + 1, 0
-            continue
-        except _TrialFailed as fail:
-            _fail(study, trial, fail.reason, fold=fail.fold)
-            failures.append((trial.number, dict(params), fail))
-            evaluated, streak = evaluated + 1, 0
-            continue
-        except BaseException as exc:  # not the trial's failure (or "raise"): fail, propagate
-            _fail(study, trial, _describe(exc))
+            study.optimize(
+                search.objective, n_trials=n_trials - search.evaluated,
+                catch=(_TrialFailed, _DuplicateDraw), callbacks=[search.after_trial],
+            )
+        except BaseException:
+            # Optuna fails the trial of an Exception or KeyboardInterrupt it re-raises, not
+            # that of another BaseException (SystemExit, ...): no trial is left RUNNING.
+            if search.current is not None:
+                with suppress(Exception):  # best effort: the exception raised is the news
+                    study.tell(search.current, state=TrialState.FAIL, skip_if_finished=True)
             raise
-        if duplicate is not None:
-            trial.set_user_attr("duplicate_of", duplicate.number)
-            _fail(study, trial, f"duplicate of COMPLETE trial {duplicate.number}: not evaluated")
-            streak += 1
-            if streak >= _MAX_DUPLICATE_DRAWS:
-                warnings.warn(
-                    f"study {study.study_name!r}: the last {streak} sampled parameter sets all "
-                    f"repeated COMPLETE trials, so the search space looks exhausted; tune "
-                    f"stops after {evaluated} of n_trials={n_trials} evaluated trials",
-                    UserWarning, stacklevel=3,
-                )
-                break
-            continue
-        evaluated, streak = evaluated + 1, 0
-        if errors:
-            fold_errors.append((trial.number, errors))
-        if np.isfinite(value):
-            study.tell(trial, value)
-        else:  # e.g. a scorer returning NaN: no exception, but no usable value either
-            reason = f"mean fold score is {value} (fold scores {trial.user_attrs['fold_scores']})"
-            _fail(study, trial, reason)
-            failures.append((trial.number, dict(params), _TrialFailed(reason)))
-    _report_failures(study, evaluated, failures, fold_errors, error_score)
+    if isinstance(search.stopped_by, Exception):  # another worker's trial, another space
+        raise search.stopped_by
+    if search.stopped_by == "exhausted":
+        warnings.warn(
+            f"study {study.study_name!r}: the last {search.streak} sampled parameter sets all "
+            f"repeated COMPLETE trials, so the search space looks exhausted; tune stops after "
+            f"{search.evaluated} of n_trials={n_trials} evaluated trials",
+            UserWarning, stacklevel=3,  # past tune and its validate_params wrapper
+        )
+    _report_failures(study, search.evaluated, search.failures, search.fold_errors, error_score)
     return study
 
 
-def _fail(study, trial, reason: str, fold: int | None = None) -> None:
-    """Finish ``trial`` as FAIL with its cause in its user attributes."""
-    from optuna.trial import TrialState
+class _Search:
+    """The objective and the trial callback of one :func:`tune` call's ``Study.optimize``.
 
-    trial.set_user_attr("fail_reason", reason)
-    if fold is not None:
-        trial.set_user_attr("failed_fold", fold)
-    study.tell(trial, state=TrialState.FAIL)
+    ``objective`` evaluates a trial (or raises what fails it); ``after_trial`` counts the
+    trials Optuna finished, and stops the study when the space is exhausted or when a trial
+    finished by another worker was searched over another space (``stopped_by``), which tune
+    reports once ``optimize`` returns rather than from inside Optuna's loop.
+    """
+
+    def __init__(self, study, estimator, space, X, y, splits, scorer, fit_params,
+                 error_score, epoch_monitor, n_trials):
+        self.study, self.estimator, self.space = study, estimator, space
+        self.X, self.y, self.splits, self.scorer = X, y, splits, scorer
+        self.fit_params, self.error_score = fit_params, error_score
+        self.epoch_monitor, self.n_trials = epoch_monitor, n_trials
+        self.evaluated = 0  # trials evaluated (COMPLETE, PRUNED or FAIL), duplicates not
+        self.streak = 0  # duplicate draws in a row
+        self.failures: list = []  # (number, params, _TrialFailed) of the failed trials
+        self.fold_errors: list = []  # (number, {fold: error}) of trials with error_score folds
+        self.checked: set[int] = set()  # trials whose space was compared with ``space``
+        self.current: int | None = None  # number of the trial the objective last started
+        self.duplicate = False  # whether that trial was a duplicate draw
+        self.stopped_by: Exception | str | None = None
+
+    def objective(self, trial) -> float:
+        """Mean fold score of the trial's parameters; the trial's failure is raised.
+
+        The cause of every exception but a prune is first stored as the trial's
+        ``"fail_reason"``: Optuna catches :class:`_TrialFailed` and :class:`_DuplicateDraw`
+        (the trial is FAIL and the search goes on), and fails the trial of any other
+        Exception or KeyboardInterrupt and re-raises it.
+        """
+        from optuna import TrialPruned
+
+        self.current, self.duplicate = trial.number, False
+        try:
+            return self._evaluate(trial)
+        except TrialPruned:
+            raise
+        except _TrialFailed as fail:
+            trial.set_user_attr("fail_reason", fail.reason)
+            if fail.fold is not None:
+                trial.set_user_attr("failed_fold", fail.fold)
+            raise
+        except _DuplicateDraw as duplicate:
+            self.duplicate = True
+            trial.set_user_attr("fail_reason", str(duplicate))
+            raise
+        except BaseException as exc:  # not the trial's failure (or "raise"): Optuna re-raises
+            trial.set_user_attr("fail_reason", _describe(exc))
+            raise
+
+    def _evaluate(self, trial) -> float:
+        study, space = self.study, self.space
+        if callable(space):
+            try:
+                params = space(trial)
+            except Exception as exc:  # e.g. Optuna's "different distribution kind"
+                exc.add_note(
+                    f"raised by space(trial) in trial {trial.number} of study "
+                    f"{study.study_name!r}"
+                )
+                raise
+            if not isinstance(params, Mapping):
+                raise TypeError(
+                    f"space(trial) must return a dict of parameters, got {type(params)}."
+                )
+        else:  # define-and-run, by the suggest_* call of each distribution
+            params = {name: _suggest(trial, name, dist) for name, dist in space.items()}
+        duplicate = _completed_duplicate(study, trial)
+        if duplicate is not None:
+            trial.set_user_attr("duplicate_of", duplicate.number)
+            raise _DuplicateDraw(f"duplicate of COMPLETE trial {duplicate.number}: not evaluated")
+        est = clone(self.estimator).set_params(**params)
+        try:
+            value, errors = _run_trial(
+                trial, est, self.X, self.y, self.splits, self.scorer, self.fit_params,
+                self.error_score, self.epoch_monitor,
+            )
+        except _TrialFailed as fail:
+            self.failures.append((trial.number, dict(params), fail))
+            raise
+        if errors:
+            self.fold_errors.append((trial.number, errors))
+        if not np.isfinite(value):  # e.g. a scorer returning NaN: no exception, no usable value
+            fail = _TrialFailed(
+                f"mean fold score is {value} (fold scores {trial.user_attrs['fold_scores']})"
+            )
+            self.failures.append((trial.number, dict(params), fail))
+            raise fail
+        return value
+
+    def after_trial(self, study, frozen) -> None:
+        """Count the trial Optuna just finished; stop the study when no trial should follow."""
+        # The objective's flag, not the user attribute: a retried trial inherits the latter.
+        if self.duplicate:
+            self.streak += 1
+            if self.streak >= _MAX_DUPLICATE_DRAWS:
+                self.stopped_by = "exhausted"
+                study.stop()
+                return
+        else:
+            self.evaluated, self.streak = self.evaluated + 1, 0
+        if self.evaluated >= self.n_trials:
+            return  # optimize returns; nothing more to check
+        try:  # before the next trial: trials another worker finished since, over this space?
+            _check_space_of_trials(study, self.space, self.checked)
+        except Exception as exc:
+            self.stopped_by = exc
+            study.stop()
+
+
+def _has_heartbeat(storage) -> bool:
+    """Whether Optuna will heartbeat the trials of a study opened on ``storage``.
+
+    A URL string or None never does here (:func:`_heartbeat_storage` turned a URL that
+    should into an RDBStorage); an RDBStorage does when it has a heartbeat interval.
+    """
+    interval = getattr(storage, "get_heartbeat_interval", None)
+    return callable(interval) and interval() is not None
 
 
 def _report_failures(study, evaluated, failures, fold_errors, error_score) -> None:
