@@ -73,6 +73,17 @@ PER_CLIP_COMPANIONS = {
     "sample_rate": "int, samples per second of audio",
     "fps": "float, video frames per second",
     "source": "str, the file the clip came from",
+    "face_id": (
+        "int, which person of its source clip a face tube follows (FaceTubeExtractor("
+        "faces='all'): 0, 1, ... in order of first appearance)"
+    ),
+    "source_clip": (
+        "int, index of the clip a face tube was cut from (FaceTubeExtractor(faces='all'))"
+    ),
+    "speaker": (
+        "str or int, who speaks in the clip (a sound track's speaker, e.g. Emo-DB's "
+        "'03'): what SpeakerNormalizer standardises by"
+    ),
 }
 
 

@@ -28,12 +28,15 @@ if TYPE_CHECKING:
     from .utils.frame_policy import SkippedFrames
 
 __all__ = [
+    "ModelCardMismatchError",
     "ModelVersionWarning",
     "PretrainedWeightsError",
     "SkippedFramesError",
     "SkippedFramesWarning",
     "TrainingDivergedError",
     "TrialsFailedError",
+    "UntrustedTypesError",
+    "UnverifiedModelError",
     "ValidationSplitWarning",
 ]
 
@@ -65,6 +68,43 @@ class ModelVersionWarning(UserWarning):
 
     Emitted by :func:`skfer.load_model`; the model may fail to load or predict differently.
     """
+
+
+class ModelCardMismatchError(ValueError):
+    """A model file's SHA-256 differs from the one its card records; it was not loaded.
+
+    Raised by :func:`skfer.load_model` before the file is read as a model: the file was
+    changed after :func:`skfer.save_model` wrote it, or it is not the model its card
+    describes (a card copied beside another model).
+    """
+
+
+class UnverifiedModelError(ValueError):
+    """A model file cannot be compared with its card, and ``trusted=True`` was not given.
+
+    Raised by :func:`skfer.load_model` before the file is read as a model: there is no card
+    beside it, its card cannot be read, or its card records no SHA-256 (a model saved by an
+    older skfer). Loading a joblib model runs code from it, so the caller must say that they
+    trust it.
+    """
+
+
+class UntrustedTypesError(ValueError):
+    """A ``.skops`` model holds types that skfer does not load from such a file.
+
+    Raised by :func:`skfer.load_model` before any of the file's objects is built, and by
+    :func:`skfer.save_model` before a ``.skops`` file is written that could not be loaded.
+
+    Parameters
+    ----------
+    message : str
+    types : sequence of str
+        The types outside the trusted list, as ``module.Name``.
+    """
+
+    def __init__(self, message: str, types: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.types = tuple(types)
 
 
 #: Defined in the layers that raise them; read on first use (they import torch or Optuna).

@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 from .datasets import DATA_FORMATS, load_dataset
 from .datasets._formats import check_data_format, check_format_options
 from .evaluation import EvaluationReport, evaluate, evaluate_holdout
-from .models import MODELS, face_tube_step, make_model, prepare_clips, set_device
+from .models import (
+    MODELS,
+    face_tube_step,
+    fitted_model,
+    make_model,
+    prepare_clips,
+    set_device,
+)
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -135,7 +142,8 @@ def evaluate_model(
     data_format = check_data_format(data_format, path)
     if holdout:
         test_format = check_data_format(test_format, test_path, names=("test_format", "test_path"))
-    fitted = _fitted_model(model)
+    # A name of a model to train is not an error here: make_model below builds it.
+    fitted = fitted_model(model) if model in MODELS or _looks_like_file(model) else None
     if fitted is not None:
         if not holdout or path is not None:
             raise ValueError(f"model {model} is already fitted: give a test data set to score "
@@ -320,26 +328,10 @@ def _default_folds(groups, verbose: bool, folds: int = 10) -> int:
     return folds
 
 
-def _fitted_model(name: str) -> tuple[Any, str, float] | None:
-    """``(model, description, margin)`` when ``name`` is a fitted model, else ``None``.
-
-    A named model that comes trained (a shipped network of :mod:`skfer.pretrained`) or
-    the path of a model file (:func:`skfer.load_model`, its card checked). ``margin``: the
-    face framing of its training images.
-    """
+def _looks_like_file(name: str) -> bool:
     from pathlib import Path
 
-    if name in MODELS:
-        spec = MODELS[name]
-        if not spec.fitted:
-            return None
-        return make_model(name), f"shipped network {name}", spec.margin
-    if name.endswith(".joblib") or Path(name).is_file():
-        from ._model_card import load_model
-
-        fitted, _card = load_model(name)
-        return fitted, f"model file {name}", 0.0
-    return None
+    return name.endswith((".joblib", ".skops")) or Path(name).is_file()
 
 
 def _score_fitted(

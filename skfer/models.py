@@ -21,6 +21,7 @@ scored as it is, never refitted.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +33,19 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-__all__ = ["MODELS", "ModelSpec", "face_tube_step", "make_model", "prepare_clips", "set_device"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODELS",
+    "ModelSpec",
+    "face_tube_step",
+    "fitted_model",
+    "make_model",
+    "prepare_clips",
+    "set_device",
+]
+
+#: The model ``skfer predict`` uses when none is named: the network shipped inside skfer.
+DEFAULT_MODEL = "emonets-fer2013"
 
 
 @dataclass(frozen=True)
@@ -188,6 +201,48 @@ def make_model(
     return pipeline
 
 
+def fitted_model(name_or_path: str | os.PathLike) -> tuple[Any, str, float] | None:
+    """A model ready to predict: a named model that comes fitted, or a model file.
+
+    Parameters
+    ----------
+    name_or_path : str or path-like
+        A name of :data:`MODELS` whose spec is ``fitted`` (a network shipped inside skfer,
+        e.g. :data:`DEFAULT_MODEL`), or the path of a model file (``.joblib``, or any
+        existing file) written by ``skfer train`` or :func:`skfer.save_model`, loaded with
+        :func:`skfer.load_model` (which checks it against its card).
+
+    Returns
+    -------
+    fitted : (model, description, margin) or None
+        ``margin``: the face framing of the model's training images (the
+        :class:`~skfer.preprocessing.FaceTubeExtractor` margin); ``None`` when
+        ``name_or_path`` is a name of a model that must be trained first.
+
+    Raises
+    ------
+    ValueError
+        If it is neither a known name nor an existing file (the message lists the models
+        that come fitted).
+    """
+    from pathlib import Path
+
+    name = os.fspath(name_or_path)
+    if name in MODELS:
+        spec = MODELS[name]
+        if not spec.fitted:
+            return None
+        return make_model(name), f"shipped network {name}", spec.margin
+    if name.endswith((".joblib", ".skops")) or Path(name).exists():
+        from ._model_card import load_model
+
+        model, card = load_model(name)  # a folder or a damaged file: its own clear error
+        return model, f"model file {name} ({card.model}, trained on {card.data})", 0.0
+    ready = ", ".join(k for k, spec in MODELS.items() if spec.fitted)
+    raise ValueError(f"no model named {name!r} and no such file: give a model file or one "
+                     f"of the models that come fitted ({ready})")
+
+
 def set_device(model: Any, device: str | None, *, name: str = "device") -> list[str]:
     """Set ``device`` on every step of ``model`` that has one; return those steps' names.
 
@@ -294,8 +349,6 @@ def prepare_clips(
         ``faces`` neither value; a clip without a trustworthy face (the named models' face
         step has ``on_missing="raise"``), naming the clip.
     """
-    from joblib import effective_n_jobs
-
     from .clipset import FRAME_STATUSES, ClipSet
 
     if faces == "given":
@@ -303,13 +356,8 @@ def prepare_clips(
     if faces != "detect":
         raise ValueError(f"faces must be 'given' or 'detect', got {faces!r}")
     start = time.perf_counter()
-    extractor = face_tube_step(margin).fit()
-    if effective_n_jobs(n_jobs) == 1:
-        pairs = extractor.iter_transform(X)
-    else:
-        from .preprocessing._parallel_tubes import iter_transform_parallel
-
-        pairs = iter_transform_parallel(extractor, X, n_jobs)
+    extractor = face_tube_step(margin).set_params(n_jobs=n_jobs).fit()
+    pairs = extractor.iter_transform(X)
     if progress:
         from tqdm.auto import tqdm
 

@@ -72,7 +72,7 @@ def test_evaluate_ascending_id_protocol(tmp_path, capsys):
 
 
 def test_evaluate_embedded_default_data(tmp_path, capsys):
-    """The README's main job (fewer folds to stay quick): detects faces, reports, saves."""
+    """The README's `skfer evaluate` (fewer folds to stay quick): detects faces, reports, saves."""
     rc = main(["evaluate", "--folds", "2", "--output-dir", str(tmp_path), "--no-progress"])
     assert rc == 0
     out = capsys.readouterr().out
@@ -156,7 +156,7 @@ def test_train_writes_model_and_card(trained):
 
 def test_predict_on_the_cremad_clips(trained, tmp_path, capsys):
     out = tmp_path / "pred"
-    rc = main(["predict", str(trained), *map(str, CREMAD), "--output-dir", str(out),
+    rc = main(["predict", "--model", str(trained), *map(str, CREMAD), "--output-dir", str(out),
                "--no-progress"])
     assert rc == 0
     assert "6 of 6 files predicted" in capsys.readouterr().out
@@ -178,7 +178,7 @@ def test_predict_annotate_writes_a_playable_video(trained, tmp_path):
     import av
 
     hap = next(c for c in CREMAD if "_HAP_" in c.stem)
-    assert main(["predict", str(trained), str(hap), "--output-dir", str(tmp_path),
+    assert main(["predict", "--model", str(trained), str(hap), "--output-dir", str(tmp_path),
                  "--annotate", "--no-progress"]) == 0
     with av.open(str(tmp_path / f"{hap.stem}_annotated.mp4")) as video:
         frames = [f.to_ndarray(format="rgb24") for f in video.decode(video=0)]
@@ -194,7 +194,7 @@ def test_a_corrupt_file_is_reported_and_the_others_done(trained, tmp_path, capsy
         shutil.copy(clip, data / clip.name)
     (data / "cut.flv").write_bytes(CREMAD[2].read_bytes()[:30000])  # truncated
     (data / "junk.mp4").write_bytes(b"not a video at all")
-    rc = main(["predict", str(trained), str(data), "--output-dir", str(tmp_path / "out"),
+    rc = main(["predict", "--model", str(trained), str(data), "--output-dir", str(tmp_path / "out"),
                "--no-progress"])
     assert rc == 1
     captured = capsys.readouterr()
@@ -211,7 +211,7 @@ def test_predict_bad_inputs(trained, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     black = tmp_path / "black.png"
     cv2.imwrite(str(black), np.zeros((80, 80), np.uint8))
-    rc = main(["predict", str(trained), str(tmp_path / "empty"), str(black),
+    rc = main(["predict", "--model", str(trained), str(tmp_path / "empty"), str(black),
                "--output-dir", str(tmp_path / "out"), "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 1
@@ -227,7 +227,7 @@ def test_predict_bad_inputs(trained, tmp_path, capsys):
         ([str(trained), str(black), "--output-dir", str(tmp_path / "file" / "x")],
          "x is not a folder (its parent"),
     ]:
-        assert main(["predict", *argv, "--no-progress"]) == 2
+        assert main(["predict", "--model", *argv, "--no-progress"]) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
 
@@ -235,17 +235,23 @@ def test_predict_bad_inputs(trained, tmp_path, capsys):
 def test_another_versions_model_warns(trained, tmp_path, capsys):
     import joblib
 
+    from skfer._model_card import card_path, file_sha256
+
+    def dump(payload, path):  # a model file with its card and hash, as an old skfer saved
+        joblib.dump(payload, path)
+        card_path(path).write_text(json.dumps(payload["card"] | {"sha256": file_sha256(path)}))
+
     payload = joblib.load(trained)
     payload["card"]["skfer_version"] = "0.0.1"
     old = tmp_path / "old.joblib"
-    joblib.dump(payload, old)
+    dump(payload, old)
     hap = next(c for c in CREMAD if "_HAP_" in c.stem)
-    assert main(["predict", str(old), str(hap), "--output-dir", str(tmp_path),
+    assert main(["predict", "--model", str(old), str(hap), "--output-dir", str(tmp_path),
                  "--no-progress"]) == 0
     assert "saved with skfer 0.0.1" in capsys.readouterr().err
     payload["format"] = "skfer-model/0"
-    joblib.dump(payload, old)
-    assert main(["predict", str(old), str(hap), "--no-progress"]) == 2
+    dump(payload, old)
+    assert main(["predict", "--model", str(old), str(hap), "--no-progress"]) == 2
     assert "format 'skfer-model/0'" in capsys.readouterr().err
 
 
@@ -323,3 +329,20 @@ def test_face_tubes_in_parallel_match_and_name_the_faceless_clip():
     with pytest.raises(ValueError, match=r"clip 2: 4 frames \[0, 1, 2, 3\]: no_face"):
         prepare_clips(clips, "detect", n_jobs=2)
     assert prepare_clips(faces, "given") == (faces, None)
+
+
+def test_predict_without_a_model_uses_the_shipped_network(tmp_path, capsys):
+    """The README's main job: `skfer predict VIDEO` with no --model uses the network shipped
+    inside skfer, framed as its card says; --faces all and --smooth reach the library."""
+    hap = next(c for c in CREMAD if "_HAP_" in c.stem)
+    assert main(["predict", str(hap), "--output-dir", str(tmp_path), "--no-progress"]) == 0
+    assert "shipped network emonets-fer2013" in capsys.readouterr().out
+    report = json.loads((tmp_path / f"{hap.stem}.json").read_text())
+    assert report["model"] == "emonets-fer2013" and len(report["classes"]) == 7
+    assert report["prediction"] == "happiness" and report["smooth_s"] == 1.0
+    assert main(["predict", str(hap), "--output-dir", str(tmp_path), "--no-progress",
+                 "--faces", "all", "--smooth", "0"]) == 0
+    report = json.loads((tmp_path / f"{hap.stem}.json").read_text())
+    assert report["faces"] == "all" and report["smooth_s"] == 0.0
+    assert {row["face"] for row in report["frames"]} == {0}
+    assert "face 0: happiness" in capsys.readouterr().out

@@ -566,3 +566,84 @@ def test_an_upright_face_costs_no_turned_run():
     assert rec.orientation == 0 and rec.confidence.min() == 1.0
     assert rec.n_detector_calls == len(calls) == 7  # frames 0, 4, ..., 20, 23: none turned
     assert set(calls) == {(H, W)}
+
+
+# -- every face (faces="all") ------------------------------------------------------------------
+
+
+def test_every_face_gives_one_tube_per_person():
+    """faces="all": a tube per person in order of first appearance, with face_id and
+    source_clip; the primary default still gives one tube per clip."""
+    # Face A (left) throughout; face B (right) only in frames 0..7; clip 1 holds A alone.
+    pos = {t: [(10, 30)] + ([(100, 40)] if t < 8 else []) for t in range(16)}
+    alone = _video({t: [(10, 30)] for t in range(16)}, 16)
+    alone[:, 0, 0] += 100  # the scripted detector's frame numbers: 100.. for clip 1
+    script = _script(pos) | {100 + t: [[10, 30, SIDE, SIDE]] for t in range(16)}
+    clips = [_video(pos, 16), alone]
+    ext = FaceTubeExtractor(detector=ScriptedDetector(script), detect_every=1, faces="all").fit()
+    tubes, recs = ext.transform_with_info(clips)
+    assert len(tubes) == 3
+    assert tubes.get("face_id") == [0, 1, 0] and tubes.get("source_clip") == [0, 0, 1]
+    assert [r.face_id for r in recs] == [0, 1, 0] and [r.clip_index for r in recs] == [0, 0, 1]
+    np.testing.assert_allclose(recs[0].boxes[:, 0], 10)
+    np.testing.assert_allclose(recs[1].boxes[:8, 0], 100)
+    assert (recs[1].status[8:] == "missing").all() and recs[1].n_tubes == 2
+    primary = FaceTubeExtractor(detector=ScriptedDetector(script), detect_every=1).fit()
+    assert len(primary.transform(clips)) == 2
+
+
+def test_every_face_of_a_still_image():
+    """A still with two faces gives two one-frame tubes, left to right as first seen."""
+    pos = {0: [(10, 30), (100, 40)]}
+    ext = FaceTubeExtractor(detector=ScriptedDetector(_script(pos)), faces="all").fit()
+    tubes, recs = ext.transform_with_info([_video(pos, 1)])
+    assert [t.shape for t in tubes] == [(1, 48, 48)] * 2
+    assert sorted(r.boxes[0, 0] for r in recs) == [10, 100]
+    assert all(r.status[0] == "detected" for r in recs)
+
+
+def test_a_face_that_leaves_and_returns_keeps_its_id():
+    """Gone for longer than tracking bridges (30 frames), back where it was: the same
+    person (its frames in between missing); a face elsewhere stays another person."""
+    pos = {t: ([(10, 70)] if t < 10 or t >= 40 else []) + [(100, 40)] for t in range(50)}
+    clip = _video(pos, 50)
+    # Frame numbers in every corner: the scripted detector reads the same frame when the
+    # orientation check turns it (and its boxes, turned back, then miss the face).
+    clip[:, -1, -1] = clip[:, 0, -1] = clip[:, -1, 0] = clip[:, 0, 0]
+    ext = FaceTubeExtractor(detector=ScriptedDetector(_script(pos)), detect_every=1,
+                            faces="all").fit()
+    _, recs = ext.transform_with_info([clip])
+    assert len(recs) == 2
+    back = next(r for r in recs if r.boxes[0, 0] == 10)
+    assert (back.status[10:40] == "missing").all()
+    assert (back.status[40:] != "missing").all() and (back.status[:10] != "missing").all()
+
+
+def test_n_jobs_gives_the_same_tubes():
+    pos = {t: [(10 + t, 30)] for t in range(12)}
+    clips = [_video(pos, 12), _video(pos, 12)]
+    det = ScriptedDetector(_script(pos))
+    one = FaceTubeExtractor(detector=det, detect_every=1).fit().transform_with_info(clips)
+    two = FaceTubeExtractor(detector=det, detect_every=1, n_jobs=2).fit().transform_with_info(clips)
+    for a, b in zip(one[0], two[0]):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(one[1], two[1]):
+        _same_record(a, b)
+
+
+def test_iter_windows_carries_face_ids_across_windows():
+    """Windows of 10 frames: A throughout keeps id 0, B arriving in the second window gets 1,
+    a window with nobody gets one centre-crop tube of id -1; the primary mode gives one tube
+    per window."""
+    pos = {t: ([(10 + t // 5, 30)] + ([(100, 40)] if t >= 14 else [])) if t < 30 else []
+           for t in range(40)}
+    clip = _video(pos, 40)
+    ext = FaceTubeExtractor(detector=ScriptedDetector(_script(pos)), detect_every=1,
+                            faces="all").fit()
+    windows = list(ext.set_params(on_missing="ignore").iter_windows(iter(clip), chunk_frames=10))
+    assert [len(w) for w, _ in windows] == [10, 10, 10, 10]
+    assert [t.get("face_id") for _, t in windows] == [[0], [0, 1], [0, 1], [-1]]
+    assert (windows[3][1].get("status")[0] == "missing").all()
+    primary = FaceTubeExtractor(detector=ScriptedDetector(_script(pos)), detect_every=1).fit()
+    primary.set_params(on_missing="ignore")
+    assert [len(t) for _, t in primary.iter_windows(iter(clip), chunk_frames=10)] == [1] * 4

@@ -1,109 +1,32 @@
-"""Predict on media files: per-frame class probabilities, clip labels, timelines.
-
-:func:`predict_files` runs a fitted skfer model (a named pipeline of :mod:`skfer.models`,
-e.g. saved by ``skfer train``) on video files, still images and folders of them (searched
-recursively) and returns a tidy table with one row per frame: time stamp, face box, frame
-status (``"detected"``, ``"tracked"``, ``"filled"``, ``"suspect"`` or ``"missing"``: every
-frame has a row, frames without a face and frames the decoder failed on included), the class
-probabilities of the frame and the prediction for the whole file. It can also write, per
-file, the rows as CSV and JSON, a timeline plot (PNG) and an annotated video. ``skfer
-predict`` is this function on the command line.
-
-Per-frame probabilities
------------------------
-:func:`predict_frames` knows two shapes of model (both those of :mod:`skfer.models`):
-
-* **Frame classifiers** (a :class:`skfer.neural.ConvNet`-like last step scoring each frame):
-  their own per-frame probabilities, :meth:`~skfer.neural.ConvNet.transform`.
-* **Pooled pipelines** (per-frame features -> :class:`~skfer.preprocessing.FramePooling`
-  or :class:`~skfer.preprocessing.FrameAggregator` -> clip classifier, e.g. HOG + apex
-  pooling + SVM): a frame's probabilities are what the clip classifier gives for a clip
-  made of that frame alone; its features are pooled as a one-frame sequence (for
-  ``FramePooling`` that is the frame's own vector; ``FrameAggregator`` repeats it) and go
-  through the steps after the pooling to the classifier's ``predict_proba``. A pooling
-  whose one-frame result says nothing of the frame (``FramePooling(method="delta")``,
-  always zero) is refused.
-
-Frames whose status is ``"missing"`` get NaN probabilities and a NaN box.
-
-Skipped frames
---------------
-Frames that do not count towards a file's prediction are recorded, per file, in
-:attr:`FilePrediction.skipped` as :class:`~skfer.utils.frame_policy.SkippedFrames` (frame
-indices in the file and a reason; ``docs/reliability.md``): those the reader could not
-decode (``"undecodable"``; they get a ``"missing"`` row), those a truncated container
-declares but does not hold (``"truncated"``; no rows), frames without a face
-(``"no_face"``, status ``"missing"``) and frames whose face the tracker does not trust
-(``"inconsistent"``, status ``"suspect"``: box kept, NaN probabilities, as
-:meth:`skfer.ClipSet.usable_frames` leaves them out). Frames of another size than the
-first are letterboxed by the reader and recorded ``"resized"``, but kept and scored. Each
-row's ``skipped`` column holds its reason (``""`` for a frame as it was). ``on_missing``
-says what else happens: ``"warn"`` (default) one
-:class:`~skfer.utils.frame_policy.SkippedFramesWarning` naming every file with skipped
-frames, ``"raise"`` a :class:`~skfer.utils.frame_policy.SkippedFramesError` at the first
-such file, ``"ignore"`` only the records (``skfer predict`` prints one line per file instead).
-
-Streaming and scale
--------------------
-A video is decoded frame by frame in windows of ``chunk_frames`` frames, the next window
-decoding on a background thread while the current one is processed; each window's faces
-are found by the model's :class:`~skfer.preprocessing.FaceTubeExtractor` (or the named
-models' default one, :func:`skfer.models.face_tube_step`, for a model fitted on face crops)
-and scored, so memory is bounded by two windows of decoded frames plus the per-frame
-features of the file (a few hundred numbers per frame), whatever the video's length.
-Files are processed in parallel with joblib (``n_jobs``), so under
-``joblib.parallel_backend("dask")`` they run on a Dask cluster unchanged.
-
-Notes
------
-Where skfer departs from the face-tube procedure of EmoNets (section 3.1.3): face
-detection, tracking and box smoothing restart in every window, so a long video is not one
-tube but consecutive tubes of ``chunk_frames`` frames (a box may step slightly at a window
-boundary; 300 frames are 10 s at 30 fps). A video no longer than one window gives exactly
-the tube of :meth:`~skfer.preprocessing.FaceTubeExtractor.transform`.
-"""
+"""Predict on media files: one row per frame, one :class:`FilePrediction` per file."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import csv
-import json
 import os
-import sys
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
+from sklearn.base import clone
 
-from .clipset import FRAME_STATUSES, UNUSABLE_STATUSES, ClipSet
-from .io import IMAGE_EXTENSIONS
-from .utils._atomic import AtomicPath, atomic_path, check_output_dir
-from .utils.frame_policy import (
+from ..clipset import FRAME_STATUSES, UNUSABLE_STATUSES
+from ..io import IMAGE_EXTENSIONS
+from ..utils._atomic import check_output_dir
+from ..utils.frame_policy import (
     SkippedFrames,
     SkippedFramesError,
     apply_policy,
     check_policy,
 )
-from .utils.pixels import to_grey
+from ._frame_model import FrameModel
+from .outputs import _Annotator, write_outputs
 
-__all__ = [
-    "VIDEO_EXTENSIONS",
-    "FilePrediction",
-    "FrameModel",
-    "find_media",
-    "plot_timeline",
-    "predict_files",
-    "predict_files_with_info",
-    "predict_frames",
-]
+__all__ = ["VIDEO_EXTENSIONS", "FilePrediction", "find_media", "predict_files", "smooth_track"]
 
 #: File extensions (lower case) taken as videos when folders are searched.
 VIDEO_EXTENSIONS: frozenset[str] = frozenset(
@@ -126,195 +49,6 @@ _READER_GAPS = ("undecodable",)
 _KEPT_REASONS = ("resized",)
 
 
-# -- the model seen frame by frame ---------------------------------------------------------
-
-
-class FrameModel:
-    """A fitted skfer model split into face tubes, per-frame vectors and a clip head.
-
-    Parameters
-    ----------
-    model : fitted Pipeline or estimator
-        A pipeline of :mod:`skfer.models` (or of the same shape, see the module docstring),
-        with or without a leading :class:`~skfer.preprocessing.FaceTubeExtractor`.
-
-    Attributes
-    ----------
-    extractor : FaceTubeExtractor
-        The model's own (fitted, with ``on_missing="ignore"`` so that a window without a
-        face gives ``"missing"`` frames) or :func:`skfer.models.face_tube_step`'s.
-    classes : ndarray
-    kind : {"pooled", "frame-classifier"}
-
-    Raises
-    ------
-    TypeError
-        If the model has neither a frame-pooling step nor a frame classifier last.
-    sklearn.exceptions.NotFittedError
-        If it is not fitted.
-    """
-
-    def __init__(self, model: Any) -> None:
-        from sklearn.base import clone
-
-        from .models import face_tube_step
-        from .preprocessing import FaceTubeExtractor, FrameAggregator, FramePooling
-
-        steps = list(model.steps) if hasattr(model, "steps") else [("model", model)]
-        extractor = steps.pop(0)[1] if isinstance(steps[0][1], FaceTubeExtractor) else None
-        if extractor is None:
-            # A shipped network's card says how its training faces were framed.
-            card = getattr(_unfrozen(steps[-1][1]), "pretrained_card_", None) or {}
-            extractor = face_tube_step(card.get("input", {}).get("face_tube_margin", 0.0))
-        else:
-            extractor = clone(extractor)
-        self.extractor = extractor.set_params(on_missing="ignore").fit()
-        pools = [k for k, (_, est) in enumerate(steps)
-                 if isinstance(est, (FramePooling, FrameAggregator))]
-        if pools:
-            k = pools[0]
-            self.kind = "pooled"
-            # A copy that only records: predict records the frames it leaves out per file
-            # and applies its own on_missing (the pooling would warn about "clip 0" again).
-            self.pool = copy.copy(steps[k][1])
-            if "on_missing" in self.pool.get_params(deep=False):
-                self.pool.set_params(on_missing="ignore")
-            if getattr(self.pool, "method", None) == "delta":
-                raise TypeError(
-                    "FramePooling(method='delta') pools one frame to zeros: per-frame "
-                    "probabilities of this model would say nothing of the frame"
-                )
-            self.pre, self.post = [e for _, e in steps[:k]], [e for _, e in steps[k + 1 :]]
-        elif _is_frame_classifier(_unfrozen(steps[-1][1])):
-            self.kind = "frame-classifier"
-            self.pre, self.clf = [e for _, e in steps[:-1]], steps[-1][1]
-        else:
-            names = " -> ".join(type(e).__name__ for _, e in steps)
-            raise TypeError(
-                f"cannot score frames of the model {names}: it has no frame-pooling step "
-                "(FramePooling, FrameAggregator) and does not end in a frame classifier"
-            )
-        check_is_fitted(steps[-1][1])
-        self.classes = np.asarray(steps[-1][1].classes_)
-
-    def vectors(self, tubes: ClipSet) -> list[np.ndarray]:
-        """Per-frame vectors of each tube: pre-pooling features, or frame probabilities."""
-        X = tubes
-        for est in self.pre:
-            X = est.transform(X)
-        if self.kind == "pooled":
-            return [np.asarray(s, dtype=np.float32) for s in getattr(X, "data", X)]
-        if getattr(self.clf, "transform_output", "proba") == "proba":
-            Xt = self.clf.transform(X)
-            return list(getattr(Xt, "data", Xt))
-        # A network whose transform gives features: its frames scored as one-frame clips.
-        out = []
-        for i, clip in enumerate(getattr(X, "data", X)):
-            usable = X.usable_frames(i) if isinstance(X, ClipSet) else np.ones(len(clip), bool)
-            probs = np.full((len(clip), len(self.classes)), np.nan)
-            if usable.any():
-                probs[usable] = self.clf.predict_proba([f[None] for f in clip[usable]])
-            out.append(probs)
-        return out
-
-    def frame_proba(self, vectors: np.ndarray, usable: np.ndarray) -> np.ndarray:
-        """``(T, n_classes)`` probabilities of the frames (NaN where not ``usable``)."""
-        if self.kind == "frame-classifier":
-            out = np.array(vectors, dtype=np.float64)
-            out[~usable] = np.nan
-            return out
-        out = np.full((len(vectors), len(self.classes)), np.nan)
-        if usable.any():
-            # Each usable frame pooled as a one-frame sequence: (n, 1, F).
-            out[usable] = self._head(self.pool.transform(vectors[usable][:, None, :]))
-        return out
-
-    def clip_predict(self, vectors: np.ndarray, status: np.ndarray) -> tuple[Any, np.ndarray]:
-        """The model's label and class probabilities for a whole file from its frames.
-
-        The label is the model's own ``predict`` (for an SVM, its decision values, which
-        may differ from the arg-max of its Platt probabilities), from the same pooled
-        vector as the probabilities.
-        """
-        usable = ~np.isin(status, UNUSABLE_STATUSES)
-        if self.kind == "frame-classifier":
-            # BaseFrameClassifier.predict_proba's rule, on the frames already scored.
-            probs = np.asarray(vectors, dtype=np.float64)[usable]
-            last = getattr(self.clf, "clip_aggregation", "mean") == "last"
-            proba = probs[-1] if last else probs.mean(axis=0)
-            return self.classes[int(np.argmax(proba))], proba
-        pooled = self.pool.transform(ClipSet([np.asarray(vectors)], status=[status]))
-        for est in self.post[:-1]:
-            pooled = est.transform(pooled)
-        return self.post[-1].predict(pooled)[0], self._head(pooled, transformed=True)[0]
-
-    def _head(self, pooled: np.ndarray, transformed: bool = False) -> np.ndarray:
-        """The clip classifier's probabilities of pooled vectors (through the steps between)."""
-        if not transformed:
-            for est in self.post[:-1]:
-                pooled = est.transform(pooled)
-        last = self.post[-1]
-        if not hasattr(last, "predict_proba"):
-            raise TypeError(
-                f"the model's classifier {type(last).__name__} has no predict_proba (wrap an "
-                "SVC in CalibratedClassifierCV: make_model(..., probability=True), as `skfer "
-                "train` builds them)"
-            )
-        return last.predict_proba(pooled)
-
-
-def _unfrozen(est: Any) -> Any:
-    """The estimator inside a ``FrozenEstimator`` (a shipped network), else ``est``."""
-    from sklearn.frozen import FrozenEstimator
-
-    return est.estimator if isinstance(est, FrozenEstimator) else est
-
-
-def _is_frame_classifier(est: Any) -> bool:
-    """Whether ``est`` is a skfer network scoring single frames (e.g. ConvNet).
-
-    Looked up in ``sys.modules`` rather than imported: a model holding one has imported
-    it when it was built or unpickled, and a classical model then does not pay for
-    importing torch (a few hundred MB of resident memory).
-    """
-    base = sys.modules.get("skfer.neural._base")
-    return base is not None and isinstance(est, base.BaseFrameClassifier)
-
-
-def predict_frames(model: Any, X: Any) -> list[np.ndarray]:
-    """Class probabilities of every frame of every clip.
-
-    Parameters
-    ----------
-    model : fitted Pipeline or FrameModel
-        See :class:`FrameModel`. A leading face-tube extractor is *not* applied: ``X`` are
-        the clips its next step takes (face tubes).
-    X : ClipSet or list of clips
-        Face tubes; a ``status`` companion marks ``"missing"`` frames.
-
-    Returns
-    -------
-    proba : list of ndarray of shape (T_i, n_classes)
-        NaN rows on ``"missing"`` frames; columns in the order of ``model.classes_``.
-
-    Examples
-    --------
-    >>> from skfer.datasets import make_expressions
-    >>> from skfer.models import make_model
-    >>> data = make_expressions(n_subjects=2, random_state=0)
-    >>> model = make_model("hog-svm", faces="detect", probability=True).fit(data.data, data.target)
-    >>> tubes = model[0].transform(data.data[:2])
-    >>> proba = predict_frames(model, tubes)
-    >>> proba[0].shape == (len(tubes[0]), 6), bool(np.allclose(proba[0].sum(axis=1), 1))
-    (True, True)
-    """
-    head = model if isinstance(model, FrameModel) else FrameModel(model)
-    X = X if isinstance(X, ClipSet) else ClipSet(list(X))
-    return [
-        head.frame_proba(vec, X.usable_frames(i)) for i, vec in enumerate(head.vectors(X))
-    ]
-
-
 # -- one file --------------------------------------------------------------------------------
 
 
@@ -330,25 +64,43 @@ class FilePrediction:
         Order of the columns of ``proba`` and ``clip_proba``.
     fps : float
         Frame rate (NaN for an image or a container declaring none).
-    frame : ndarray of int (T,)
-        Index of the frame in the file (a frame the decoder failed on keeps its number).
-    time_s : ndarray of float (T,)
+    faces : {"primary", "all"}
+        Whose faces the rows follow: the primary face's (one row per frame, ``face`` 0) or
+        every person's (one row per located face and frame, ``face`` the person's id; a
+        frame without any face gets one row with ``face`` -1).
+    frame : ndarray of int (R,)
+        Index of the row's frame in the file (a frame the decoder failed on keeps its
+        number). Sorted; repeated with ``faces="all"`` when a frame holds several faces.
+    face : ndarray of int (R,)
+        The row's person (see ``faces``).
+    time_s : ndarray of float (R,)
         Seconds from the video's start, from the frames' own timestamps (right on
         variable-frame-rate videos; ``frame / fps`` is not); a frame the decoder failed on
         is placed between its neighbours. 0 for an image.
-    boxes : ndarray (T, 4)
+    boxes : ndarray (R, 4)
         Face box ``(x, y, w, h)`` in the file's pixels (the square the face was cut from);
         NaN on ``"missing"`` frames.
-    status : ndarray of str (T,)
-    proba : ndarray (T, n_classes)
+    status : ndarray of str (R,)
+    proba : ndarray (R, n_classes)
         Per-frame class probabilities, NaN on ``"missing"`` and ``"suspect"`` frames.
+    smooth : ndarray (R, n_classes)
+        The face's probabilities averaged over ``smooth_s`` seconds centred on the row's
+        frame (its usable frames in that window; NaN where the row's own are NaN): the
+        readable track, the raw one kept beside it.
+    smooth_s : float
+        Width of that window in seconds (0: ``smooth`` equals ``proba``).
     skipped : list of SkippedFrames
         The frames left out of the file's prediction (or, ``"resized"``, letterboxed), by
         reason (indices in the file; see the module's "Skipped frames"); empty when every
         frame counted as it was.
     label : str or None
-        The model's prediction for the whole file (None when it failed).
+        The model's prediction for the whole file (None when it failed): the primary
+        face's, the person with the most usable frames under ``faces="all"``.
     clip_proba : ndarray (n_classes,) or None
+    people : list of dict
+        Per person (``faces="all"``; the primary face otherwise): ``face`` (id),
+        ``prediction``, ``clip_proba`` and ``n_frames`` (usable frames), from the model's
+        clip prediction on that person's frames.
     notes : list of str
         What was done to the input on the way (alpha channel dropped, 16-bit scaled...).
     error : str or None
@@ -361,13 +113,18 @@ class FilePrediction:
     kind: str = "video"
     classes: list[str] = field(default_factory=list)
     fps: float = float("nan")
+    faces: str = "primary"
     frame: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    face: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     time_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     status: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="U8"))
     proba: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    smooth: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    smooth_s: float = 0.0
     label: str | None = None
     clip_proba: np.ndarray | None = None
+    people: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
@@ -379,20 +136,30 @@ class FilePrediction:
 
     @property
     def n_frames(self) -> int:
+        """Frames of the file with a row (every decoded frame and decoder gap)."""
+        return len(np.unique(self.frame))
+
+    @property
+    def n_rows(self) -> int:
+        """Rows: ``n_frames``, or more with ``faces="all"`` (a row per face and frame)."""
         return len(self.frame)
 
     def status_counts(self) -> dict[str, int]:
-        """Frames per status, every status of :data:`skfer.FRAME_STATUSES` listed."""
+        """Rows per status, every status of :data:`skfer.FRAME_STATUSES` listed."""
         return {s: int(np.sum(self.status == s)) for s in FRAME_STATUSES}
 
     def skip_reasons(self) -> np.ndarray:
-        """``(T,)`` str: each row's skip reason, ``""`` where the frame counts."""
-        out = np.full(self.n_frames, "", dtype="U16")
+        """``(R,)`` str: each row's skip reason, ``""`` where the row counts.
+
+        The reader's records mark every row of their frames; a row's own status gives
+        ``"no_face"`` (missing) and ``"inconsistent"`` (suspect).
+        """
+        out = np.full(self.n_rows, "", dtype="U16")
+        for st, reason in _STATUS_REASONS.items():
+            out[self.status == st] = reason
         for record in self.skipped:
-            rows = np.searchsorted(self.frame, record.indices)
-            hit = rows < self.n_frames
-            hit[hit] = self.frame[rows[hit]] == record.indices[hit]
-            out[rows[hit]] = record.reason
+            if record.reason not in _STATUS_REASONS.values():
+                out[np.isin(self.frame, record.indices)] = record.reason
         return out
 
     def skipped_summary(self) -> str:
@@ -422,26 +189,35 @@ class FilePrediction:
         """JSON-ready: the file's prediction and one record per frame."""
         rows = []
         reasons = self.skip_reasons()
-        for t in range(self.n_frames):
+        for t in range(self.n_rows):
             box = self.boxes[t]
             rows.append({
                 "frame": int(self.frame[t]),
+                "face": int(self.face[t]),
                 "time_s": _num(self.time_s[t]),
                 "box": None if np.isnan(box).any() else [round(float(v), 1) for v in box],
                 "status": str(self.status[t]),
                 "skipped": str(reasons[t]) or None,
                 "proba": {c: _num(p) for c, p in zip(self.classes, self.proba[t])},
+                "smooth": {c: _num(p) for c, p in zip(self.classes, self.smooth[t])},
             })
         return {
             "file": self.path,
             "kind": self.kind,
             "fps": _num(self.fps),
             "n_frames": self.n_frames,
+            "faces": self.faces,
+            "smooth_s": self.smooth_s,
             "status_counts": self.status_counts(),
             "classes": self.classes,
             "prediction": self.label,
             "clip_proba": None if self.clip_proba is None
             else {c: _num(p) for c, p in zip(self.classes, self.clip_proba)},
+            "people": [
+                {"face": p["face"], "prediction": p["prediction"], "n_frames": p["n_frames"],
+                 "clip_proba": {c: _num(v) for c, v in zip(self.classes, p["clip_proba"])}}
+                for p in self.people
+            ],
             "notes": self.notes,
             "error": self.error,
             "skipped": [
@@ -460,33 +236,6 @@ def _num(v: float) -> float | None:
     return None if v is None or not np.isfinite(v) else round(float(v), 6)
 
 
-def _windows(frames: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
-    """Lists of ``size`` frames; the next one decodes on a thread while the caller works.
-
-    One window ahead at most, so memory holds two windows, however long the video.
-    """
-    with ThreadPoolExecutor(1, thread_name_prefix="skfer-decode") as pool:
-        pending = pool.submit(lambda: list(islice(frames, size)))
-        try:
-            while True:
-                window = pending.result()
-                if not window:
-                    return
-                pending = pool.submit(lambda: list(islice(frames, size)))
-                yield window
-        finally:
-            pending.cancel()
-            if not pending.cancelled():
-                pending.exception()  # let a running read finish before the file is closed
-            close = getattr(frames, "close", None)
-            if close is not None:
-                close()
-
-
-def _grey(frames: list[np.ndarray]) -> np.ndarray:
-    return to_grey(np.stack(frames))
-
-
 @dataclass
 class _Options:
     output_dir: Path | None
@@ -495,6 +244,55 @@ class _Options:
     chunk_frames: int
     model_name: str
     on_missing: str = "warn"
+    smooth_s: float = 0.0
+
+
+@dataclass
+class _Track:
+    """One face over the decoded frames of a file, filled window by window."""
+
+    rows: list[np.ndarray] = field(default_factory=list)  # decoded-frame positions
+    vectors: list[np.ndarray] = field(default_factory=list)
+    status: list[np.ndarray] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+    proba: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, rows, vectors, status, boxes, proba) -> None:
+        for name, value in zip(("rows", "vectors", "status", "boxes", "proba"),
+                               (rows, vectors, status, boxes, proba)):
+            getattr(self, name).append(value)
+
+    def cat(self, name: str) -> np.ndarray:
+        return np.concatenate(getattr(self, name))
+
+
+def smooth_track(times: np.ndarray, proba: np.ndarray, window_s: float) -> np.ndarray:
+    """Probabilities averaged over ``window_s`` seconds centred on each frame.
+
+    Frames with NaN probabilities (no usable face) are left out of the averages and stay
+    NaN. ``times`` must be sorted.
+
+    >>> times = np.array([0.0, 0.1, 0.2, 0.3])
+    >>> proba = np.array([[1.0, 0.0], [0.0, 1.0], [np.nan, np.nan], [1.0, 0.0]])
+    >>> smooth_track(times, proba, 0.25).round(2).tolist()
+    [[0.5, 0.5], [0.5, 0.5], [nan, nan], [1.0, 0.0]]
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    if window_s <= 0 or len(proba) < 2:
+        return proba.copy()
+    ok = np.isfinite(proba).all(axis=1)
+    # Sums over windows by cumulative sums: O(T) however wide the window.
+    csum = np.vstack([np.zeros((1, proba.shape[1])), np.cumsum(np.where(ok[:, None], proba, 0),
+                                                                axis=0)])
+    count = np.r_[0, np.cumsum(ok)]
+    # A frame's time sits in the middle of its period: half a window and a hair each side.
+    lo = np.searchsorted(times, times - window_s / 2 - 1e-9, side="left")
+    hi = np.searchsorted(times, times + window_s / 2 + 1e-9, side="right")
+    n = (count[hi] - count[lo])[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (csum[hi] - csum[lo]) / n
+    out[~ok] = np.nan
+    return out
 
 
 def _predict_path(
@@ -508,10 +306,12 @@ def _predict_path(
         Under ``on_missing="raise"``, when frames of the file are left out (before any
         output of the file is written).
     """
-    from .io import iter_frames, video_fps
-    from .io.images import read_image_noting
+    from ..io import iter_frames, video_fps
+    from ..io.images import read_image_noting
 
-    result = FilePrediction(path=str(path), classes=[str(c) for c in head.classes])
+    every = head.extractor.faces == "all"
+    result = FilePrediction(path=str(path), classes=[str(c) for c in head.classes],
+                            faces=head.extractor.faces, smooth_s=float(opts.smooth_s))
     writer = None
     read_skips: list[SkippedFrames] = []  # the reader's records, filled as it streams
     read_times: list[float] = []  # the decoded frames' own times, filled as it streams
@@ -522,61 +322,79 @@ def _predict_path(
             # The readers' one rule for stills (EXIF orientation, 16-bit, alpha, pixel
             # budget), as in training data loaded by skfer.io.read_image.
             frame, result.notes = read_image_noting(path)
-            windows: Iterable[list[np.ndarray]] = [[frame]]
+            frames: Iterable[np.ndarray] = [frame]
         else:
             result.fps = video_fps(path)
             # The reader only records (on_missing="ignore"); this function applies the
             # caller's policy to its records and to the frames without a usable face.
             frames = iter_frames(path, color=opts.annotate, on_missing="ignore",
                                  skipped=read_skips, times=read_times, orientation=turned)
-            windows = _windows(frames, opts.chunk_frames)
         if opts.annotate and opts.output_dir is not None:
-            writer = _Annotator(opts.output_dir, opts.stem, result.kind, result.fps)
-        vectors, status, boxes, proba = [], [], [], []
-        for window in windows:
-            tubes = head.extractor.transform([_grey(window)])
-            vec = head.vectors(tubes)[0]
-            st = np.asarray(tubes.get("status")[0]).astype(str)
-            pr = head.frame_proba(vec, ~np.isin(st, UNUSABLE_STATUSES))
-            bx = np.array(tubes.get("source_boxes")[0], dtype=np.float64)
-            bx[st == "missing"] = np.nan
+            writer = _Annotator(opts.output_dir, opts.stem, result.kind, result.fps,
+                                result.classes)
+        tracks: dict[int, _Track] = {}
+        n = 0  # frames decoded so far
+        pending = None  # the window waiting for the next one's frames to be drawn smoothed
+        for window, tubes in head.extractor.iter_windows(frames, opts.chunk_frames):
+            rows = np.arange(n, n + len(window))
+            ids = tubes.get("face_id") or [0] * len(tubes)
+            for vec, fid, st, bx in zip(head.vectors(tubes), ids, tubes.get("status"),
+                                        tubes.get("source_boxes")):
+                st = np.asarray(st).astype(str)
+                bx = np.array(bx, dtype=np.float64)
+                bx[st == "missing"] = np.nan
+                pr = head.frame_proba(vec, ~np.isin(st, UNUSABLE_STATUSES))
+                keep = st != "missing" if every else np.ones(len(st), bool)
+                if keep.any():
+                    tracks.setdefault(int(fid), _Track()).add(
+                        rows[keep], np.asarray(vec)[keep], st[keep], bx[keep], pr[keep])
+            n += len(window)
             if writer is not None:
-                writer.write(window, bx, pr, result.classes)
-            vectors.append(vec)
-            status.append(st)
-            boxes.append(bx)
-            proba.append(pr)
+                if pending is not None:
+                    writer.write(pending[0], _drawn(tracks, pending[1], read_times,
+                                                    result.fps, opts.smooth_s))
+                pending = (window, rows)
             if on_frames is not None:
                 on_frames(len(window))
-        if not status:
+        if n == 0:
             why = f" ({read_skips[0]})" if read_skips else ""
             raise ValueError(f"the video holds no frame that could be decoded{why}")
+        if writer is not None and pending is not None:
+            writer.write(pending[0], _drawn(tracks, pending[1], read_times, result.fps,
+                                            opts.smooth_s))
         if turned and turned[0] != (0, False):
             rotation, mirrored = turned[0]
             result.notes.append(
                 f"frames turned upright as the file's display matrix says (rotated {rotation} "
                 f"degrees counter-clockwise{', then mirrored' if mirrored else ''})")
-        decoded_status = np.concatenate(status)
-        n = len(decoded_status)
-        if (decoded_status == "missing").all():
+        tracks.pop(-1, None)  # windows with nobody in them: their frames get "missing" rows
+        status = np.concatenate([tr.cat("status") for tr in tracks.values()]
+                                or [np.full(1, "missing")])
+        if not (status != "missing").any():
             raise ValueError(f"no face was found in any of its {n} frames")
-        if np.isin(decoded_status, UNUSABLE_STATUSES).all():
+        if np.isin(status, UNUSABLE_STATUSES).all():
             raise ValueError(f"no trustworthy face in any of its {n} frames (faces were "
                              "located but the detections disagree: status 'suspect')")
-        _fill_rows(result, path, decoded_status, np.concatenate(boxes), np.concatenate(proba),
-                   read_skips, read_times)
+        _fill_rows(result, path, n, tracks, read_skips, read_times)
         if opts.on_missing == "raise":
             apply_policy(result.skipped, "raise", "left out of the prediction",
                          hint='predict_files(on_missing="warn" or "ignore") predicts from '
                               "the other frames")
-        label, result.clip_proba = head.clip_predict(np.concatenate(vectors), decoded_status)
-        result.label = str(label)
+        for fid, tr in sorted(tracks.items()):
+            st = tr.cat("status")
+            usable = int((~np.isin(st, UNUSABLE_STATUSES)).sum())
+            if usable:
+                label, proba = head.clip_predict(tr.cat("vectors"), st)
+                result.people.append({"face": fid, "prediction": str(label),
+                                      "clip_proba": proba, "n_frames": usable})
+        main = max(result.people, key=lambda p: p["n_frames"])
+        result.label, result.clip_proba = main["prediction"], main["clip_proba"]
         if writer is not None:
             result.outputs["annotated"] = str(writer.close())
             writer = None
         if opts.output_dir is not None:
-            result.outputs.update(_write_outputs(result, opts.output_dir, opts.stem,
-                                                 opts.model_name))
+            result.outputs.update(write_outputs(result, opts.output_dir, opts.stem,
+                                                opts.model_name))
     except SkippedFramesError:
         raise  # the caller's policy, not a problem of the file
     except _FILE_ERRORS as exc:
@@ -584,15 +402,41 @@ def _predict_path(
         # The readers' messages often name the file; the report names it first already.
         result.error = message.replace(f"video {path} ", "video ").replace(
             f"image {path}", "the image")
-        result.frame = np.zeros(0, dtype=np.int64)
+        result.frame = result.face = np.zeros(0, dtype=np.int64)
         result.status = np.zeros(0, dtype="U8")
-        result.proba = np.zeros((0, len(result.classes)))
+        result.proba = result.smooth = np.zeros((0, len(result.classes)))
         result.time_s, result.boxes = np.zeros(0), np.zeros((0, 4))
-        result.skipped = []
+        result.skipped, result.people = [], []
     finally:
         if writer is not None:
             writer.abort()
     return result
+
+
+def _times(rows: np.ndarray, read_times: list[float], fps: float) -> np.ndarray:
+    """Seconds of decoded-frame positions: the reader's times, else ``row / fps``."""
+    if len(read_times) > (rows.max() if rows.size else -1):
+        return np.asarray(read_times, dtype=np.float64)[rows]
+    return rows / (fps if np.isfinite(fps) and fps > 0 else 25.0)
+
+
+def _drawn(tracks: dict[int, _Track], rows: np.ndarray, read_times: list[float], fps: float,
+           smooth_s: float) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """``(face, boxes, smoothed proba)`` of each face on the decoded frames ``rows``
+    (NaN boxes where the face is not in a frame), for the annotated video."""
+    out = []
+    for fid, tr in sorted(tracks.items()):
+        at = tr.cat("rows")
+        here = np.isin(rows, at)
+        if not here.any():
+            continue
+        sm = smooth_track(_times(at, read_times, fps), tr.cat("proba"), smooth_s)
+        boxes = np.full((len(rows), 4), np.nan)
+        proba = np.full((len(rows), sm.shape[1]), np.nan)
+        where = np.searchsorted(at, rows[here])
+        boxes[here], proba[here] = tr.cat("boxes")[where], sm[where]
+        out.append((fid, boxes, proba))
+    return out
 
 
 def _decoded_indices(n: int, read_skips: list[SkippedFrames]) -> np.ndarray:
@@ -630,28 +474,45 @@ def _row_times(frame: np.ndarray, decoded: np.ndarray, times: list[float],
     return out
 
 
-def _fill_rows(result: FilePrediction, path: Path, status: np.ndarray, boxes: np.ndarray,
-               proba: np.ndarray, read_skips: list[SkippedFrames],
-               read_times: list[float]) -> None:
-    """Set the rows of ``result`` (decoded frames and reader gaps) and its skip records."""
-    decoded = _decoded_indices(len(status), read_skips)
-    gaps = [r.indices for r in read_skips if r.reason in _READER_GAPS]
-    frame = np.union1d(decoded, np.concatenate(gaps or [np.zeros(0, np.intp)]))
-    at = np.searchsorted(frame, decoded)
-    n_classes = proba.shape[1]
-    result.frame = frame.astype(np.int64)
-    result.status = np.full(len(frame), "missing", dtype=f"U{max(len(s) for s in FRAME_STATUSES)}")
-    result.status[at] = status
-    result.boxes = np.full((len(frame), 4), np.nan)
-    result.boxes[at] = boxes
-    result.proba = np.full((len(frame), n_classes), np.nan)
-    result.proba[at] = proba
-    result.time_s = (np.zeros(1) if result.kind == "image"
-                     else _row_times(frame, decoded, read_times, result.fps))
+def _fill_rows(result: FilePrediction, path: Path, n: int, tracks: dict[int, _Track],
+               read_skips: list[SkippedFrames], read_times: list[float]) -> None:
+    """Set the rows of ``result`` (each face's frames, empty frames, reader gaps), their
+    smoothed track and the file's skip records."""
+    decoded = _decoded_indices(n, read_skips)  # file frame number of each decoded position
+    n_classes = len(result.classes)
+    parts = []  # (decoded position or -1 for a gap, file frame, face, status, boxes, proba)
+    covered = np.zeros(n, bool)
+    smooth = []
+    for fid, tr in tracks.items():
+        at = tr.cat("rows")
+        covered[at] = True
+        parts.append((decoded[at], np.full(len(at), fid), tr.cat("status"), tr.cat("boxes"),
+                      tr.cat("proba")))
+        times = (np.zeros(len(at)) if result.kind == "image"
+                 else _times(at, read_times, result.fps))
+        smooth.append(smooth_track(times, tr.cat("proba"), result.smooth_s))
+    gaps = np.concatenate([r.indices for r in read_skips if r.reason in _READER_GAPS]
+                          or [np.zeros(0, np.intp)])
+    # Frames where nobody is (faces="all") and frames the decoder lost: one row each.
+    empty = np.union1d(decoded[~covered], gaps).astype(np.int64)
+    nobody = -1 if result.faces == "all" else 0
+    parts.append((empty, np.full(len(empty), nobody), np.full(len(empty), "missing"),
+                  np.full((len(empty), 4), np.nan), np.full((len(empty), n_classes), np.nan)))
+    smooth.append(np.full((len(empty), n_classes), np.nan))
+    frame, face, status, boxes, proba = (np.concatenate(col) for col in zip(*parts))
+    order = np.lexsort((face, frame))
+    result.frame = frame[order].astype(np.int64)
+    result.face = face[order].astype(np.int64)
+    width = max(len(s) for s in FRAME_STATUSES)
+    result.status = status[order].astype(f"U{width}")
+    result.boxes, result.proba = boxes[order], proba[order]
+    result.smooth = np.concatenate(smooth)[order]
+    result.time_s = (np.zeros(len(frame)) if result.kind == "image"
+                     else _row_times(result.frame, decoded, read_times, result.fps))
     source = str(path)
     records = [r if r.source is not None else _with_source(r, source) for r in read_skips]
     for st, reason in _STATUS_REASONS.items():
-        where = decoded[status == st]
+        where = np.unique(result.frame[(result.status == st) & ~np.isin(result.frame, gaps)])
         if where.size:
             records.append(SkippedFrames(indices=where, reason=reason, source=source,
                                          detail=f"frame status {st!r}"))
@@ -663,188 +524,6 @@ def _with_source(record: SkippedFrames, source: str) -> SkippedFrames:
 
     return replace(record, source=source)
 
-
-# -- outputs -------------------------------------------------------------------------------
-
-
-_COLUMNS = ("frame", "time_s", "x", "y", "w", "h", "status", "skipped")
-
-
-def _write_outputs(result: FilePrediction, out: Path, stem: str, model: str) -> dict[str, str]:
-    """Write the file's CSV, JSON and timeline PNG, all three or none (see _atomic)."""
-    paths = {"csv": out / f"{stem}.csv", "json": out / f"{stem}.json",
-             "timeline": out / f"{stem}_timeline.png"}
-    reasons = result.skip_reasons()
-    with contextlib.ExitStack() as stack:
-        # Each goes to a temporary file; all are renamed when the block completes, and all
-        # deleted if anything in it fails or is interrupted.
-        tmp = {key: stack.enter_context(atomic_path(p)) for key, p in paths.items()}
-        with open(tmp["csv"], "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(list(_COLUMNS) + [f"p_{c}" for c in result.classes])
-            for t in range(result.n_frames):
-                w.writerow(
-                    [int(result.frame[t]), _cell(result.time_s[t])]
-                    + [_cell(v, 1) for v in result.boxes[t]]
-                    + [result.status[t], reasons[t]] + [_cell(p) for p in result.proba[t]]
-                )
-        data = result.to_dict() | {"model": model}
-        with open(tmp["json"], "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1)
-            fh.write("\n")
-        _draw_timeline(result, tmp["timeline"], title=f"{Path(result.path).name} ({model})")
-    return {k: str(v) for k, v in paths.items()}
-
-
-def _cell(v: float, digits: int = 5) -> str:
-    return "" if not np.isfinite(v) else f"{v:.{digits}f}"
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """``(start, stop)`` of the runs of True in ``mask``."""
-    edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
-    return list(zip(edges[::2], edges[1::2]))
-
-
-def plot_timeline(result: FilePrediction, path: str | os.PathLike, *, title: str = "") -> Path:
-    """Draw the class probabilities of a file over time, frames without a face shaded.
-
-    Parameters
-    ----------
-    result : FilePrediction
-    path : str or path-like
-        PNG to write, whole or not at all (a temporary file renamed; see
-        :mod:`skfer.utils._atomic`).
-    title : str, optional
-
-    Returns
-    -------
-    path : Path
-    """
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        _draw_timeline(result, tmp, title=title)
-    return path
-
-
-#: How the timeline shades the frames of each unusable status.
-_SHADES = {"missing": ("0.85", "no face"), "suspect": ("#f3d9a4", "suspect face")}
-
-
-def _draw_timeline(result: FilePrediction, path: Path, *, title: str = "") -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    video = result.kind == "video" and np.isfinite(result.fps)
-    x = result.time_s if video else result.frame.astype(float)
-    step = 1.0 / result.fps if video else 1.0
-    fig, ax = plt.subplots(figsize=(7.5, 2.8))
-    try:
-        for k, name in enumerate(result.classes):
-            ax.plot(x, result.proba[:, k], label=name, lw=1.4,
-                    marker="o" if len(x) == 1 else None)
-        for status, (colour, label) in _SHADES.items():
-            for i, (a, b) in enumerate(_runs(result.status == status)):
-                ax.axvspan(x[a] - step / 2, x[b - 1] + step / 2, color=colour, lw=0,
-                           label=label if i == 0 else None)
-        ax.set_ylim(0, 1)
-        ax.set_xlabel("time (s)" if video else "frame")
-        ax.set_ylabel("probability")
-        ax.set_title(f"{title}: {result.label}" if title else str(result.label), fontsize=10)
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-        fig.tight_layout()
-        fig.savefig(path, dpi=80, format="png")
-    finally:
-        plt.close(fig)
-
-
-class _Annotator:
-    """Writes frames with the face box and the frame's label drawn (PyAV, H.264 or MPEG-4).
-
-    Videos become ``<stem>_annotated.mp4`` (frame rate of the source, 25 where it declares
-    none; odd sizes lose their last row or column, as 4:2:0 video needs even sizes); an
-    image becomes ``<stem>_annotated.png``. The frames go to a temporary file that
-    :meth:`close` renames to that name and :meth:`abort` deletes, so a failed or interrupted
-    file leaves no partial video (and an earlier run's video stays as it was).
-    """
-
-    def __init__(self, out: Path, stem: str, kind: str, fps: float) -> None:
-        self.kind, self.fps = kind, fps
-        ext = ".png" if kind == "image" else ".mp4"
-        self.target = AtomicPath(out / f"{stem}_annotated{ext}")
-        self.path = self.target.path
-        self.container = self.stream = None
-
-    def write(self, frames: list[np.ndarray], boxes: np.ndarray, proba: np.ndarray,
-              classes: list[str]) -> None:
-        for frame, box, p in zip(frames, boxes, proba):
-            img = np.ascontiguousarray(frame if frame.ndim == 3 else
-                                       cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB))
-            _draw(img, box, p, classes)
-            if self.kind == "image":
-                if not cv2.imwrite(str(self.target.tmp), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
-                    raise OSError(f"cannot write {self.path}")
-                continue
-            self._encode(img)
-
-    def _encode(self, img: np.ndarray) -> None:
-        from fractions import Fraction
-
-        import av
-
-        h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
-        if self.container is None:
-            # The temporary name ends in .mp4: PyAV picks the container from it.
-            self.container = av.open(str(self.target.tmp), mode="w")
-            rate = Fraction(self.fps).limit_denominator(1001) if np.isfinite(self.fps) else 25
-            try:
-                self.stream = self.container.add_stream("libx264", rate=rate)
-            except (av.FFmpegError, ValueError):  # an FFmpeg build without x264
-                self.stream = self.container.add_stream("mpeg4", rate=rate)
-            self.stream.width, self.stream.height, self.stream.pix_fmt = w, h, "yuv420p"
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[:h, :w]), format="rgb24")
-        for packet in self.stream.encode(frame):
-            self.container.mux(packet)
-
-    def close(self) -> Path:
-        """Finish the video and give it its name."""
-        if self.container is not None:
-            for packet in self.stream.encode():
-                self.container.mux(packet)
-            self.container.close()
-            self.container = None
-        return self.target.commit()
-
-    def abort(self) -> None:
-        """Close and delete a half-written video (the file failed or was interrupted)."""
-        try:
-            if self.container is not None:
-                self.container.close()
-                self.container = None
-        finally:
-            self.target.discard()
-
-
-def _draw(img: np.ndarray, box: np.ndarray, proba: np.ndarray, classes: list[str]) -> None:
-    scale = max(img.shape[0] / 360, 0.5)
-    if np.isnan(box).any():
-        cv2.putText(img, "no face", (8, int(24 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.6 * scale, (255, 64, 64), max(int(2 * scale), 1), cv2.LINE_AA)
-        return
-    x, y, w, h = (int(round(v)) for v in box)
-    if np.isnan(proba).all():  # a "suspect" face: located, not trusted, not scored
-        cv2.rectangle(img, (x, y), (x + w, y + h), (255, 176, 64), max(int(2 * scale), 1))
-        cv2.putText(img, "suspect", (x, max(y - 6, int(16 * scale))),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, (255, 176, 64),
-                    max(int(2 * scale), 1), cv2.LINE_AA)
-        return
-    k = int(np.argmax(proba))
-    cv2.rectangle(img, (x, y), (x + w, y + h), (64, 255, 64), max(int(2 * scale), 1))
-    cv2.putText(img, f"{classes[k]} {proba[k]:.2f}", (x, max(y - 6, int(16 * scale))),
-                cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, (64, 255, 64),
-                max(int(2 * scale), 1), cv2.LINE_AA)
 
 
 # -- many files ----------------------------------------------------------------------------
@@ -897,79 +576,6 @@ def _stems(files: list[Path]) -> list[str]:
     return out
 
 
-def predict_files_with_info(
-    model: Any,
-    paths: Iterable[str | os.PathLike],
-    *,
-    output_dir: str | os.PathLike | None = None,
-    annotate: bool = False,
-    n_jobs: int | None = None,
-    chunk_frames: int = 300,
-    progress: bool = False,
-    on_error: str = "warn",
-    on_missing: str = "warn",
-    as_frame: bool | str = "auto",
-    model_name: str | None = None,
-) -> tuple[Any, list[FilePrediction]]:
-    """Like :func:`predict_files`, and also return one :class:`FilePrediction` per file.
-
-    ``model_name`` names the model in the JSON files and timeline titles (default: the
-    model card's name for a model file, else ``"model"``).
-
-    Returns
-    -------
-    table : pandas.DataFrame or structured ndarray
-    results : list of FilePrediction
-        One per file found and per path that failed (missing path, folder without media),
-        in order; failed ones have ``error`` set and no frames.
-    """
-    from joblib import Parallel, delayed, effective_n_jobs
-
-    from ._model_card import load_model
-
-    check_policy(on_error, "on_error")
-    check_policy(on_missing)
-    if int(chunk_frames) < 1:
-        raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
-    name = model_name or "model"
-    if isinstance(model, (str, os.PathLike)):
-        model, card = load_model(model)
-        name = model_name or card.model
-    head = model if isinstance(model, FrameModel) else FrameModel(model)
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    files, problems = find_media(paths)
-    out = None if output_dir is None else Path(output_dir)
-    if out is not None:
-        check_output_dir(out)
-    opts = [
-        _Options(out, stem, bool(annotate), int(chunk_frames), name, on_missing)
-        for stem in _stems(files)
-    ]
-    results = [FilePrediction(path=p, error=msg) for p, msg in problems]
-    if effective_n_jobs(n_jobs) == 1:
-        results += _sequential(head, files, opts, progress)
-    else:
-        tasks = (delayed(_predict_path)(head, f, o) for f, o in zip(files, opts))
-        done = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
-        if progress:
-            from tqdm.auto import tqdm
-
-            done = tqdm(done, total=len(files), desc="files", unit="file")
-        results += list(done)
-    failed = [r for r in results if not r.ok]
-    if failed and on_error != "ignore":
-        message = "; ".join(f"{r.path}: {r.error}" for r in failed)
-        if on_error == "raise":
-            raise ValueError(f"{len(failed)} of {len(results)} files failed: {message}")
-        warnings.warn(f"{len(failed)} of {len(results)} files failed: {message}",
-                      UserWarning, stacklevel=2)
-    # Warned here, not in the workers: joblib's processes would lose their warnings.
-    apply_policy([rec for r in results for rec in r.skipped], on_missing,
-                 "left out of the files' predictions", stacklevel=3)
-    return _table(results, as_frame), results
-
-
 def _sequential(head, files, opts, progress) -> list[FilePrediction]:
     """Files one after the other, with progress bars over files and frames."""
     if not progress:
@@ -992,28 +598,46 @@ def predict_files(
     *,
     output_dir: str | os.PathLike | None = None,
     annotate: bool = False,
+    faces: str = "primary",
+    smooth_s: float = 1.0,
     n_jobs: int | None = None,
     chunk_frames: int = 300,
     progress: bool = False,
     on_error: str = "warn",
     on_missing: str = "warn",
     as_frame: bool | str = "auto",
+    model_name: str = "model",
+    details: bool = False,
 ) -> Any:
     """Predict expressions on video and image files, frame by frame.
 
     Parameters
     ----------
-    model : fitted Pipeline, FrameModel, str or path-like
-        A fitted model (see :class:`FrameModel`) or a model file of ``skfer train``
-        (loaded with :func:`skfer._model_card.load_model`, which checks versions).
+    model : fitted Pipeline or FrameModel
+        A fitted model (see :class:`FrameModel`): a named model of :mod:`skfer.models`
+        fitted by you, one that comes fitted (``make_model("emonets-fer2013")``, the
+        network shipped inside skfer), or a model file loaded with
+        :func:`skfer.load_model`.
     paths : iterable of str or path-like
         Video files, image files and folders of them (searched recursively).
     output_dir : str or path-like, optional
-        Where to write, per file, ``<name>.csv`` and ``<name>.json`` (one row per frame),
-        ``<name>_timeline.png`` and with ``annotate`` ``<name>_annotated.mp4`` (``.png``
-        for an image). None writes nothing. An unwritable folder raises ``OSError``.
+        Where to write, per file, ``<name>.csv`` and ``<name>.json`` (one row per frame and
+        face), ``<name>_timeline.png`` and with ``annotate`` ``<name>_annotated.mp4``
+        (``.png`` for an image). None writes nothing. An unwritable folder raises
+        ``OSError``.
     annotate : bool, default=False
-        Also write the frames with the face box and the frame's label drawn.
+        Also write the frames with each face's box and smoothed label drawn.
+    faces : {"primary", "all"}, default="primary"
+        Follow the primary face (the person seen most; one row per frame) or every person
+        (one tube per person, EmoNets section 3.1.3; a row per face and frame, with the
+        person's id in ``face``, a frame without anyone getting one row with ``face``
+        -1; see :meth:`~skfer.preprocessing.FaceTubeExtractor.iter_windows` for how ids
+        carry across windows).
+    smooth_s : float, default=1.0
+        Width in seconds of the centred window over which each face's per-frame
+        probabilities are averaged into the ``smooth_<class>`` columns, the timeline's
+        solid lines and the annotated labels (:func:`smooth_track`); the raw per-frame
+        ones stay in ``p_<class>``. ``0`` does not smooth.
     n_jobs : int, optional
         Files processed in parallel (joblib; ``joblib.parallel_backend("dask")`` sends
         them to a Dask cluster). Progress then advances per file, not per frame.
@@ -1025,7 +649,7 @@ def predict_files(
         A file that cannot be processed (unreadable, corrupt, no face at all) is skipped
         and the others are done; at the end ``"raise"`` raises a ``ValueError`` naming
         every failed file and its problem, ``"warn"`` warns the same, ``"ignore"`` says
-        nothing (:func:`predict_files_with_info` returns the failures).
+        nothing (``details=True`` returns the failures).
     on_missing : {"raise", "warn", "ignore"}, default="warn"
         Frames left out of a file's prediction (not decoded, no face, suspect face: see the
         module's "Skipped frames") are always recorded in the file's rows (``skipped``
@@ -1037,15 +661,23 @@ def predict_files(
     as_frame : bool or "auto", default="auto"
         Return a pandas DataFrame (``"auto"``: when pandas is installed) or a structured
         NumPy array.
+    model_name : str, default="model"
+        How the JSON files and timeline titles name the model.
+    details : bool, default=False
+        Also return one :class:`FilePrediction` per file.
 
     Returns
     -------
     table : pandas.DataFrame or structured ndarray
-        One row per frame of every file processed: ``file``, ``frame``, ``time_s``,
-        ``x``, ``y``, ``w``, ``h`` (face box, NaN when missing), ``status``, ``skipped``
-        (why the frame is left out of the file's prediction, ``""`` if it is not),
-        ``p_<class>`` per class (NaN when missing or suspect) and ``prediction`` (the
-        file's predicted class).
+        One row per frame (and face, with ``faces="all"``) of every file processed:
+        ``file``, ``frame``, ``face``, ``time_s``, ``x``, ``y``, ``w``, ``h`` (face box,
+        NaN when missing), ``status``, ``skipped`` (why the row is left out of the file's
+        prediction, ``""`` if it is not), ``p_<class>`` and ``smooth_<class>`` per class
+        (NaN when missing or suspect) and ``prediction`` (the file's predicted class; the
+        person's own with ``faces="all"``).
+    results : list of FilePrediction
+        With ``details=True``: one per file found and per path that failed (missing path,
+        folder without media), in order; failed ones have ``error`` set and no frames.
 
     Examples
     --------
@@ -1058,31 +690,83 @@ def predict_files(
     >>> len(table) == 56, set(table["status"]) <= {"detected", "tracked", "filled"}
     (True, True)
     """
-    return predict_files_with_info(
-        model, paths, output_dir=output_dir, annotate=annotate, n_jobs=n_jobs,
-        chunk_frames=chunk_frames, progress=progress, on_error=on_error,
-        on_missing=on_missing, as_frame=as_frame,
-    )[0]
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    check_policy(on_error, "on_error")
+    check_policy(on_missing)
+    if int(chunk_frames) < 1:
+        raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
+    if faces not in ("primary", "all"):
+        raise ValueError(f"faces must be 'primary' or 'all', got {faces!r}")
+    if not np.isfinite(smooth_s) or smooth_s < 0:
+        raise ValueError(f"smooth_s must be a number of seconds >= 0, got {smooth_s}")
+    if isinstance(model, (str, os.PathLike)):
+        raise TypeError(
+            f"model must be a fitted model, got the path {model!r}: load a model file with "
+            "skfer.load_model(path) (it checks the file against its card) and pass the model")
+    head = model if isinstance(model, FrameModel) else FrameModel(model)
+    if faces != head.extractor.faces:
+        head = copy.copy(head)  # the caller's FrameModel keeps its extractor
+        head.extractor = clone(head.extractor).set_params(faces=faces).fit()
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files, problems = find_media(paths)
+    out = None if output_dir is None else Path(output_dir)
+    if out is not None:
+        check_output_dir(out)
+    opts = [
+        _Options(out, stem, bool(annotate), int(chunk_frames), model_name, on_missing,
+                 float(smooth_s))
+        for stem in _stems(files)
+    ]
+    results = [FilePrediction(path=p, error=msg) for p, msg in problems]
+    if effective_n_jobs(n_jobs) == 1:
+        results += _sequential(head, files, opts, progress)
+    else:
+        tasks = (delayed(_predict_path)(head, f, o) for f, o in zip(files, opts))
+        done = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+        if progress:
+            from tqdm.auto import tqdm
+
+            done = tqdm(done, total=len(files), desc="files", unit="file")
+        results += list(done)
+    failed = [r for r in results if not r.ok]
+    if failed and on_error != "ignore":
+        message = "; ".join(f"{r.path}: {r.error}" for r in failed)
+        if on_error == "raise":
+            raise ValueError(f"{len(failed)} of {len(results)} files failed: {message}")
+        warnings.warn(f"{len(failed)} of {len(results)} files failed: {message}",
+                      UserWarning, stacklevel=2)
+    # Warned here, not in the workers: joblib's processes would lose their warnings.
+    apply_policy([rec for r in results for rec in r.skipped], on_missing,
+                 "left out of the files' predictions", stacklevel=2)
+    table = _table(results, as_frame)
+    return (table, results) if details else table
 
 
 def _table(results: list[FilePrediction], as_frame: bool | str) -> Any:
-    """The frame rows of the successful files as a DataFrame or a structured array."""
+    """The rows of the successful files as a DataFrame or a structured array."""
     ok = [r for r in results if r.ok]
     classes = ok[0].classes if ok else []
+
+    def cat(values, empty):
+        return np.concatenate(values or [empty])
+
     columns: dict[str, np.ndarray] = {
-        "file": np.concatenate([np.full(r.n_frames, r.path) for r in ok] or [np.zeros(0, "U1")]),
-        "frame": np.concatenate([r.frame for r in ok] or [np.zeros(0, np.int64)]),
-        "time_s": np.concatenate([r.time_s for r in ok] or [np.zeros(0)]),
+        "file": cat([np.full(r.n_rows, r.path) for r in ok], np.zeros(0, "U1")),
+        "frame": cat([r.frame for r in ok], np.zeros(0, np.int64)),
+        "face": cat([r.face for r in ok], np.zeros(0, np.int64)),
+        "time_s": cat([r.time_s for r in ok], np.zeros(0)),
     }
-    boxes = np.concatenate([r.boxes for r in ok] or [np.zeros((0, 4))])
+    boxes = cat([r.boxes for r in ok], np.zeros((0, 4)))
     columns |= {k: boxes[:, j] for j, k in enumerate("xywh")}
-    columns["status"] = np.concatenate([r.status for r in ok] or [np.zeros(0, "U8")])
-    columns["skipped"] = np.concatenate([r.skip_reasons() for r in ok] or [np.zeros(0, "U16")])
-    proba = np.concatenate([r.proba for r in ok] or [np.zeros((0, len(classes)))])
+    columns["status"] = cat([r.status for r in ok], np.zeros(0, "U8"))
+    columns["skipped"] = cat([r.skip_reasons() for r in ok], np.zeros(0, "U16"))
+    proba = cat([r.proba for r in ok], np.zeros((0, len(classes))))
     columns |= {f"p_{c}": proba[:, j] for j, c in enumerate(classes)}
-    columns["prediction"] = np.concatenate(
-        [np.full(r.n_frames, r.label) for r in ok] or [np.zeros(0, "U1")]
-    )
+    smooth = cat([r.smooth for r in ok], np.zeros((0, len(classes))))
+    columns |= {f"smooth_{c}": smooth[:, j] for j, c in enumerate(classes)}
+    columns["prediction"] = cat([_row_labels(r) for r in ok], np.zeros(0, "U1"))
     if as_frame == "auto":
         try:
             import pandas  # noqa: F401
@@ -1097,3 +781,12 @@ def _table(results: list[FilePrediction], as_frame: bool | str) -> Any:
     for k, v in columns.items():
         table[k] = v
     return table
+
+
+def _row_labels(result: FilePrediction) -> np.ndarray:
+    """Each row's clip prediction: its person's, else the file's."""
+    out = np.full(result.n_rows, result.label, dtype=object)
+    if result.faces == "all":
+        for person in result.people:
+            out[result.face == person["face"]] = person["prediction"]
+    return out.astype(str)

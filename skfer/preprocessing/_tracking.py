@@ -126,6 +126,51 @@ class WorkFrames:
         return img
 
 
+def same_face_score(prev: np.ndarray, box: np.ndarray) -> float | None:
+    """How well ``box`` continues a face last seen at ``prev`` (higher is better), or
+    ``None`` when it cannot be the same face: they must overlap (IoU >= 0.3) or have
+    centres within half the mean side and sizes within a factor 1.5."""
+    iou = float(box_iou(prev, box))
+    side = (np.sqrt(prev[2] * prev[3]) + np.sqrt(box[2] * box[3])) / 2
+    dist = np.hypot(
+        prev[0] + prev[2] / 2 - box[0] - box[2] / 2,
+        prev[1] + prev[3] / 2 - box[1] - box[3] / 2,
+    ) / max(side, 1e-9)
+    ratio = np.sqrt(box[2] * box[3] / max(prev[2] * prev[3], 1e-9))
+    if iou >= 0.3 or (dist < 0.5 and 1 / 1.5 < ratio < 1.5):
+        return iou + 1 - dist
+    return None
+
+
+def link_returning(tubes: list[dict[int, tuple[np.ndarray, float]]]) -> list[list[int]]:
+    """Group the tubes of one face that left and came back (a gap longer than
+    ``associate``'s): indices into ``tubes``, one list per person, by first appearance.
+
+    A tube that starts after another ended continues it when its first box is where the
+    other's last box was (:func:`same_face_score`; a face that comes back elsewhere is a
+    new person as far as boxes can tell). Candidates are joined greedily, best score first;
+    tubes that overlap in time are different people and never joined.
+    """
+    order = sorted(range(len(tubes)), key=lambda k: min(tubes[k]))
+    groups: list[list[int]] = []
+    for k in order:
+        start = min(tubes[k])
+        first = tubes[k][start][0]
+        best, best_score = None, -np.inf
+        for group in groups:
+            end = max(tubes[group[-1]])
+            if end >= start:
+                continue
+            score = same_face_score(tubes[group[-1]][end][0], first)
+            if score is not None and score > best_score:
+                best, best_score = group, score
+        if best is None:
+            groups.append([k])
+        else:
+            best.append(k)
+    return groups
+
+
 def associate(
     detections: dict[int, tuple[np.ndarray, np.ndarray]], max_skip: int
 ) -> list[dict[int, tuple[np.ndarray, float]]]:
@@ -146,15 +191,9 @@ def associate(
                 continue
             prev = tube[last][0]
             for i, box in enumerate(boxes):
-                iou = float(box_iou(prev, box))
-                side = (np.sqrt(prev[2] * prev[3]) + np.sqrt(box[2] * box[3])) / 2
-                dist = np.hypot(
-                    prev[0] + prev[2] / 2 - box[0] - box[2] / 2,
-                    prev[1] + prev[3] / 2 - box[1] - box[3] / 2,
-                ) / max(side, 1e-9)
-                ratio = np.sqrt(box[2] * box[3] / max(prev[2] * prev[3], 1e-9))
-                if iou >= 0.3 or (dist < 0.5 and 1 / 1.5 < ratio < 1.5):
-                    pairs.append((iou + 1 - dist, i, j))
+                score = same_face_score(prev, box)
+                if score is not None:
+                    pairs.append((score, i, j))
         used_boxes: set[int] = set()
         used_tubes: set[int] = set()
         for _, i, j in sorted(pairs, reverse=True):

@@ -75,6 +75,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -83,7 +84,7 @@ from ..clipset import UNUSABLE_STATUSES, ClipSet
 from ..io import iter_frames
 from ..io._prefetch import prefetch
 from ..utils._param_validation import FrameSize
-from ..utils._sklearn import HasMethods, Interval, _fit_context
+from ..utils._sklearn import HasMethods, Interval, StrOptions, _fit_context
 from ..utils.frame_policy import SkippedFrames, apply_policy, policy_constraint
 from ..utils.validation import check_clips
 from ._frame_records import clip_sources
@@ -95,6 +96,7 @@ from ._tracking import (
     face_orientation,
     grey,
     histogram_search,
+    link_returning,
     locate_undetected,
     pixel_unit,
     to_uint8,
@@ -130,7 +132,7 @@ class FaceTube:
     linear_sides : bool
         Whether the side lengths follow the linear polynomial (else the constant).
     n_tubes : int
-        Number of tubes (people) found before the primary one was chosen.
+        Number of tubes (people) found in the clip.
     n_detector_calls : int
         Times the detector was run: on frames, and on frames turned to check the face's
         orientation.
@@ -145,6 +147,9 @@ class FaceTube:
         frames in which the detector found the tube's face more often than in the frames
         as they are, which makes every frame of the tube suspect; 0 when no turn did (or
         the check did not run because no frame was trusted anyway).
+    face_id : int
+        Which person of the clip the tube follows: 0 for the primary face, and with
+        ``FaceTubeExtractor(faces="all")`` 0, 1, ... in order of first appearance.
     """
 
     clip_index: int
@@ -158,6 +163,7 @@ class FaceTube:
     confidence: np.ndarray = field(default_factory=lambda: np.zeros(0))
     skipped: tuple[SkippedFrames, ...] = ()
     orientation: int = 0
+    face_id: int = 0
 
     @property
     def missing_frames(self) -> np.ndarray:
@@ -294,6 +300,8 @@ class FaceTubeExtractor(
         "max_hist_distance": [Interval(numbers.Real, 0, None, closed="left")],
         "min_confidence": [Interval(numbers.Real, 0, 1, closed="both")],
         "margin": [Interval(numbers.Real, 0, None, closed="left")],
+        "faces": [StrOptions({"primary", "all"})],
+        "n_jobs": [None, numbers.Integral],
     }
 
     def __init__(
@@ -311,6 +319,8 @@ class FaceTubeExtractor(
         max_hist_distance: float = 0.4,
         min_confidence: float = 0.5,
         margin: float = 0.0,
+        faces: str = "primary",
+        n_jobs: int | None = None,
     ) -> None:
         self.detector = detector
         self.frame_size = frame_size
@@ -324,6 +334,8 @@ class FaceTubeExtractor(
         self.max_hist_distance = max_hist_distance
         self.min_confidence = min_confidence
         self.margin = margin
+        self.faces = faces
+        self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: Any = None, y: Any = None) -> FaceTubeExtractor:
@@ -407,12 +419,19 @@ class FaceTubeExtractor(
             yield tube, rec
 
     def _iter_clips(self, X: Any) -> Iterator[tuple[np.ndarray, FaceTube]]:
+        """``(tube, record)`` per face of each clip (one per clip unless ``faces="all"``),
+        in clip order; clips in parallel under ``n_jobs``; no policy applied."""
         check_is_fitted(self, "detector_")
+        if effective_n_jobs(self.n_jobs) > 1:
+            from ._parallel_tubes import iter_clips_parallel
+
+            yield from iter_clips_parallel(self, X, self.n_jobs)
+            return
         clips = check_clips(X, color=True if self.color else None)
         sources = clip_sources(X, len(clips))
         detect = as_detector(self.detector_)
         for i, clip in enumerate(clips):
-            yield self._extract(clip, i, detect, source=sources[i])
+            yield from self._extract(clip, i, detect, source=sources[i])
 
     def _apply_policy(self, rec: FaceTube | None, pending: list[SkippedFrames]) -> None:
         """``on_missing`` on a clip's record (``"raise"`` at once, else kept in ``pending``),
@@ -510,18 +529,93 @@ class FaceTubeExtractor(
                 stream.close()  # on a detector error, stop the decoding thread now
             if not frames:
                 raise ValueError(f"video {path} (clip {i}) yielded no frame")
-            tube, rec = self._extract(frames, i, detect, found, work, source=str(path))
-            if lost:
+            lost = [dataclasses.replace(r, clip_index=i) for r in lost]
+            for tube, rec in self._extract(frames, i, detect, found, work, source=str(path)):
                 # The reader's records (indices in the file) join the tube's, under the same
                 # policy and the one warning of this call.
-                lost = [dataclasses.replace(r, clip_index=i) for r in lost]
                 rec = dataclasses.replace(rec, skipped=(*lost, *rec.skipped))
-            self._apply_policy(rec, skipped)
-            out.append(tube)
-            records.append(rec)
+                self._apply_policy(rec, skipped)
+                out.append(tube)
+                records.append(rec)
         self._apply_policy(None, skipped)
-        tubes = self._package(None, out, records).replace(source=[str(p) for p in paths])
+        tubes = self._package(None, out, records).replace(
+            source=[str(paths[rec.clip_index]) for rec in records])
         return tubes, records
+
+    def iter_windows(
+        self, frames: Iterable[np.ndarray], chunk_frames: int = 300
+    ) -> Iterator[tuple[list[np.ndarray], ClipSet]]:
+        """Face tubes of a long stream of frames, window by window, in bounded memory.
+
+        The frames (e.g. :func:`skfer.io.iter_frames` of a video of any length) are taken
+        ``chunk_frames`` at a time, the next window decoding on a background thread while
+        the current one is processed (:func:`skfer.io._prefetch.prefetch_windows`), so
+        memory holds two windows of frames. Each window is one clip for
+        :meth:`transform` (grey frames are given to the detector unless ``color``).
+
+        Parameters
+        ----------
+        frames : iterable of ndarray
+            Equal-size frames ``(H, W)`` or ``(H, W, 3)``. An iterator with a ``close``
+            method is closed when the windows end or the caller stops.
+        chunk_frames : int, default=300
+            Frames per window.
+
+        Yields
+        ------
+        window : list of ndarray
+            The window's frames as given (e.g. RGB, for drawing on them).
+        tubes : ClipSet
+            The window's tubes with the companions of :meth:`transform`: one with
+            ``faces="primary"``, one per person with ``faces="all"``, whose ``face_id``
+            is then the person's across windows: a face continues an earlier window's
+            when its first box is where that face was last seen
+            (:func:`~skfer.preprocessing._tracking.same_face_score`), else it gets the
+            next free id; ``-1`` for a window in which nobody is found (its one tube is
+            the centre crop, every frame ``"missing"``).
+
+        Notes
+        -----
+        Where this departs from EmoNets' face tubes (section 3.1.3): detection, tracking
+        and box smoothing restart in every window, so a long video is not one tube but
+        consecutive tubes of ``chunk_frames`` frames (a box may step slightly at a window
+        boundary). A stream no longer than one window gives exactly the tubes of
+        :meth:`transform`.
+        """
+        from ..io._prefetch import prefetch_windows
+        from ..utils.pixels import to_grey
+        from ._tracking import same_face_score
+
+        check_is_fitted(self, "detector_")
+        if int(chunk_frames) < 1:
+            raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
+        last_seen: dict[int, np.ndarray] = {}  # person id -> last located box
+        for window in prefetch_windows(frames, int(chunk_frames)):
+            clip = np.stack(window)
+            tubes = self.transform(clip[None] if self.color else to_grey(clip)[None])
+            if self.faces != "all":
+                yield window, tubes
+                continue
+            statuses, boxes = tubes.get("status"), tubes.get("source_boxes")
+            located = [np.flatnonzero(st != "missing") for st in statuses]
+            pairs = []
+            for k, rows in enumerate(located):
+                for pid, box in last_seen.items():
+                    score = None if not rows.size else same_face_score(box, boxes[k][rows[0]])
+                    if score is not None:
+                        pairs.append((score, k, pid))
+            ids: dict[int, int] = {}
+            for _, k, pid in sorted(pairs, reverse=True):
+                if k not in ids and pid not in ids.values():
+                    ids[k] = pid
+            for k in range(len(tubes)):
+                if not located[k].size:
+                    ids[k] = -1  # the window's centre crop: nobody in it
+                elif k not in ids:
+                    ids[k] = max([*last_seen, *ids.values(), -1]) + 1
+                if located[k].size:
+                    last_seen[ids[k]] = boxes[k][located[k][-1]]
+            yield window, tubes.replace(face_id=[ids[k] for k in range(len(tubes))])
 
     def _package(self, X: Any, tubes: list[np.ndarray], records: list[FaceTube]) -> ClipSet:
         """The tubes as a ClipSet with ``status``, ``confidence`` and ``source_boxes``; X's
@@ -533,6 +627,13 @@ class FaceTubeExtractor(
             # Face boxes in the clip's own pixels would now be the whole tube frame.
             "boxes": None,
         }
+        if self.faces == "all":
+            # One tube per person: the clip's companions repeated for each of its faces.
+            clip_of = [rec.clip_index for rec in records]
+            if isinstance(X, ClipSet):
+                X = X[clip_of]
+            companions["face_id"] = [rec.face_id for rec in records]
+            companions["source_clip"] = clip_of
         landmarks = X.get("landmarks") if isinstance(X, ClipSet) else None
         if landmarks is not None:
             companions["landmarks"] = [
@@ -612,37 +713,113 @@ class FaceTubeExtractor(
         found: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
         work: list[np.ndarray | None] | None = None,
         source: str | None = None,
-    ) -> tuple[np.ndarray, FaceTube]:
-        """Face tube and record of one clip: an array or a list of equal-size frames.
+    ) -> list[tuple[np.ndarray, FaceTube]]:
+        """Face tubes and records of one clip: an array or a list of equal-size frames.
 
-        ``found`` holds detections already made, ``work`` working frames already built,
-        ``source`` is the clip's file (for the records).
+        One pair (the primary face's) unless ``faces="all"``: then one per person with a
+        trustworthy frame, in order of first appearance, or the one centre crop when no
+        person has one. ``found`` holds detections already made, ``work`` working frames
+        already built, ``source`` is the clip's file (for the records).
         """
-        n = len(clip)
-        height, width = clip[0].shape[:2]
         name = f"clip {index}" + (f" ({source})" if source is not None else "")
         unit = pixel_unit(clip, index=index, source=source)
         found = self._detect_frames(clip, detect, unit, found, name)
         tubes = associate(
             {t: d for t, d in found.items() if len(d[0])}, int(self.detect_every) + self.max_gap
         )
+        if self.faces == "primary" or not tubes:
+            # Primary tube: most detected frames, ties by the larger mean box area.
+            primary = max(
+                tubes,
+                key=lambda tb: (len(tb), np.mean([b[2] * b[3] for b, _ in tb.values()])),
+                default=None,
+            )
+            return [self._person(clip, index, detect, found, work, unit, name, source,
+                                 primary, len(tubes))]
+        # Each run of detections is tracked and trusted on its own (a detector that
+        # misses a face for a minute is right to: the person left), then the runs of one
+        # person who left and came back are put together.
+        parts = [self._person(clip, index, detect, found, work, unit, name, source, tube,
+                              len(tubes)) for tube in tubes]
+        kept = [k for k, (_, rec) in enumerate(parts) if rec.face_found]
+        if not kept:  # located faces, none trusted: the clip as one untrusted face
+            return [parts[max(range(len(tubes)), key=lambda k: len(tubes[k]))]]
+        out = []
+        for group in link_returning([tubes[k] for k in kept]):
+            tube, rec = self._join([parts[kept[g]] for g in group], index, source)
+            out.append((tube, dataclasses.replace(rec, face_id=len(out))))
+        return out
+
+    def _join(
+        self, parts: list[tuple[np.ndarray, FaceTube]], index: int, source: str | None
+    ) -> tuple[np.ndarray, FaceTube]:
+        """One tube of a person from the tubes of their separate appearances.
+
+        Each frame is taken from the appearance that located the face in it; a frame that
+        none did takes the crop and box of the nearest frame that one did.
+        """
+        if len(parts) == 1:
+            return parts[0]
+        recs = [rec for _, rec in parts]
+        n = len(recs[0].status)
+        cover = np.full(n, -1)
+        for k, rec in enumerate(recs):
+            cover[rec.status != "missing"] = k
+        located = np.flatnonzero(cover >= 0)
+        nearest = located[np.abs(np.arange(n)[:, None] - located[None, :]).argmin(axis=1)]
+        src = cover[nearest]
+
+        def pick(values: list[np.ndarray]) -> np.ndarray:
+            return np.stack([values[src[t]][t] for t in range(n)])
+
+        found_here = cover >= 0
+        status = np.where(found_here, pick([r.status for r in recs]), "missing")
+        boxes = np.where(found_here[:, None], pick([r.boxes for r in recs]), np.nan)
+        scores = np.where(found_here, pick([r.scores for r in recs]), np.nan)
+        confidence = np.where(found_here, pick([r.confidence for r in recs]), 0.0)
+        turned = next((r.orientation for r in recs if r.orientation), 0)
+        record = dataclasses.replace(
+            recs[0],
+            boxes=boxes,
+            smoothed_boxes=pick([r.smoothed_boxes for r in recs]),
+            status=status,
+            scores=scores,
+            confidence=confidence,
+            linear_sides=any(r.linear_sides for r in recs),
+            n_detector_calls=max(r.n_detector_calls for r in recs),
+            skipped=self._skip_records(status, confidence, index, source, Orientation()),
+            orientation=turned,
+        )
+        return pick([tube for tube, _ in parts]), record
+
+    def _person(
+        self,
+        clip: np.ndarray | Sequence[np.ndarray],
+        index: int,
+        detect: Any,
+        found: dict[int, tuple[np.ndarray, np.ndarray]],
+        work: list[np.ndarray | None] | None,
+        unit: float,
+        name: str,
+        source: str | None,
+        person: dict[int, tuple[np.ndarray, float]] | None,
+        n_tubes: int,
+    ) -> tuple[np.ndarray, FaceTube]:
+        """The tube and record of one person's detections (``None``: no face at all)."""
+        n = len(clip)
+        height, width = clip[0].shape[:2]
         boxes = np.full((n, 4), np.nan)
         status = np.full(n, "missing", dtype=object)
         scores = np.full(n, np.nan)
         confidence = np.zeros(n)
         orientation = Orientation()
         linear = False
-        if tubes:
-            # Primary tube: most detected frames, ties by the larger mean box area.
-            primary = max(
-                tubes,
-                key=lambda tb: (len(tb), np.mean([b[2] * b[3] for b, _ in tb.values()])),
-            )
-            for t, (box, score) in primary.items():
+        if person is not None:
+            for t, (box, score) in person.items():
                 boxes[t], scores[t], status[t] = box, score, "detected"
             locate_undetected(
                 WorkFrames(clip, unit, work),
-                primary,
+                person,
                 found,
                 boxes,
                 status,
@@ -651,12 +828,12 @@ class FaceTubeExtractor(
                 ),
             )
             window = max(int(self.detect_every), int(self.smoothing_window) // 2)
-            confidence = tube_confidence(primary, found, boxes, status, window)
+            confidence = tube_confidence(person, found, boxes, status, window)
             if ((status != "missing") & (confidence >= self.min_confidence)).any():
                 # Only a tube that would be trusted is worth the detector's runs on turned
                 # frames: an upside-down face can give one of full confidence.
                 orientation = face_orientation(
-                    lambda t: to_uint8(clip[t], unit), detect, primary, found, boxes,
+                    lambda t: to_uint8(clip[t], unit), detect, person, found, boxes,
                     status, name,
                 )
                 if orientation.turn:
@@ -687,7 +864,7 @@ class FaceTubeExtractor(
             status=status,
             scores=scores,
             linear_sides=linear,
-            n_tubes=len(tubes),
+            n_tubes=n_tubes,
             n_detector_calls=len(found) + orientation.n_calls,
             confidence=confidence,
             skipped=self._skip_records(status, confidence, index, source, orientation),

@@ -114,7 +114,8 @@ def test_output_dir_inside_a_file(tmp_path, capsys):
     status 2.
     """
     (tmp_path / "f").write_text("")
-    one_error(capsys, ["predict", "m.joblib", "x.png", "--output-dir", str(tmp_path / "f" / "o")],
+    one_error(capsys, ["predict", "--model", "m.joblib", "x.png", "--output-dir",
+                       str(tmp_path / "f" / "o")],
               "is not a folder (its parent")
 
 
@@ -125,7 +126,8 @@ def test_output_dir_not_writable(command, tmp_path, capsys, monkeypatch):
     """
     # The tests run as root, who may write anywhere: the check asks os.access.
     monkeypatch.setattr("skfer.utils._atomic.os.access", lambda *a, **k: False)
-    argv = {"evaluate": ["evaluate"], "predict": ["predict", "m.joblib", "x.png"]}[command]
+    argv = {"evaluate": ["evaluate"],
+            "predict": ["predict", "--model", "m.joblib", "x.png"]}[command]
     one_error(capsys, [*argv, "--output-dir", str(tmp_path / "out")],
               f"--output-dir {tmp_path / 'out'} is not writable")
     assert not (tmp_path / "out").exists()
@@ -194,8 +196,9 @@ def test_train_out_inside_a_file(tmp_path, capsys):
         (["train", "--max-per-class", "-1"], "argument --max-per-class: must be an integer >= 1"),
         (["evaluate", "--n-jobs", "0"], "argument --n-jobs: must be a positive number"),
         (["train", "--n-jobs", "0"], "argument --n-jobs: must be a positive number"),
-        (["predict", "m", "x", "--n-jobs", "0"], "argument --n-jobs: must be a positive number"),
-        (["predict", "m", "x", "--chunk-frames", "0"],
+        (["predict", "--model", "m", "x", "--n-jobs", "0"],
+         "argument --n-jobs: must be a positive number"),
+        (["predict", "--model", "m", "x", "--chunk-frames", "0"],
          "argument --chunk-frames: must be an integer >= 1"),
         (["evaluate", "--random-state", "-1"], "argument --random-state: must be an integer >= 0"),
         (["evaluate", "--protocol", "loso"], "argument --protocol: invalid choice: 'loso'"),
@@ -278,13 +281,13 @@ def test_a_failing_fold_gives_its_own_error(tmp_path, capsys):
 
 def test_model_file_missing(face_image, tmp_path, capsys):
     """predict MISSING.joblib -> clear error: "model file MISSING.joblib does not exist"."""
-    one_error(capsys, ["predict", str(tmp_path / "none.joblib"), str(face_image),
+    one_error(capsys, ["predict", "--model", str(tmp_path / "none.joblib"), str(face_image),
                        "--output-dir", str(tmp_path / "o")], "none.joblib does not exist")
 
 
 def test_model_file_is_a_folder(face_image, tmp_path, capsys):
     """predict FOLDER (as the model) -> clear error: "is a folder, not a model file"."""
-    one_error(capsys, ["predict", str(tmp_path), str(face_image), "--output-dir",
+    one_error(capsys, ["predict", "--model", str(tmp_path), str(face_image), "--output-dir",
                        str(tmp_path / "o")], "is a folder, not a model file")
 
 
@@ -302,12 +305,22 @@ def test_model_file_corrupt(content, fragment, model_file, face_image, tmp_path,
     """
     bad = tmp_path / "bad.joblib"
     bad.write_bytes(model_file.read_bytes()[:2000] if content == "truncated" else content)
-    one_error(capsys, ["predict", str(bad), str(face_image), "--output-dir",
+    if content == "truncated":
+        _card_for(bad)  # the card of these very bytes: the damage is found by loading them
+    one_error(capsys, ["predict", "--model", str(bad), str(face_image), "--output-dir",
                        str(tmp_path / "o")], fragment)
     assert not (tmp_path / "o").exists()
 
 
 _CARD = {"model": "hog-svm", "skfer_version": skfer.__version__}
+
+
+def _card_for(path):
+    """A card beside ``path`` holding its hash, as save_model writes one (the file passes the
+    hash check; what is inside it is what the test is about)."""
+    from skfer._model_card import card_path, file_sha256
+
+    card_path(path).write_text(json.dumps({"sha256": file_sha256(path)}))
 
 
 @pytest.mark.parametrize(
@@ -329,7 +342,8 @@ def test_model_file_not_a_skfer_model(payload, fragment, face_image, tmp_path, c
     """
     path = tmp_path / "other.joblib"
     joblib.dump(payload, path)
-    one_error(capsys, ["predict", str(path), str(face_image), "--output-dir",
+    _card_for(path)
+    one_error(capsys, ["predict", "--model", str(path), str(face_image), "--output-dir",
                        str(tmp_path / "o")], fragment)
 
 
@@ -338,7 +352,7 @@ def test_predict_nothing_to_predict(model_file, tmp_path, capsys):
     predict", status 2.
     """
     (tmp_path / "empty").mkdir()
-    one_error(capsys, ["predict", str(model_file), str(tmp_path / "empty"),
+    one_error(capsys, ["predict", "--model", str(model_file), str(tmp_path / "empty"),
                        str(tmp_path / "gone.mp4"), "--output-dir", str(tmp_path / "o")],
               "no video or image file to predict: " + str(tmp_path / "empty")
               + ": folder holds no video or image file; ")
@@ -349,7 +363,7 @@ def test_predict_one_bad_file_among_good(model_file, face_image, tmp_path, capsy
     line, the good one predicted, status 1.
     """
     (tmp_path / "bad.png").write_bytes(b"\x89PNG broken")
-    assert main(["predict", str(model_file), str(face_image), str(tmp_path / "bad.png"),
+    assert main(["predict", "--model", str(model_file), str(face_image), str(tmp_path / "bad.png"),
                  "--output-dir", str(tmp_path / "o"), "--no-progress"]) == 1
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines() == [
@@ -369,7 +383,8 @@ def test_predict_summarises_skipped_frames(model_file, tmp_path, capsys, monkeyp
     video.write_bytes(b"stand-in")
     monkeypatch.setattr("skfer.io.video_fps", lambda path: 25.0)
     monkeypatch.setattr("skfer.io.iter_frames", _reader_skipping(clip, [3, 4]))
-    assert main(["predict", str(model_file), str(video), "--output-dir", str(tmp_path / "o"),
+    assert main(["predict", "--model", str(model_file), str(video), "--output-dir",
+                 str(tmp_path / "o"),
                  "--no-progress"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"skfer predict: {video}: 2 frames left out of the prediction: 2 undecodable"]
@@ -456,9 +471,10 @@ def test_interrupt_while_writing_predict_outputs(model_file, face_image, tmp_pat
     """Ctrl-C inside predict's JSON output -> clear error: status 130, none of the file's
     CSV/JSON/PNG, no temporary file.
     """
-    monkeypatch.setattr(skfer.prediction, "json", types.SimpleNamespace(dump=_interrupting_dump))
+    monkeypatch.setattr(skfer.prediction.outputs, "json",
+                        types.SimpleNamespace(dump=_interrupting_dump))
     out = tmp_path / "o"
-    assert main(["predict", str(model_file), str(face_image), "--output-dir", str(out),
+    assert main(["predict", "--model", str(model_file), str(face_image), "--output-dir", str(out),
                  "--no-progress"]) == 130
     assert capsys.readouterr().err.strip().splitlines() == ["skfer predict: interrupted"]
     assert files_in(out) == []
@@ -477,7 +493,7 @@ def test_interrupt_while_writing_the_annotated_video(model_file, tmp_path, capsy
     (out / "v_annotated.mp4").write_bytes(b"an earlier run's video")
     monkeypatch.setattr("skfer.io.video_fps", lambda path: 25.0)
     monkeypatch.setattr("skfer.io.iter_frames", _reader_skipping(clip, []))
-    encode = skfer.prediction._Annotator._encode
+    encode = skfer.prediction.outputs._Annotator._encode
     calls = []
 
     def interrupted_encode(self, img):
@@ -486,8 +502,9 @@ def test_interrupt_while_writing_the_annotated_video(model_file, tmp_path, capsy
             raise KeyboardInterrupt
         encode(self, img)
 
-    monkeypatch.setattr(skfer.prediction._Annotator, "_encode", interrupted_encode)
-    assert main(["predict", str(model_file), str(video), "--output-dir", str(out), "--annotate",
+    monkeypatch.setattr(skfer.prediction.outputs._Annotator, "_encode", interrupted_encode)
+    assert main(["predict", "--model", str(model_file), str(video), "--output-dir", str(out),
+                 "--annotate",
                  "--no-progress"]) == 130
     assert capsys.readouterr().err.strip().splitlines() == ["skfer predict: interrupted"]
     assert files_in(out) == ["v_annotated.mp4"]
@@ -574,7 +591,7 @@ def test_subprocess_bad_argument_and_bad_model(tmp_path):
         "to train on), got 1 (see `skfer evaluate --help`)"
     ]
     (tmp_path / "m.joblib").write_text("not a model")
-    cmd, kw = _skfer("predict", str(tmp_path / "m.joblib"), str(tmp_path))
+    cmd, kw = _skfer("predict", "--model", str(tmp_path / "m.joblib"), str(tmp_path))
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert len(run.stderr.splitlines()) == 1 and "is not a skfer model file" in run.stderr

@@ -13,6 +13,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from sklearn.base import clone
 
 import skfer.evaluation
 import skfer.prediction
@@ -20,7 +21,7 @@ from skfer.datasets import make_expressions
 from skfer.evaluation import EvaluationReport
 from skfer.io import iter_frames
 from skfer.models import make_model
-from skfer.prediction import FrameModel, plot_timeline, predict_files, predict_files_with_info
+from skfer.prediction import FrameModel, plot_timeline, predict_files
 from skfer.utils.frame_policy import SkippedFrames, SkippedFramesError, SkippedFramesWarning
 
 FPS = 25
@@ -70,11 +71,16 @@ def frames_in(folder):
 class StatusEdit:
     """Wraps a face-tube extractor and overwrites frame statuses (a detector's bad day)."""
 
+    faces = "primary"
+
     def __init__(self, extractor, edits):
         self.extractor, self.edits = extractor, edits
 
-    def transform(self, X):
-        tubes = self.extractor.transform(X)
+    def iter_windows(self, frames, chunk_frames=300):
+        for window, tubes in self.extractor.iter_windows(frames, chunk_frames):
+            yield window, self.edit(tubes)
+
+    def edit(self, tubes):
         status = np.asarray(tubes.get("status")[0]).astype("U8")
         for index, value in self.edits.items():
             status[index] = value
@@ -90,8 +96,8 @@ def test_undecodable_frame_is_recorded_and_warned(model, corrupt_video, tmp_path
     numbers and times.
     """
     with pytest.warns(SkippedFramesWarning, match=r"bad\.avi: 1 frames \[5\]: undecodable"):
-        table, (res,) = predict_files_with_info(model, [corrupt_video], output_dir=tmp_path / "o",
-                                                as_frame=False)
+        table, (res,) = predict_files(model, [corrupt_video], output_dir=tmp_path / "o",
+                                                as_frame=False, details=True)
     assert res.ok and res.n_frames == 12
     assert res.frame.tolist() == list(range(12))
     np.testing.assert_allclose(res.time_s, np.arange(12) / FPS)
@@ -126,8 +132,8 @@ def test_undecodable_frame_ignore_policy(model, corrupt_video):
     """
     with warnings.catch_warnings():
         warnings.simplefilter("error", SkippedFramesWarning)
-        _, (res,) = predict_files_with_info(model, [corrupt_video], on_missing="ignore",
-                                            as_frame=False)
+        _, (res,) = predict_files(model, [corrupt_video], on_missing="ignore",
+                                            as_frame=False, details=True)
     assert [(r.reason, r.indices.tolist()) for r in res.skipped] == [("undecodable", [5])]
     assert res.skipped_summary() == "1 frames left out of the prediction: 1 undecodable"
 
@@ -141,7 +147,7 @@ def test_cut_video(model, clip, tmp_path):
     cut = tmp_path / "cut.avi"
     cut.write_bytes(data[: int(len(data) * 0.6)])
     with pytest.warns(SkippedFramesWarning, match=r"cut\.avi: .*truncated"):
-        _, (res,) = predict_files_with_info(model, [cut], as_frame=False)
+        _, (res,) = predict_files(model, [cut], as_frame=False, details=True)
     (record,) = res.skipped
     assert record.reason == "truncated" and 0 < res.n_frames < 12
     assert record.indices.tolist() == list(range(res.n_frames, 12))
@@ -154,7 +160,7 @@ def test_empty_video_file(model, tmp_path):
     """
     (tmp_path / "empty.mp4").write_bytes(b"")
     with pytest.warns(UserWarning, match=r"1 of 1 files failed: .*empty\.mp4: .*empty"):
-        _, (res,) = predict_files_with_info(model, [tmp_path / "empty.mp4"], as_frame=False)
+        _, (res,) = predict_files(model, [tmp_path / "empty.mp4"], as_frame=False, details=True)
     assert not res.ok and res.skipped == [] and res.n_frames == 0
     with pytest.raises(ValueError, match=r"empty\.mp4"):
         predict_files(model, [tmp_path / "empty.mp4"], on_error="raise")
@@ -179,8 +185,8 @@ def test_no_face_and_suspect_frames(model, clip, tmp_path):
     with pytest.warns(SkippedFramesWarning, match=r"3 frames were left out of the files' "
                                                   r"predictions: .*v\.avi: 2 frames \[2, 3\]: "
                                                   r"no_face.*1 frames \[7\]: inconsistent"):
-        table, (res,) = predict_files_with_info(head, [video], output_dir=tmp_path / "o",
-                                                as_frame=False)
+        table, (res,) = predict_files(head, [video], output_dir=tmp_path / "o",
+                                                as_frame=False, details=True)
     assert [(r.reason, r.indices.tolist()) for r in res.skipped] == [
         ("no_face", [2, 3]), ("inconsistent", [7])]
     assert np.isnan(res.proba[[2, 3, 7]]).all() and not np.isnan(res.boxes[7]).any()
@@ -228,7 +234,7 @@ def test_resized_frames_are_kept_and_recorded(model, clip, tmp_path, monkeypatch
     monkeypatch.setattr("skfer.io.iter_frames", iter_frames)
     monkeypatch.setattr("skfer.io.video_fps", lambda path: float(FPS))
     with pytest.warns(SkippedFramesWarning, match=r"\[4, 5\]: resized"):
-        _, (res,) = predict_files_with_info(model, [video], as_frame=False)
+        _, (res,) = predict_files(model, [video], as_frame=False, details=True)
     assert res.n_frames == 12 and not np.isnan(res.proba).any()
     assert res.skip_reasons()[4:6].tolist() == ["resized", "resized"]
     assert res.skipped_summary() == "2 frames altered but kept: 2 resized"
@@ -242,7 +248,7 @@ def test_interrupted_timeline_leaves_nothing(model, clip, tmp_path, monkeypatch)
     PNG and no temporary file.
     """
     video = write_mjpg(tmp_path / "v.avi", clip)
-    _, (res,) = predict_files_with_info(model, [video], as_frame=False)
+    _, (res,) = predict_files(model, [video], as_frame=False, details=True)
 
     def savefig(self, fname, *args, **kwargs):
         Path(fname).write_bytes(b"\x89PNG half")
@@ -284,8 +290,9 @@ def test_failed_annotated_video_leaves_no_file(model, corrupt_video, tmp_path, m
     monkeypatch.setattr(skfer.prediction.FrameModel, "clip_predict",
                         lambda self, v, s: (_ for _ in ()).throw(ValueError("model broke")))
     with pytest.warns(UserWarning, match="1 of 1 files failed: .*bad.avi: model broke"):
-        _, (res,) = predict_files_with_info(model, [corrupt_video], output_dir=tmp_path / "o",
-                                            annotate=True, on_missing="ignore", as_frame=False)
+        _, (res,) = predict_files(model, [corrupt_video], output_dir=tmp_path / "o",
+                                            annotate=True, on_missing="ignore", as_frame=False,
+                                            details=True)
     assert res.error == "model broke" and frames_in(tmp_path / "o") == []
 
 
@@ -319,8 +326,8 @@ def test_variable_frame_rate_time_s(model, clip, tmp_path):
     """
     pts = [0, 40, 80, 120, 160, 1160, 1200, 1240, 1280, 1320, 1360, 1400]
     video = _write_mp4(tmp_path / "vfr.mp4", clip, pts)
-    _, (res,) = predict_files_with_info(model, [video], output_dir=tmp_path / "o",
-                                        as_frame=False)
+    _, (res,) = predict_files(model, [video], output_dir=tmp_path / "o",
+                                        as_frame=False, details=True)
     np.testing.assert_allclose(res.time_s, np.array(pts) / 1000, atol=1e-3)
     report = json.loads((tmp_path / "o" / "vfr.json").read_text())
     assert report["frames"][5]["time_s"] == pytest.approx(1.16, abs=1e-3)
@@ -341,8 +348,8 @@ def test_phone_video_is_predicted_upright(model, clip, tmp_path):
                                 ">i4").tobytes()
     video.write_bytes(bytes(data))
     upright = _write_mp4(tmp_path / "upright.mp4", clip)
-    _, (res, ref) = predict_files_with_info(model, [video, upright], as_frame=False,
-                                            on_missing="ignore")
+    _, (res, ref) = predict_files(model, [video, upright], as_frame=False,
+                                            on_missing="ignore", details=True)
     assert res.notes == ["frames turned upright as the file's display matrix says (rotated 270 "
                          "degrees counter-clockwise)"]
     assert np.isin(res.status, ["detected", "tracked"]).all() and res.label == ref.label
@@ -365,8 +372,8 @@ def test_still_image_follows_read_image(model, tmp_path):
                                                      exif=exif.tobytes(), quality=95)
     Image.fromarray(np.dstack([face, np.full(face.shape[:2], 255, np.uint8)]),
                     "RGBA").save(tmp_path / "alpha.png")
-    _, results = predict_files_with_info(model, [tmp_path / "photo.jpg", tmp_path / "alpha.png"],
-                                         as_frame=False)
+    _, results = predict_files(model, [tmp_path / "photo.jpg", tmp_path / "alpha.png"],
+                                         as_frame=False, details=True)
     by_name = {Path(r.path).name: r for r in results}
     photo = by_name["photo.jpg"]
     assert photo.status.tolist() == ["detected"]
@@ -383,10 +390,40 @@ def test_cut_mpegts_counts_at_least(model, clip, tmp_path):
     cut = tmp_path / "cut.ts"
     cut.write_bytes(whole[: (len(whole) * 2 // 3 // 188) * 188 + 100])
     with pytest.warns(SkippedFramesWarning, match="at least"):
-        _, (res,) = predict_files_with_info(model, [cut], output_dir=tmp_path / "o",
-                                            as_frame=False)
+        _, (res,) = predict_files(model, [cut], output_dir=tmp_path / "o",
+                                            as_frame=False, details=True)
     assert res.skipped_summary().startswith("at least ")
     assert "frames left out of the prediction: " in res.skipped_summary()
     report = json.loads((tmp_path / "o" / "cut.json").read_text())
     assert [r.get("open_ended") for r in report["skipped"] if r["reason"] == "truncated"] == [
         True]
+
+
+@pytest.mark.parametrize("case", ["exif", "alpha", "16-bit"])
+def test_predict_sees_the_pixels_the_loaders_see(model, tmp_path, case):
+    """A still through `skfer predict` and through the data loaders (skfer.io.read_image) ->
+    the same pixels: the reader predict uses gives read_image's array, and the face found in
+    it is the one the model's extractor finds in read_image's array.
+    """
+    from PIL import Image
+
+    from skfer.io import read_image
+    from skfer.io.images import read_image_noting
+
+    face = make_expressions(n_subjects=1, n_clips_per_expression=1, n_frames=2,
+                            random_state=1).data[0][-1]
+    path = tmp_path / {"exif": "p.jpg", "alpha": "p.png", "16-bit": "p.tif"}[case]
+    if case == "exif":
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        Image.fromarray(np.rot90(face, k=1).copy()).save(path, exif=exif.tobytes(), quality=95)
+    elif case == "alpha":
+        alpha = np.full(face.shape[:2], 200, np.uint8)  # half see-through: composited
+        Image.fromarray(np.dstack([face, alpha]), "RGBA").save(path)
+    else:
+        cv2.imwrite(str(path), cv2.cvtColor(face, cv2.COLOR_RGB2BGR).astype(np.uint16) * 257)
+    loaded = read_image(path)
+    np.testing.assert_array_equal(read_image_noting(path)[0], loaded)
+    _, (res,) = predict_files(model, [path], as_frame=False, details=True, on_missing="ignore")
+    ref = clone(model[0]).set_params(on_missing="ignore").fit().transform([loaded[None]])
+    np.testing.assert_allclose(res.boxes[0], ref.get("source_boxes")[0][0])
