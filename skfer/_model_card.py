@@ -44,6 +44,7 @@ from .exceptions import (
     UnverifiedModelError,
 )
 from .utils._atomic import atomic_path, atomic_write, check_output_dir
+from .utils._hashing import file_sha256
 
 __all__ = [
     "MODEL_FORMAT",
@@ -220,15 +221,6 @@ def card_path(path: str | os.PathLike) -> Path:
     """The JSON card beside a model file: ``model.joblib`` -> ``model.card.json``."""
     path = Path(path)
     return path.with_name(path.stem + ".card.json")
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file's bytes, as hexadecimal (read in 1 MiB blocks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _is_skops(path: Path) -> bool:

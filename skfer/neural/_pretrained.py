@@ -15,12 +15,13 @@ See :mod:`skfer.pretrained` for examples.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import os
 from pathlib import Path
 from typing import Any
+
+from ..utils._hashing import file_sha256
 
 __all__ = [
     "DATA_DIR", "PretrainedWeightsError", "available", "card", "export", "load",
@@ -83,14 +84,6 @@ def card(name: str, *, directory: str | os.PathLike | None = None) -> dict[str, 
     return info
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _tuples(value):
     """JSON lists back to the tuples the estimators were given."""
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
@@ -129,7 +122,7 @@ def load(name: str, *, device: str = "auto", directory: str | os.PathLike | None
             "installation of skfer? reinstall it)"
         )
     expected = info["weights"].get("sha256")
-    actual = _sha256(weights_path)
+    actual = file_sha256(weights_path)
     if actual != expected:
         raise PretrainedWeightsError(
             f"the weights file {weights_path} is damaged or replaced: its SHA-256 is "
@@ -222,7 +215,7 @@ def export(estimator, name: str, *, input: dict, training: dict, scores: dict,
                   **input},
         "weights": {
             "file": weights_path.name,
-            "sha256": _sha256(weights_path),
+            "sha256": file_sha256(weights_path),
             "bytes": weights_path.stat().st_size,
             "dtype": "float16" if half else "float32",
             "n_parameters": int(sum(p.numel() for p in estimator.net_.module_.parameters())),
