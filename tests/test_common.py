@@ -103,6 +103,8 @@ def _network_params() -> dict[str, dict]:
             "fc_size": 8, "stage1_epochs": 1, "stage1_lr": 1e-2, **fast,
         },
         "TeacherClassifier": {"teacher": _toy_teacher(), "trainable_from": None, **fast},
+        # dlib's network (the default) runs 150x150 frames: tested in test_face_net_features.
+        "FaceNetFeatures": {"face_net": _toy_teacher(), "layers": ["1"]},
         "ConvNet": {
             "crop_size": (28, 28), "max_epochs": 2, "batch_size": 32,
             "module__n_filters": (4, 4, 8), "random_state": 0, "verbose": 0,

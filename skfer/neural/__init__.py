@@ -41,6 +41,7 @@ from .audio_dbn import AudioDBNClassifier, NesterovRMSprop
 from .callbacks import TimeLimit
 from .convnet import ConvNet
 from .dtagn import DTAGN, DTAN, DTGN, weighted_sum
+from .face_net_features import FaceNetFeatures
 from .facenet2expnet import FaceNet2ExpNet, TeacherClassifier
 from .rbm import GaussianBernoulliRBM, GaussianReLURBM
 from .sparse_autoencoder import SparseAutoencoder
@@ -59,6 +60,7 @@ __all__ = [
     "DTAN",
     "DTGN",
     "FaceNet2ExpNet",
+    "FaceNetFeatures",
     "FrozenOutputCache",
     "GaussianBernoulliRBM",
     "GaussianReLURBM",
