@@ -15,6 +15,13 @@ Rows, each scored on the same folds:
   units or the 7 class probabilities) **and C** (1e-3 ... 10) **are chosen inside each
   training fold** by a 3-fold ``GroupKFold`` over its subjects: nothing is chosen on a
   test fold;
+* ``face network + LR (nested)``: dlib's face-recognition ResNet frozen
+  (:class:`skfer.neural.FaceNetFeatures`: trained on faces for identity, never on
+  expressions), stage 3 pooled over a grid of cells and stage 5, flip-averaged, averaged
+  over the clip's frames, standardised, logistic regression; **the grid** (2, 3 or 4 cells
+  a side) **and C are chosen inside each training fold** as above;
+* ``all frozen features + LR (nested)``: the same choice among every feature set above and
+  the concatenation of the face network's (grid 3) and the ConvNet's hidden units;
 * ``fine-tuned``: ``ConvNet(init_from="emonets-fer2013")`` trained per fold, output layer
   re-initialised for CK+'s classes: the head alone first (``head_epochs``), then the body
   at a tenth of the head's rate (``body_lr``), batch-norm statistics kept from FER2013
@@ -92,6 +99,20 @@ def main(argv=None) -> None:
     feature_s = time.perf_counter() - t0
     print(f"frozen features of {sum(len(c) for c in X)} frames in {feature_s:.1f} s",
           flush=True)
+    from skfer.neural import FaceNetFeatures
+
+    face_s = {}
+    face = {}
+    for grid in (2, 3, 4):
+        t0 = time.perf_counter()
+        seqs = FaceNetFeatures(layers=("stage3", "stage5"), grid=grid).fit().transform(X)
+        face[f"face net grid {grid}"] = np.stack([seq.mean(axis=0) for seq in seqs])
+        face_s[grid] = time.perf_counter() - t0
+        print(f"face-network features (grid {grid}) in {face_s[grid]:.1f} s", flush=True)
+    combined = {**features, **face,
+                "face net grid 3 + ConvNet hidden": np.hstack(
+                    [face["face net grid 3"], features["hidden"]])}
+    face_seconds = sum(face_s.values())
     card = pretrained.card("emonets-fer2013")
     arch = {k: card["params"][k] for k in ("batch_norm", "hidden_units", "dropout")}
     protocols = {
@@ -100,7 +121,9 @@ def main(argv=None) -> None:
     }
     table = {}
     for proto, folds in protocols.items():
-        rows: dict[str, list] = {"hog-svm": [], "frozen + LR (nested)": [], "fine-tuned": []}
+        rows: dict[str, list] = {"hog-svm": [], "frozen + LR (nested)": [],
+                                 "face network + LR (nested)": [],
+                                 "all frozen features + LR (nested)": [], "fine-tuned": []}
         seconds: dict[str, list] = {k: [] for k in rows}
         chosen = []
         for train, test in folds:
@@ -114,6 +137,14 @@ def main(argv=None) -> None:
             seconds["frozen + LR (nested)"].append(time.perf_counter() - t0 + feature_s
                                                    * len(train) / len(X))
             chosen.append(f"{layer}/C={c:g}")
+            for row, sets, extra in (("face network + LR (nested)", face, face_seconds),
+                                     ("all frozen features + LR (nested)", combined,
+                                      face_seconds + feature_s)):
+                t0 = time.perf_counter()
+                score, layer, c = _nested_lr(sets, y, groups, train, test)
+                rows[row].append(score)
+                seconds[row].append(time.perf_counter() - t0 + extra * len(train) / len(X))
+                chosen.append(f"{row[:8]}: {layer}/C={c:g}")
             if not args.skip_finetune:
                 t0 = time.perf_counter()
                 tuned = ConvNet(
