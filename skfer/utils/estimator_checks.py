@@ -143,6 +143,10 @@ def check_clip_unfitted(name, estimator, data):
 
 def check_clip_output_length_and_determinism(name, estimator, data):
     X, y = data
+    # As scikit-learn's check_fit_idempotent: a random_state=None default draws a new seed
+    # per fit, so both fits get the same fixed one.
+    estimator = clone(estimator)
+    skchecks.set_random_state(estimator)
     est = _fit(clone(estimator), X, y)
     first = _output(est, X, y)
     assert _is_sampler(est) or len(first) == len(X), (

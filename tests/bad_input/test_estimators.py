@@ -6,6 +6,8 @@ Networks are in ``test_networks.py``. Every input is tiny and synthetic.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
@@ -346,8 +348,10 @@ def test_evaluate_mixed_label_types():
 
 def test_make_model_unknown_name():
     """make_model("nope") -> clear error: lists the known models."""
-    known = "convnet, emonets-fer2013, hog-svm"
-    with pytest.raises(ValueError, match=f"unknown model 'nope'; known models: {known}"):
+    from skfer.models import MODELS
+
+    known = ", ".join(sorted(MODELS))
+    with pytest.raises(ValueError, match=f"unknown model 'nope'; known models: {re.escape(known)}"):
         make_model("nope")
 
 

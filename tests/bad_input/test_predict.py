@@ -401,9 +401,9 @@ def test_cut_mpegts_counts_at_least(model, clip, tmp_path):
 
 @pytest.mark.parametrize("case", ["exif", "alpha", "16-bit"])
 def test_predict_sees_the_pixels_the_loaders_see(model, tmp_path, case):
-    """A still through `skfer predict` and through the data loaders (skfer.io.read_image) ->
-    the same pixels: the reader predict uses gives read_image's array, and the face found in
-    it is the one the model's extractor finds in read_image's array.
+    """A still through `skfer predict` and the data loaders (skfer.io.read_image) -> OK: the
+    same pixels; the reader predict uses gives read_image's array, and the face found in it
+    is the one the model's extractor finds in read_image's array.
     """
     from PIL import Image
 
