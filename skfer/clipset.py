@@ -186,6 +186,12 @@ def _check_clip_value(name: str, value: Any, i: int) -> None:
                 value > 0 or np.isnan(value)) or np.isinf(value):
             raise ValueError(f"clip {i}: companion 'fps' must be a positive number (NaN: "
                              f"unknown), got {value!r}")
+    elif name == "speaker" and (isinstance(value, bool) or not isinstance(
+            value, str | numbers.Integral)):
+        # Speakers are compared and grouped by value: a float (NaN != NaN) or an array
+        # would group wrongly.
+        raise TypeError(f"clip {i}: companion 'speaker' must be a str or int id, got "
+                        f"{type(value).__name__}")
     elif name == "source" and not isinstance(value, str | os.PathLike):
         raise TypeError(f"clip {i}: companion 'source' must be a file name (str), got "
                         f"{type(value).__name__}")
@@ -366,7 +372,8 @@ class ClipSet(Sequence):
         bunch : sklearn.utils.Bunch
             As returned by the ``skfer.datasets`` loaders: ``data`` plus, where the source
             has them, ``landmarks``, ``boxes``, ``frame_ids``, ``audio``, ``sample_rate``,
-            ``fps``, ``filenames`` (kept as ``source``).
+            ``fps``, ``speaker`` (the audio loaders: Emo-DB), ``filenames`` (kept as
+            ``source``).
 
         Returns
         -------
@@ -374,7 +381,7 @@ class ClipSet(Sequence):
         """
         n = len(bunch.data)
         companions: dict[str, Any] = {}
-        for name in ("landmarks", "boxes", "frame_ids", "audio", "fps"):
+        for name in ("landmarks", "boxes", "frame_ids", "audio", "fps", "speaker"):
             if bunch.get(name) is not None:
                 companions[name] = bunch[name]
         rate = bunch.get("sample_rate")

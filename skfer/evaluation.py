@@ -75,10 +75,24 @@ class EvaluationReport:
     def accuracy_std(self) -> float:
         return float(np.std(self.fold_accuracy))
 
+    @property
+    def uar(self) -> float:
+        """Unweighted average recall: the mean of the per-class recalls (speech emotion's
+        usual score beside accuracy, insensitive to the class sizes)."""
+        return float(np.mean(list(self.recall.values())))
+
+    @property
+    def accuracy_pooled(self) -> float:
+        """Accuracy of the pooled out-of-fold predictions (folds weighted by their size)."""
+        confusion = np.asarray(self.confusion)
+        return float(np.trace(confusion) / max(confusion.sum(), 1))
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["accuracy_mean"] = self.accuracy_mean
         d["accuracy_std"] = self.accuracy_std
+        d["accuracy_pooled"] = self.accuracy_pooled
+        d["uar"] = self.uar
         return d
 
     def save_json(self, path: str | Path) -> Path:
@@ -133,6 +147,8 @@ class EvaluationReport:
             + (f" clips, {self.n_groups} subjects" if self.n_groups else " clips"),
             f"accuracy  : {self.accuracy_mean:.3f} ± {self.accuracy_std:.3f} "
             f"(mean ± std over {len(self.fold_accuracy)} folds)",
+            f"pooled    : accuracy {self.accuracy_pooled:.3f}, unweighted average recall "
+            f"{self.uar:.3f} (all out-of-fold predictions)",
             f"wall time : {self.wall_time_s:.1f} s",
             "",
             "per-class recall:",

@@ -207,6 +207,18 @@ def test_fit_predict_reproducible_and_without_pretraining():
     assert clf.predict(ClipSet(X)).shape == (24,)
 
 
+def test_bfloat16_fine_tuning_learns_and_predicts_in_float64():
+    X, y = _sequences()
+    clf = AudioDBNClassifier(**{**SMALL, "max_epochs": 15}, lr=0.01, precision="bfloat16")
+    clf.fit(X, y)
+    assert clf.net_.precision == "bfloat16" and (clf.predict(X) == y).mean() >= 0.9
+    # inference is float64 whatever the training precision: batch-independent probabilities
+    one = np.vstack([clf.predict_proba([x]) for x in X[:4]])
+    np.testing.assert_allclose(clf.predict_proba(X[:4]), one, rtol=1e-12)
+    with pytest.raises(ValueError, match="precision"):
+        AudioDBNClassifier(precision="float16").fit(X, y)
+
+
 def test_collate_pads_and_masks():
     batch = [(torch.ones(2, 3), 0), (torch.ones(4, 3), 1)]
     inputs, y = collate_sequences(batch)

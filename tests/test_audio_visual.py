@@ -76,3 +76,22 @@ def test_video_without_sound_is_refused(cremad):
     audio = _members()[1][1]
     with pytest.raises(ValueError, match="without an 'audio' companion"):
         audio.fit(X.replace(audio=None, sample_rate=None)[:5], y[:5])
+
+
+def test_fusion_example_reads_cremad_names_with_sound_and_actor():
+    """examples/audio_visual_fusion.py --cremad DIR, on the shipped CREMA-D files."""
+    import runpy
+    from pathlib import Path
+
+    import skfer.datasets
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "audio_visual_fusion.py"
+    example = runpy.run_path(str(script), run_name="example")  # defines, runs nothing
+    files = sorted((Path(skfer.datasets.__file__).parent / "data" / "cremad").glob("*.flv"))
+    X, y = example["load_av"](files, *example["CREMAD"], max_frames=4)
+    assert len(X) == 6 and X.get("speaker") == ["1001"] * 6
+    assert sorted(y.tolist()) == ["anger", "disgust", "fear", "happiness", "neutral",
+                                  "sadness"]
+    assert X.get("sample_rate") == [16000] * 6 and len(X.get("audio")[0]) > 30000
+    assert X[0].shape[0] == 4
+    assert example["RAVDESS"][0].match("01-01-05-01-02-01-12").groups() == ("05", "12")

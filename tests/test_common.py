@@ -169,6 +169,24 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
         "check_clip_bad_input": "the check's bad clips are image-shaped; bad sound tracks "
         "(missing, empty, too short, NaN) are tested in test_audio_features",
     },
+    "OpenSmileFeatures": {
+        "check_clip_tags": "its clips are 1-D waveforms, not image stacks, so it does not "
+        "declare three_d_array",
+        "check_clip_bad_input": "the check's bad clips are image-shaped; bad sound tracks "
+        "(missing, empty, too short, NaN) are tested in test_opensmile_features",
+    },
+    "SpeakerNormalizer": {
+        "check_clip_tags": "its input is feature vectors or (T, F) sequences with a speaker, "
+        "not image stacks, so it does not declare three_d_array",
+        "check_clip_bad_input": "the check's bad clips are image-shaped and carry no speaker; "
+        "bad features (NaN, widths, mixed kinds, too few clips of a speaker) are tested in "
+        "test_speaker_normalization",
+        **dict.fromkeys(
+            ("check_clip_dtypes", "check_clip_array_input"),
+            "the check rebuilds X as a plain list or array, without the speaker companion "
+            "the step needs (refused with a clear error: test_speaker_normalization)",
+        ),
+    },
 }
 
 
@@ -177,7 +195,7 @@ def _expected_failed_checks(estimator) -> dict[str, str]:
 
 
 #: Estimators that need an optional extra: left out of the checks when it is not installed.
-_NEEDS_MODULE = {"AudioFeatures": "librosa"}
+_NEEDS_MODULE = {"AudioFeatures": "librosa", "OpenSmileFeatures": "opensmile"}
 
 
 def _instances():
@@ -284,7 +302,14 @@ def _clip_data_for(estimator):
             return (ClipSet(clips, landmarks=[p[:4] for p in bunch.landmarks[:12]]),
                     np.asarray(bunch.target[:12]))
         return clips, np.asarray(bunch.target[:12])
-    if name == "AudioFeatures":  # sound tracks, not frames
+    if name == "SpeakerNormalizer":  # feature sequences of 3 speakers, 4 clips each
+        from skfer import ClipSet
+
+        rng = np.random.RandomState(0)
+        seqs = [rng.normal(k % 3, 1 + k % 3, (rng.randint(3, 7), 4)) for k in range(12)]
+        return (ClipSet(seqs, speaker=[f"s{k % 3}" for k in range(12)]),
+                np.array(["anger", "happiness"] * 6))
+    if name in ("AudioFeatures", "OpenSmileFeatures"):  # sound tracks, not frames
         rng = np.random.RandomState(0)
         waves = [rng.normal(0, 0.1, rng.randint(4000, 8000)).astype(np.float32)
                  for _ in range(12)]

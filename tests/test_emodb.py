@@ -46,6 +46,7 @@ def test_load_emodb(emodb_tree):
     assert "Burkhardt" in b.DESCR and "7 acted German utterances by 6 speakers" in b.DESCR
     X = ClipSet.from_bunch(b)
     assert X.get("sample_rate") == [16000] * 7 and X.get("source")[0].endswith("03a01Fa.wav")
+    assert X.get("speaker") == b.groups.tolist()  # for SpeakerNormalizer
     native = load_emodb(emodb_tree, sample_rate=None)
     assert native.sample_rate == 22050 and native.audio[0].shape == (4410,)
 
@@ -86,3 +87,49 @@ def test_emodb_real(shared_data):
     assert collections.Counter(b.target) == {
         "anger": 127, "boredom": 81, "disgust": 46, "fear": 69, "happiness": 71,
         "sadness": 62, "neutral": 79}
+
+
+@pytest.fixture
+def emodb_speakers(tmp_path):
+    """6 speakers x 4 utterances: anger a high tone, sadness a low one, voices offset."""
+    root = tmp_path / "emodb6"
+    root.mkdir()
+    for k, speaker in enumerate(("03", "08", "09", "10", "11", "12")):
+        for v, (letter, freq) in enumerate([("W", 600), ("T", 250)] * 2):
+            _write_wav(root / f"{speaker}a0{v + 1}{letter}a.wav", rate=16000, seconds=0.3,
+                       freq=freq * (1 + 0.1 * k))
+    return root
+
+
+def test_emodb_format_and_the_audio_models(emodb_speakers):
+    pytest.importorskip("librosa")
+    from skfer.datasets import DATA_FORMATS, load_dataset
+    from skfer.experiment import evaluate_model
+    from skfer.models import MODELS, make_model
+
+    assert DATA_FORMATS["emodb"] == "given"
+    bunch = load_dataset("emodb", emodb_speakers)
+    assert isinstance(bunch.data, ClipSet) and bunch.data.get("speaker")[:5] == ["03"] * 4 + ["08"]
+    assert {"audio-svm", "audio-svm-plain", "audio-dbn"} <= set(MODELS)
+    report = evaluate_model("audio-svm", "emodb", emodb_speakers)
+    assert report.n_groups == 6 and len(report.fold_accuracy) == 6  # one speaker a fold
+    assert report.extra["format"] == "emodb" and report.accuracy_pooled == 1.0
+    d = report.to_dict()
+    assert d["uar"] == 1.0 and d["accuracy_pooled"] == 1.0 and "unweighted average recall" in (
+        report.summary())
+    plain = evaluate_model("audio-svm-plain", "emodb", emodb_speakers)
+    assert len(plain.fold_accuracy) == 6
+    # the network, made tiny: its pipeline takes the same ClipSet
+    dbn = make_model("audio-dbn", random_state=0).set_params(
+        dbn__hidden_layer_sizes=(8, 8), dbn__pretrain_epochs=1, dbn__max_epochs=2,
+        dbn__device="cpu")
+    assert dbn.fit(bunch.data, bunch.target).predict(bunch.data[:4]).shape == (4,)
+
+
+def test_emodb_format_with_the_compare_model(emodb_speakers):
+    pytest.importorskip("opensmile", reason="the optional 'opensmile' extra is not installed")
+    from skfer.experiment import evaluate_model
+
+    report = evaluate_model("audio-compare", "emodb", emodb_speakers)
+    assert len(report.fold_accuracy) == 6 and report.extra["format"] == "emodb"
+    assert 0 <= report.uar <= 1  # pure tones: no score worth asserting

@@ -89,7 +89,8 @@ def test_arguments_are_checked_before_any_data_is_read(tmp_path):
 
 
 def test_data_sets_by_layout_name(ck48, tmp_path):
-    assert set(DATA_FORMATS) == {"embedded", "ckplus48", "ckplus", "fer2013", "jaffe", "folder"}
+    assert set(DATA_FORMATS) == {"embedded", "ckplus48", "ckplus", "fer2013", "jaffe", "folder",
+                                 "emodb"}
     assert len(load_dataset("ckplus48", ck48).data) == 16
     assert len(set(load_dataset().groups)) == 10  # the embedded data: one subject per fold
     with pytest.raises(ValueError, match="data_format ckplus48 needs path DIR"):

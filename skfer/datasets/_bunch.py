@@ -100,5 +100,5 @@ def make_bunch(
 
 # Extra fields that have one entry per clip and are length-checked by make_bunch.
 _PER_SAMPLE = frozenset({
-    "landmarks", "boxes", "frame_ids", "audio", "fps", "sequences", "usage", "skipped",
+    "landmarks", "boxes", "frame_ids", "audio", "fps", "sequences", "usage", "skipped", "speaker",
 })

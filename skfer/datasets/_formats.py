@@ -21,7 +21,8 @@ __all__ = ["DATA_FORMATS", "check_data_format", "check_format_options", "load_da
 
 #: The layouts :func:`load_dataset` reads, and how the named models take their clips:
 #: ``"detect"``, whole video frames (face tubes are extracted first) or ``"given"``, face
-#: crops already (CK+48's and FER2013's 48x48 images).
+#: crops already (CK+48's and FER2013's 48x48 images), or sound tracks taken as they are
+#: (Emo-DB's utterances, for the audio models).
 DATA_FORMATS = {
     "embedded": "detect",
     "ckplus48": "given",
@@ -29,6 +30,7 @@ DATA_FORMATS = {
     "fer2013": "given",
     "jaffe": "detect",
     "folder": "detect",
+    "emodb": "given",
 }
 
 #: Options only the FER2013 loader takes (another loader would ignore them silently).
@@ -160,8 +162,12 @@ def load_dataset(
         (:func:`~skfer.datasets.make_expressions`, 10 subjects, one per fold of the default
         10-fold protocol); the others call :func:`~skfer.datasets.load_ckplus48`,
         :func:`~skfer.datasets.load_ckplus`, :func:`~skfer.datasets.load_fer2013`,
-        :func:`~skfer.datasets.load_jaffe` or :func:`~skfer.datasets.load_folder` on
-        ``path``.
+        :func:`~skfer.datasets.load_jaffe`, :func:`~skfer.datasets.load_folder` or
+        :func:`~skfer.datasets.load_emodb` on ``path``. Emo-DB's ``data`` is then a
+        :class:`~skfer.ClipSet` of its sound tracks with their ``audio``, ``sample_rate``,
+        ``speaker`` and ``source`` companions (``ClipSet.from_bunch``): what the audio
+        models (``skfer models``: ``audio-*``) take, speaker normalisation included;
+        ``groups`` are the speakers, so the default 10 folds leave one speaker out each.
     path : str, path-like or None, default=None
         The data set's folder (FER2013: also its CSV file); ``None`` for the embedded data.
     subset, max_per_class : optional
@@ -180,7 +186,7 @@ def load_dataset(
         As :func:`check_data_format` and :func:`check_format_options`, and the loader's own
         errors (a malformed or empty data set, naming the file).
     """
-    from . import load_ckplus, load_ckplus48, load_fer2013, load_folder, load_jaffe
+    from . import load_ckplus, load_ckplus48, load_emodb, load_fer2013, load_folder, load_jaffe
     from .synthetic import make_expressions
 
     data_format = check_data_format(data_format, path)
@@ -190,6 +196,13 @@ def load_dataset(
         return make_expressions(n_subjects=10, random_state=random_state)
     if data_format == "fer2013":
         return load_fer2013(path, subset=subset, max_per_class=max_per_class)
+    if data_format == "emodb":
+        from ..clipset import ClipSet
+
+        bunch = load_emodb(path)
+        # The utterances travel with their speakers, which speaker normalisation reads.
+        bunch.data = ClipSet.from_bunch(bunch)
+        return bunch
     loader = {
         "ckplus48": load_ckplus48,
         "ckplus": load_ckplus,

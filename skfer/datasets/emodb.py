@@ -68,7 +68,9 @@ def load_emodb(path: str | os.PathLike, *, sample_rate: int | None = 16000) -> B
         ``data`` and ``audio``: the same list of float32 mono tracks in ``[-1, 1]``, files
         in natural name order (``ClipSet.from_bunch`` makes them a ClipSet whose ``audio``
         companion :class:`~skfer.features.AudioFeatures` reads); ``sample_rate``: int;
-        ``target``: canonical labels; ``groups``: speaker ids (str, ``"03"`` ..);
+        ``target``: canonical labels; ``groups``: speaker ids (str, ``"03"`` ..), and the
+        same as ``speaker``, which ``ClipSet.from_bunch`` keeps as each clip's ``speaker``
+        companion (read by :class:`~skfer.features.SpeakerNormalizer`);
         ``texts``: sentence codes; ``target_names`` / ``source_target_names``: canonical
         names and Emo-DB letters in the order W L E A F T N; ``filenames``; ``DESCR``.
 
@@ -115,7 +117,8 @@ def load_emodb(path: str | os.PathLike, *, sample_rate: int | None = 16000) -> B
         texts.append(text)
     bunch = make_bunch(
         tracks, labels, source_target_names=list(EMODB_CODES.values()),
-        filenames=[str(f) for f in files], groups=speakers, audio=tracks, sample_rate=rate,
+        filenames=[str(f) for f in files], groups=speakers, speaker=list(speakers),
+        audio=tracks, sample_rate=rate,
         texts=np.array(texts),
         descr=_DESCR.format(root=root, n=len(files), n_speakers=len(set(speakers)), rate=rate),
     )

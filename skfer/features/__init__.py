@@ -6,6 +6,8 @@ from .chi2 import Chi2KernelTransformer
 from .frame_classifier import FrameLevelClassifier
 from .frame_features import HOGFeatures, LBPFeatures, PixelFeatures
 from .motion_bow import MotionBagOfWords
+from .opensmile import OpenSmileFeatures
+from .speaker_normalization import SpeakerKFold, SpeakerNormalizer
 
 __all__ = [
     "AudioFeatures",
@@ -15,5 +17,8 @@ __all__ = [
     "HOGFeatures",
     "LBPFeatures",
     "MotionBagOfWords",
+    "OpenSmileFeatures",
     "PixelFeatures",
+    "SpeakerKFold",
+    "SpeakerNormalizer",
 ]

@@ -159,7 +159,51 @@ def _pcm_to_float(y: np.ndarray, where: str) -> np.ndarray:
     )
 
 
-class AudioFeatures(TransformerMixin, BaseEstimator):
+class SoundTrackTransformerMixin:
+    """Tags of the steps that take one sound track (or its features) per clip.
+
+    The clips are 1-D waveforms, files or a ClipSet with an ``audio`` companion, never a
+    2-D feature matrix, so scikit-learn's array checks do not apply; the steps are fitted
+    (they record their output columns) before they transform.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.one_d_array = True
+        tags.requires_fit = True
+        return tags
+
+
+def features_of_tracks(tracks, features) -> list[np.ndarray]:
+    """``features(y, where)`` of every ``(y, where)`` track, warning once about silent ones.
+
+    A silent track (peak below ``_SILENCE_PEAK``) is not an error: its features are those of
+    silence, and one ``UserWarning`` lists the clips, so nothing passes unnoticed.
+    """
+    out, silent = [], []
+    for i, (y, where) in enumerate(tracks):
+        if np.abs(y).max() < _SILENCE_PEAK:
+            silent.append(i)
+        out.append(features(y, where))
+    if silent:
+        warnings.warn(
+            f"clips {silent} have a silent sound track (peak amplitude below "
+            f"{_SILENCE_PEAK:g}): their features are those of silence",
+            UserWarning,
+            stacklevel=3,
+        )
+    return out
+
+
+def sequences_like(X: Any, sequences: list[np.ndarray]) -> Any:
+    """Per-frame sequences in ``X``'s container: a ClipSet (per-clip companions kept) or a list."""
+    if isinstance(X, ClipSet):
+        return same_container(X, sequences, **dict.fromkeys(PER_FRAME_COMPANIONS))
+    return sequences
+
+
+class AudioFeatures(SoundTrackTransformerMixin, TransformerMixin, BaseEstimator):
     """MFCC, deltas and spectral descriptors of every clip's sound track (EmoNets 3.2.1).
 
     Parameters
@@ -396,10 +440,7 @@ class AudioFeatures(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "n_features_out_")
         self._validate_params()
         self._check_param_relations()
-        seqs, silent = [], []
-        for i, (y, where) in enumerate(self._tracks(X)):
-            if np.abs(y).max() < _SILENCE_PEAK:
-                silent.append(i)
+        def features(y: np.ndarray, where: str) -> np.ndarray:
             feats = audio_frame_features(
                 y, self.sample_rate, n_mfcc=self.n_mfcc, n_mels=self.n_mels,
                 window=self.window, hop=self.hop, delta_width=self.delta_width,
@@ -407,31 +448,17 @@ class AudioFeatures(TransformerMixin, BaseEstimator):
             )
             if not np.isfinite(feats).all():  # a guard: validated input never gets here
                 raise ValueError(f"{where}: non-finite audio features")
-            seqs.append(feats)
-        if silent:
-            warnings.warn(
-                f"clips {silent} have a silent sound track (peak amplitude below "
-                f"{_SILENCE_PEAK:g}): their features are those of silence",
-                UserWarning,
-                stacklevel=2,
-            )
+            return feats
+
+        seqs = features_of_tracks(self._tracks(X), features)
         if self.pooling is not None:
             stats = {"mean": np.mean, "std": np.std, "min": np.min, "max": np.max}
             return np.stack([
                 np.concatenate([stats[p](s, axis=0) for p in self.pooling]) for s in seqs
             ])
-        if isinstance(X, ClipSet):
-            return same_container(X, seqs, **dict.fromkeys(PER_FRAME_COMPANIONS))
-        return seqs
+        return sequences_like(X, seqs)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Output column names (see ``feature_names_``)."""
         check_is_fitted(self, "feature_names_")
         return np.asarray(self.feature_names_, dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.one_d_array = True
-        tags.requires_fit = True
-        return tags
