@@ -307,6 +307,7 @@ def _predict_path(
         output of the file is written).
     """
     from ..io import iter_frames, video_fps
+    from ..io._prefetch import prefetch
     from ..io.images import read_image_noting
 
     every = head.extractor.faces == "all"
@@ -335,7 +336,11 @@ def _predict_path(
         tracks: dict[int, _Track] = {}
         n = 0  # frames decoded so far
         pending = None  # the window waiting for the next one's frames to be drawn smoothed
-        for window, tubes in head.extractor.iter_windows(frames, opts.chunk_frames):
+        # The next window's face tubes are found on a thread while the network scores this
+        # one (OpenCV and torch both release the GIL): one window ahead, so memory still
+        # holds a bounded number of windows.
+        windows = prefetch(head.extractor.iter_windows(frames, opts.chunk_frames), ahead=1)
+        for window, tubes in windows:
             rows = np.arange(n, n + len(window))
             ids = tubes.get("face_id") or [0] * len(tubes)
             for vec, fid, st, bx in zip(head.vectors(tubes), ids, tubes.get("status"),
