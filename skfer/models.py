@@ -169,6 +169,30 @@ def _convnet_finetuned(random_state, probability):  # a network: always probabil
     ))]
 
 
+def _cached_member(steps: list[tuple[str, object]], n_features: int = 2) -> Pipeline:
+    """A member whose first ``n_features`` steps (they learn nothing) are computed once per
+    clip and shared by the member's clones (the ensemble's cross-fitting refits each member
+    on every fold: the face network would otherwise run on every clip four times)."""
+    from .features._feature_cache import _CachedFeatures
+
+    return Pipeline([("features", _CachedFeatures(Pipeline(steps[:n_features]))),
+                     *steps[n_features:]])
+
+
+def _emonets_ensemble(random_state, probability):  # a weighted average: probabilities
+    from .ensemble import WeightedAverageClassifier
+
+    # EmoNets section 4.1: per-class weights of the members' probabilities by random search
+    # on cross-fitted (out-of-fold) predictions, every subset of members tried.
+    members = [
+        ("face_net", _cached_member(_face_net_lr(random_state, True))),
+        ("convnet", _cached_member(_convnet_fer2013_lr(random_state, True))),
+        ("hog", _cached_member(_hog_svm(random_state, True))),
+    ]
+    return [("ensemble", WeightedAverageClassifier(
+        members, cv=3, search_subsets=True, random_state=random_state))]
+
+
 #: Statistics of the audio frames pooled per utterance by the audio SVMs.
 _AUDIO_POOLING = ["mean", "std", "min", "max"]
 
@@ -263,6 +287,15 @@ MODELS: dict[str, ModelSpec] = {
         "epochs, then the body at a tenth of its rate, FER2013's batch-norm statistics "
         "kept, 12 epochs, flip-averaged at test (torch; --device)",
         _convnet_finetuned,
+        margin=0.1,
+    ),
+    "emonets-ensemble": ModelSpec(
+        "the EmoNets combination of issue 22: face-net-lr, convnet-fer2013-lr and hog-svm "
+        "(calibrated) as members, their probabilities averaged with per-class weights found "
+        "by random search on 3-fold cross-fitted predictions (WeightedAverageClassifier, "
+        "every subset of members tried; the folds are by subject when the ensemble gets "
+        "groups); each clip's features computed once per member",
+        _emonets_ensemble,
         margin=0.1,
     ),
     "audio-svm": ModelSpec(
