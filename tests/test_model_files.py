@@ -55,17 +55,6 @@ def no_unpickling(monkeypatch):
     monkeypatch.setattr(joblib, "load", refuse)
 
 
-@pytest.fixture(scope="module")
-def data():
-    return make_expressions(n_subjects=2, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def hog_svm(data):
-    """hog-svm as `skfer train` fits it: face detection and per-frame probabilities."""
-    return make_model("hog-svm", faces="detect", probability=True).fit(data.data, data.target)
-
-
 @pytest.fixture
 def sio():
     return pytest.importorskip(
@@ -189,15 +178,18 @@ def dummy_skops(tmp_path, sio):
     return save_model(_dummy(), tmp_path / "m.skops")[0]
 
 
-def test_skops_round_trip_of_hog_svm_predicts_the_same(hog_svm, data, tmp_path, sio):
-    path, cpath = save_model(hog_svm, tmp_path / "m.skops", name="hog-svm")
+def test_skops_round_trip_of_hog_svm_predicts_the_same(hog_svm_detect, synthetic_data, tmp_path,
+                                                        sio):
+    data = synthetic_data
+    path, cpath = save_model(hog_svm_detect, tmp_path / "m.skops", name="hog-svm")
     assert cpath.name == "m.card.json"
     assert json.loads(cpath.read_text())["sha256"] == file_sha256(path)
     model, card = load_model(path)
     assert card.model == "hog-svm" and card.classes == sorted(set(data.target))
-    assert model is not hog_svm
-    np.testing.assert_array_equal(model.predict(data.data), hog_svm.predict(data.data))
-    np.testing.assert_allclose(model.predict_proba(data.data), hog_svm.predict_proba(data.data))
+    assert model is not hog_svm_detect
+    np.testing.assert_array_equal(model.predict(data.data), hog_svm_detect.predict(data.data))
+    np.testing.assert_allclose(model.predict_proba(data.data),
+                               hog_svm_detect.predict_proba(data.data))
 
 
 def test_a_tampered_skops_file_is_refused(dummy_skops, no_unpickling):
@@ -288,7 +280,9 @@ def test_the_trusted_list_names_existing_non_network_types():
 @pytest.mark.parametrize("name", ["hog-svm", "pixels-svm"])
 @pytest.mark.parametrize("faces", ["given", "detect"])
 @pytest.mark.parametrize("probability", [False, True])
-def test_the_classical_models_need_only_trusted_types(name, faces, probability, data, sio):
+def test_the_classical_models_need_only_trusted_types(name, faces, probability, synthetic_data,
+                                                     sio):
+    data = synthetic_data
     model = make_model(name, faces=faces, probability=probability).fit(data.data, data.target)
     untrusted = sio.get_untrusted_types(data=sio.dumps(model))
     assert set(untrusted) <= set(SKOPS_TRUSTED), sorted(set(untrusted) - set(SKOPS_TRUSTED))

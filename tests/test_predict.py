@@ -14,10 +14,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
 from skfer import ClipSet
-from skfer.datasets import make_expressions, sample_videos_path
+from skfer.datasets import sample_videos_path
 from skfer.features import HOGFeatures
 from skfer.io._prefetch import prefetch_windows
-from skfer.models import make_model
 from skfer.prediction import (
     FrameModel,
     find_media,
@@ -31,14 +30,14 @@ CLIPS = sorted(sample_videos_path().glob("*.flv"))
 HAP = sample_videos_path() / "1001_DFA_HAP_XX.flv"  # 56 frames
 
 
-@pytest.fixture(scope="module")
-def data():
-    return make_expressions(n_subjects=2, random_state=0)
+@pytest.fixture
+def data(synthetic_data):
+    return synthetic_data
 
 
-@pytest.fixture(scope="module")
-def model(data):
-    return make_model("hog-svm", faces="detect", probability=True).fit(data.data, data.target)
+@pytest.fixture
+def model(hog_svm_detect):
+    return hog_svm_detect
 
 
 @pytest.fixture(scope="module")
