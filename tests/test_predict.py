@@ -30,12 +30,12 @@ CLIPS = sorted(sample_videos_path().glob("*.flv"))
 HAP = sample_videos_path() / "1001_DFA_HAP_XX.flv"  # 56 frames
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def data(synthetic_data):
     return synthetic_data
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def model(hog_svm_detect):
     return hog_svm_detect
 

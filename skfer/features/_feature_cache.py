@@ -17,10 +17,11 @@ from typing import Any
 
 import joblib
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _clone_parametrized, clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from ..clipset import PER_CLIP_COMPANIONS, ClipSet
+from ..utils._sklearn import _clone_parametrized
 
 __all__: list[str] = []
 

@@ -15,7 +15,7 @@ The names keep scikit-learn's spelling, so a module reads as scikit-learn's own 
 
 from __future__ import annotations
 
-from sklearn.base import _fit_context
+from sklearn.base import _clone_parametrized, _fit_context
 from sklearn.ensemble._base import _BaseHeterogeneousEnsemble
 from sklearn.model_selection._split import GroupsConsumerMixin
 from sklearn.utils import _safe_indexing
@@ -42,6 +42,7 @@ __all__ = [
     "StrOptions",
     "_BaseHeterogeneousEnsemble",
     "_check_method_params",
+    "_clone_parametrized",
     "_fit_context",
     "_num_samples",
     "_raise_for_params",
