@@ -75,11 +75,12 @@ class _CachedFeatures(TransformerMixin, BaseEstimator):
         store = self._shared_store()
         params = joblib.hash(self.features_.get_params(deep=True))
         keys = [(params, self._clip_hash(X, i)) for i in range(len(X))]
-        missing = list(dict.fromkeys(i for i, k in enumerate(keys) if k not in store))
-        if missing:
-            first = {}
-            for i in missing:  # one computation per distinct clip
-                first.setdefault(keys[i], i)
+        # The first clip of every key not in the store: one computation per distinct clip.
+        first: dict = {}
+        for i, k in enumerate(keys):
+            if k not in store:
+                first.setdefault(k, i)
+        if first:
             todo = list(first.values())
             out = self.features_.transform(_subset(X, todo))
             if not (isinstance(out, np.ndarray) and out.ndim == 2 and len(out) == len(todo)):
