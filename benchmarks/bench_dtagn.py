@@ -24,6 +24,14 @@ Usage::
    them the weighted-sum row, and the model itself the joint row, so all four rows of a fold
    use the same two trained networks. HOG + SVM is ``skfer.models.make_model("hog-svm")``.
 
+``--named``: the same protocols for ``make_model("dtagn")`` (issue 22), the named model
+whose appearance member is the shipped FER2013 ConvNet fine-tuned (in place of DTAN from
+scratch) and whose DTGN has the paper's landmark augmentation; its landmarks come from its
+own first step (``LandmarkDetector(upsample=0, min_size=192)``: the same points as the
+cache), not the cache.
+Rows from one fit per fold: the fine-tuned ConvNet alone, DTGN alone, their weighted sum,
+the joint model, HOG + SVM; results appended to ``--out/named_folds.jsonl``.
+
 CPU budget (2 cores shared with other jobs, load average about 14 during the run): the
 paper's DTAN at 48x48 costs 7 CPU-seconds per epoch on one fold, about an hour of wall time
 per fold at that load, so DTAN runs *reduced*: frames downsampled to 24x24 (``INTER_AREA``),
@@ -178,6 +186,58 @@ def run_fold(X_small, X48, y, train, test, seed) -> dict:
     return row
 
 
+NAMED_ROWS = ("ConvNet (FER2013, fine-tuned)", "DTGN (augmented)",
+              "DTAGN weighted sum (alpha=0.5)", "DTAGN joint fine-tuning", "HOG + SVM")
+
+
+def run_named_fold(clips, y, train, test, seed) -> dict:
+    """One fold of ``make_model("dtagn")`` and its members, beside HOG + SVM."""
+    row = {}
+    model = make_model("dtagn", random_state=seed)
+    t = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit([clips[i] for i in train], y[train])
+        row["fit_s"] = time.perf_counter() - t
+        X_test = model[:-1].transform([clips[i] for i in test])
+        dtagn = model[-1]
+        p1, p2 = dtagn.dtan_.predict_proba(X_test), dtagn.dtgn_.predict_proba(X_test)
+        pj = dtagn.predict_proba(X_test)
+    row["warnings"] = sorted({str(w.message)[:160] for w in caught})
+    for name, p in zip(NAMED_ROWS[:4], (p1, p2, weighted_sum(p1, p2, 0.5), pj)):
+        row[name] = float(np.mean(dtagn.classes_[p.argmax(axis=1)] == y[test]))
+    hog = make_model("hog-svm").fit([clips[i] for i in train], y[train])
+    row[NAMED_ROWS[4]] = float(np.mean(hog.predict([clips[i] for i in test]) == y[test]))
+    return row
+
+
+def named(data, y, groups, protocols, n_folds: int, out: Path) -> None:
+    splitters = {"groupkfold": GroupKFold(n_folds),
+                 "ascending": AscendingSubjectKFold(n_folds)}
+    log = out / "named_folds.jsonl"
+    results: dict[str, list[dict]] = {}
+    for protocol in protocols:
+        results[protocol] = []
+        for k, (train, test) in enumerate(splitters[protocol].split(data.data, y, groups)):
+            row = run_named_fold(data.data, y, train, test, seed=k)
+            row.update(protocol=protocol, fold=k, n_test=int(len(test)))
+            results[protocol].append(row)
+            with open(log, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            print(protocol, k, {r: round(row[r], 3) for r in NAMED_ROWS},
+                  f"fit {row['fit_s']:.0f} s", flush=True)
+    print("\n| model | " + " | ".join(results) + " |")
+    print("|---|" + "---|" * len(results))
+    for name in NAMED_ROWS:
+        cells = []
+        for rows in results.values():
+            acc = np.array([r[name] for r in rows])
+            cells.append(f"{acc.mean():.3f} ± {acc.std():.3f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    for protocol, rows in results.items():
+        print(f"{protocol}: fit per fold {np.mean([r['fit_s'] for r in rows]):.0f} s")
+
+
 def diagnostics(X_small, y, groups) -> None:
     """Measurements behind the shortfall: T = 3 on synthetic data, and what fine-tuning sees."""
     # 1. T = 3 vs whole sequences, on synthetic clips whose true landmarks are known.
@@ -248,6 +308,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--diagnostics", action="store_true",
                         help="only the measurements behind the shortfall (T = 3, fine-tuning)")
+    parser.add_argument("--named", action="store_true",
+                        help='only make_model("dtagn") (pretrained appearance member)')
     parser.add_argument("--dtan-variants", action="store_true",
                         help="only DTAN reduced / with paired flips / paper-size, 3 folds")
     args = parser.parse_args()
@@ -258,6 +320,9 @@ def main() -> None:
 
     data = load_ckplus48(args.data)
     y, groups = np.asarray(data.target), np.asarray(data.groups)
+    if args.named:
+        named(data, y, groups, args.protocols, args.folds, args.out)
+        return
     points = landmarks_for(data, args.out)
     found = np.concatenate([np.isfinite(p).all(axis=(1, 2)) for p in points])
     clip_none = sum(not np.isfinite(p).all(axis=(1, 2)).any() for p in points)

@@ -334,3 +334,67 @@ def test_clip_without_landmark_entry(data):
     with pytest.warns(UserWarning, match="1 clip.*without any landmarks.*clip 0"):
         net.fit(X.replace(landmarks=landmarks), y)
     assert net.missing_landmarks_.empty == [0] and net.n_points_in_ == 68
+
+
+def test_trajectory_augmentation_mirrors_and_rotates_in_training_only():
+    """DTGN's landmark augmentation (eq. 6, section 3.4's mirrors), drawn per batch: a row
+    is itself or its exact mirror (x negated, points relabelled left/right); rotations keep
+    every point's distance to the origin (the nose tip after eq. 3); evaluation is the
+    identity."""
+    from skfer.neural.modules_dtagn import RandomTrajectoryTransform
+    from skfer.utils.landmark_scheme import flip_permutation
+
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.normal(size=(64, 3 * 49 * 2)).astype(np.float32))
+    perm = flip_permutation(49)
+    points = x.reshape(64, 3, 49, 2)
+    mirror = (points[:, :, perm] * torch.tensor([-1.0, 1.0])).reshape(x.shape)
+    flip = RandomTrajectoryTransform(49, flip=True)
+    assert torch.equal(flip.eval()(x), x)
+    torch.manual_seed(0)
+    out = flip.train()(x)
+    same = (out == x).all(1)
+    mirrored = torch.isclose(out, mirror).all(1)
+    assert bool((same | mirrored).all()) and 10 < int(mirrored.sum()) < 54
+    torch.manual_seed(0)
+    rotated = RandomTrajectoryTransform(49, flip=False, max_angle=0.3).train()(x)
+    radius = points.norm(dim=-1)
+    np.testing.assert_allclose(rotated.reshape(64, 3, 49, 2).norm(dim=-1), radius, rtol=1e-4)
+    assert not torch.allclose(rotated, x)
+    # The angle is per frame (the paper's theta^(t)): frames of one row differ in angle.
+    p, q = points[0], rotated.reshape(64, 3, 49, 2)[0]
+    angles = torch.atan2(q[..., 1], q[..., 0]) - torch.atan2(p[..., 1], p[..., 0])
+    angles = torch.remainder(angles + np.pi, 2 * np.pi) - np.pi
+    assert float(angles.std(dim=1).max()) < 1e-4  # one angle per frame ...
+    assert float(angles.mean(dim=1).std()) > 1e-3  # ... a different one for each frame
+    with pytest.raises(ValueError, match="n_points"):
+        DTGNNet(n_inputs=294, flip=True)
+
+
+def test_dtgn_with_landmark_augmentation(data):
+    X, y, _ = data
+    net = _dtgn(max_epochs=30, flip=True, max_angle=np.pi / 10).fit(X, y)
+    assert net.net_.module_.augment.flip and net.net_.module_.augment.max_angle > 0
+    p = net.predict_proba(X)  # evaluation mode: no augmentation, deterministic
+    np.testing.assert_array_equal(p, net.predict_proba(X))
+
+
+def test_dtagn_with_a_frame_network_as_appearance_member(data):
+    """A frame network (the ConvNet) may take DTAN's place: its frame features are averaged
+    over the clip and its top layer fine-tuned jointly with DTGN's; predictions are
+    softmax(head_1(mean features) + head_2(DTGN features))."""
+    from skfer.neural import ConvNet
+
+    X, y, _ = data
+    conv = ConvNet(max_epochs=2, crop_size=(40, 40), hidden_units=16, dropout=0.2,
+                   validation_fraction=None, patience=None, random_state=0)
+    model = DTAGN(conv, _dtgn(), finetune_epochs=3, random_state=0).fit(X, y)
+    frames = model.dtan_.set_params(transform_output="features").transform(X)
+    model.dtan_.set_params(transform_output="proba")
+    mean = np.stack([f.mean(axis=0) for f in frames.data]).astype(np.float32)
+    with torch.no_grad():
+        x2 = torch.from_numpy(np.stack(model.dtgn_._check_X(X, reset=False)))
+        z = (model.joint_heads_["appearance"](torch.from_numpy(mean))
+             + model.joint_heads_["geometry"](model.dtgn_.net_.module_.features(x2)))
+    np.testing.assert_allclose(model.predict_proba(X), torch.softmax(z, 1).numpy(),
+                               rtol=1e-4, atol=1e-6)

@@ -201,6 +201,36 @@ def test_stage1_updates_no_fc_and_no_teacher_parameter(data, monkeypatch):
         "classifier.bias", "classifier.weight", "fc.bias", "fc.weight"]}
 
 
+def test_standardized_targets_fewer_blocks_and_a_slower_body(data, monkeypatch):
+    """standardize_targets: stage 1 regresses each map element's deviation from the mean map
+    in units of its spread; fewer blocks give a larger student map (a teacher layer of that
+    size); body_lr puts the transferred convolutions and bridge in their own, slower group."""
+    X, y = data
+    teacher = nn.Sequential(nn.Conv2d(1, 3, 3, stride=4, padding=1), nn.ReLU())  # 3x4x4
+    seen = {}
+    original = FaceNet2ExpNet._stage1
+
+    def spy(self, frames, maps, *args, **kwargs):
+        seen["maps"] = maps
+        return original(self, frames, maps, *args, **kwargs)
+
+    monkeypatch.setattr(FaceNet2ExpNet, "_stage1", spy)
+    net = tiny(teacher=teacher, teacher_layer="1", channels=(4, 4), standardize_targets=True,
+               body_lr=1e-4).fit(X, y)
+    maps = seen["maps"]
+    assert maps.shape[1:] == (3, 4, 4) == net.teacher_map_shape_
+    np.testing.assert_allclose(maps.mean(axis=0), 0, atol=1e-5)
+    varying = maps.std(axis=0) > 0
+    np.testing.assert_allclose(maps.std(axis=0)[varying], 1, rtol=1e-4)
+    groups = net.net_.optimizer_.param_groups
+    slow = [g for g in groups if g["lr"] == 1e-4]
+    names = {id(p): n for n, p in net.net_.module_.named_parameters()}
+    slow_names = {names[id(p)].split(".")[0] for g in slow for p in g["params"]}
+    fast_names = {names[id(p)].split(".")[0] for g in groups if g["lr"] == 1e-2
+                  for p in g["params"]}
+    assert slow_names == {"blocks", "bridge"} and fast_names == {"fc", "classifier"}
+
+
 def test_stage1_is_a_skorch_regression_net(data, monkeypatch, capsys):
     """Stage 1 trains through skorch (issue 20): skfer's optimizer without the FC layers and
     without decay on biases and norm weights, stage1_lr_step as an LRScheduler, the epoch
@@ -323,8 +353,8 @@ def test_student_shapes_and_layer_names():
     assert net.map_size == (2, 2)
     assert net.conv_map(torch.zeros(1, 1, 64, 64)).shape == (1, 5, 2, 2)
     assert "1" in teacher_layer_names(toy_teacher())
-    with pytest.raises(ValueError, match="channels must give the 5"):
-        tiny(channels=(4, 4)).fit(*make_clip_data(n_clips=4, frame_size=(16, 16)))
+    with pytest.raises(ValueError, match="channels must give the blocks"):
+        tiny(channels=()).fit(*make_clip_data(n_clips=4, frame_size=(16, 16)))
 
 
 # ------------------------------------------------------------------ the frozen-output cache

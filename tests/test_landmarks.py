@@ -278,6 +278,38 @@ def test_loader_boxes_go_straight_in(synthetic_faces):
         det.transform(X.data)
 
 
+def test_min_size_enlarges_small_frames_and_returns_their_own_pixels(synthetic_faces):
+    """min_size: a small frame is enlarged (bicubic) before the box and points are found, and
+    the points come back in the small frame's pixels: the same as detecting on the enlarged
+    frame by hand and dividing; frames already that large are not touched."""
+    import cv2
+
+    X = synthetic_faces
+    height, width = X[0].shape[1:3]
+    scale = 48 / height  # frames 48 pixels high, enlarged 4 times by min_size=192
+
+    def resized(clips, factor, interpolation):
+        size = (round(width * scale * factor), round(height * scale * factor))
+        return [np.stack([cv2.resize(f, size, interpolation=interpolation) for f in c])
+                for c in clips]
+
+    small = resized(X.data, 1, cv2.INTER_AREA)
+    big = resized(small, 4, cv2.INTER_CUBIC)
+    got = LandmarkDetector(detector="frame", min_size=192).fit(small).transform(small)
+    want = LandmarkDetector(detector="frame").fit(big).transform(big)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w / 4)
+    boxes = [b * scale for b in X.get("boxes")]
+    given = LandmarkDetector(detector="boxes", min_size=192).fit(small).transform(
+        small, boxes=boxes)
+    for pred, true in zip(given, X.get("landmarks")):
+        assert (_nme(pred, true * scale) < 0.08).all()
+    unchanged = LandmarkDetector(detector="frame", min_size=48).fit(small).transform(small)
+    plain = LandmarkDetector(detector="frame").fit(small).transform(small)
+    for a, b in zip(unchanged, plain):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_function_detector_returns_xywh_boxes(synthetic_faces):
     X = synthetic_faces
     truth = X.get("boxes")

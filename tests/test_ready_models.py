@@ -1,6 +1,6 @@
-"""The named models of issue 22 (face network, shipped ConvNet frozen and fine-tuned, their
-EmoNets combination) fit and predict on the embedded synthetic data in seconds; pretrained
-parts load from the package."""
+"""The named models of issue 22 (face network, shipped ConvNet frozen and fine-tuned, DTAGN
+with the shipped ConvNet as its appearance member, their EmoNets combination) fit and predict
+on the embedded synthetic data in seconds; pretrained parts load from the package."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ def data3():
     ("convnet-fer2013-lr", {}),
     # Fewer epochs than the model's: the test is that the recipe runs, not how well.
     ("convnet-fer2013-finetune", {"convnet__max_epochs": 2, "convnet__head_epochs": 1}),
+    pytest.param("dtagn", {"dtagn__dtan__max_epochs": 2, "dtagn__dtan__head_epochs": 1,
+                           "dtagn__dtgn__max_epochs": 5, "dtagn__finetune_epochs": 2},
+                 marks=pytest.mark.skipif(
+                     not _DLIB, reason="its landmarks need skfer[landmarks]")),
 ])
 def test_ready_model_fits_and_predicts(data, name, params):
     model = make_model(name, faces="detect").set_params(**params)

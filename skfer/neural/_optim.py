@@ -143,6 +143,20 @@ def split_decay_groups(
     return out
 
 
+def add_rate_group(kwargs: dict, patterns: Sequence[str], lr: float | None) -> dict:
+    """Net arguments with the parameters matching ``patterns`` trained at rate ``lr``.
+
+    The group goes after the user's own ``optimizer__param_groups`` (skorch: the first
+    matching pattern wins); ``lr=None`` changes nothing. The transferred body of a
+    fine-tuned network learns slower than its new head this way.
+    """
+    if lr is None:
+        return kwargs
+    groups = list(kwargs.get("optimizer__param_groups", []))
+    groups += [(pattern, {"lr": float(lr)}) for pattern in patterns]
+    return {**kwargs, "optimizer__param_groups": groups}
+
+
 def _pattern_groups(
     named: Sequence[tuple[str, nn.Parameter]], param_groups: Sequence | None
 ) -> list[dict]:

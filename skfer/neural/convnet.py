@@ -7,6 +7,7 @@ import numbers
 from ..utils._param_validation import FrameSize
 from ..utils._sklearn import Interval, Options, StrOptions
 from ._base import BaseFrameClassifier
+from ._optim import add_rate_group
 from .modules import EmoNetsConvNet
 
 __all__ = ["ConvNet"]
@@ -243,11 +244,7 @@ class ConvNet(BaseFrameClassifier):
 
     def _net_kwargs(self, module_kwargs: dict, valid_ds, device: str) -> dict:
         kwargs = super()._net_kwargs(module_kwargs, valid_ds, device)
-        if self.body_lr is not None:
-            # After the user's own groups (skorch: the first matching pattern wins).
-            groups = list(kwargs.get("optimizer__param_groups", []))
-            kwargs["optimizer__param_groups"] = groups + [(self._body, {"lr": self.body_lr})]
-        return kwargs
+        return add_rate_group(kwargs, [self._body], self.body_lr)
 
     def _network_outputs(self, dataset, *, features: bool = False):
         # test_views is read at inference, so set_params(test_views=10) needs no refit.

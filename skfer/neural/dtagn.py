@@ -339,9 +339,12 @@ class DTGN(_ClipTransformMixin, _FixedLengthMixin, BaseNeuralClassifier):
     reduced to IntraFace's 49 (IntraFace itself is not available); every value of the
     normalised trajectory is standardised with its training mean and standard deviation
     (without it, DTGN stayed at chance on the synthetic data with dropout 0.5);
-    the landmark noise is drawn for every batch instead of three fixed noisy copies; the
-    random landmark rotations of eq. 6 are left to the paired image rotations of
-    :class:`~skfer.augmentation.ImageSequenceAugmenter` (see :class:`DTAGN`).
+    the landmark noise, mirrors and rotations (``noise_std``, ``flip``, ``max_angle``) are
+    drawn for every batch instead of the paper's fixed copies (3 noisy, 3 rotated, and the
+    mirror of each: :class:`~skfer.augmentation.LandmarkAugmenter`), so every epoch sees new
+    ones without multiplying the data; for clips whose pixels must move with their points,
+    :class:`~skfer.augmentation.ImageSequenceAugmenter` makes paired copies (see
+    :class:`DTAGN`).
 
     Examples
     --------
@@ -364,6 +367,8 @@ class DTGN(_ClipTransformMixin, _FixedLengthMixin, BaseNeuralClassifier):
         "preset": [StrOptions(set(DTGN_PRESETS))],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "noise_std": [Interval(numbers.Real, 0, None, closed="left")],
+        "flip": ["boolean"],
+        "max_angle": [Interval(numbers.Real, 0, None, closed="left")],
         "on_missing": policy_constraint(),
         "on_short": policy_constraint(),
         "transform_output": [StrOptions({"proba", "features"})],
@@ -377,6 +382,8 @@ class DTGN(_ClipTransformMixin, _FixedLengthMixin, BaseNeuralClassifier):
         preset: str = "ckplus",
         dropout: float = 0.5,
         noise_std: float = 0.01,
+        flip: bool = False,
+        max_angle: float = 0.0,
         on_missing: str = "warn",
         on_short: str = "warn",
         transform_output: str = "proba",
@@ -402,6 +409,8 @@ class DTGN(_ClipTransformMixin, _FixedLengthMixin, BaseNeuralClassifier):
         self.preset = preset
         self.dropout = dropout
         self.noise_std = noise_std
+        self.flip = flip
+        self.max_angle = max_angle
         self.on_missing = on_missing
         self.on_short = on_short
         self.transform_output = transform_output
@@ -421,6 +430,9 @@ class DTGN(_ClipTransformMixin, _FixedLengthMixin, BaseNeuralClassifier):
             "preset": self.preset,
             "dropout": self.dropout,
             "noise_std": self.noise_std,
+            "flip": bool(self.flip),
+            "max_angle": float(self.max_angle),
+            "n_points": n_points,
             # Per-input standardisation: the expressions move the normalised points by a
             # tenth of their spread around the mean face, which a scalar scaling buries.
             "center": self.mean_trajectory_.tolist(),
@@ -582,8 +594,11 @@ class DTAGN(ClipTransformerMixin, ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    dtan : DTAN or None, default=None
-        The appearance network (unfitted; cloned). ``None``: ``DTAN()``.
+    dtan : DTAN, ConvNet or None, default=None
+        The appearance network (unfitted; cloned). ``None``: ``DTAN()``. A frame network
+        such as ``ConvNet(init_from="emonets-fer2013", ...)`` (the FER2013 network shipped
+        with skfer, fine-tuned) may take its place: its frame features are averaged over
+        each clip's frames before the joint top layers (see Notes).
     dtgn : DTGN or None, default=None
         The geometry network (unfitted; cloned). ``None``: ``DTGN()``.
     combination : {"joint", "weighted"}, default="joint"
@@ -634,6 +649,15 @@ class DTAGN(ClipTransformerMixin, ClassifierMixin, BaseEstimator):
     functions of the input once frozen); the one thing lost is DTGN's per-batch input
     noise during fine-tuning, where dropout (as in the paper) is what keeps the
     fine-tuning from starting at zero training error.
+
+    *A pretrained appearance network.* The paper trains DTAN from scratch on the target
+    data, with its ``T`` frames as the input channels. On CK+48 (3 apex frames a clip, 294
+    training clips a fold) that network has little motion to see and few images to learn
+    from; the EmoNets ConvNet that skfer ships (trained on FER2013) can be the appearance
+    member instead (``dtan=ConvNet(init_from="emonets-fer2013", ...)``): one network on every
+    frame, its penultimate features averaged over the clip, its top layer fine-tuned jointly
+    with DTGN's by eq. 8 exactly as DTAN's would be. That is skfer's departure, named as such
+    in ``make_model("dtagn")``.
 
     *Augmentation* (section 3.4) goes before this estimator in an imbalanced-learn
     pipeline, so it runs in ``fit`` only and every stage (both networks and the
@@ -750,9 +774,23 @@ class DTAGN(ClipTransformerMixin, ClassifierMixin, BaseEstimator):
     # ----------------------------------------------------------------- joint fine-tuning
     @staticmethod
     def _body_features(net, X) -> np.ndarray:
-        """Features of a trained network's frozen body, through its public ``transform``."""
-        # A shallow copy: the member keeps its own transform_output (the fitted net is shared).
-        return copy.copy(net).set_params(transform_output="features").transform(X)
+        """Features of a trained network's frozen body, one row per clip.
+
+        A clip network (DTAN, DTGN) gives them through its public ``transform``; a frame
+        network (:class:`~skfer.neural.ConvNet`) gives one row per frame, reduced to the
+        clip as its ``predict_proba`` reduces probabilities (``clip_aggregation``, frames
+        without a face left out). The top layer is linear, so the head of the clip's mean
+        features is the mean of its frames' logits.
+        """
+        if getattr(net, "_input_mode", None) != "frames":
+            # A shallow copy: the member keeps its own transform_output (the net is shared).
+            return copy.copy(net).set_params(transform_output="features").transform(X)
+        per_clip, usable = net._frame_outputs(X, features=True)
+        rows = []
+        for out, keep in zip(per_clip, usable):
+            out = out[keep] if keep.any() else out
+            rows.append(out[-1] if net.clip_aggregation == "last" else out.mean(axis=0))
+        return np.stack(rows).astype(np.float32, copy=False)
 
     def _joint_finetune(self, X, y, lambdas, seed: int) -> None:
         """Retrain copies of the two top layers on the frozen bodies' features (eq. 8-10).

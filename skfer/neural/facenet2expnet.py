@@ -42,6 +42,7 @@ from ..utils._param_validation import FrameSize
 from ..utils._sklearn import HasMethods, Interval, StrOptions, _fit_context
 from ..utils.validation import check_clips
 from ._base import BaseFrameClassifier, resolve_device, seeded_torch
+from ._optim import add_rate_group
 from ._training import stage_net
 from .modules_facenet2expnet import (
     ConvMapRegressor,
@@ -368,7 +369,21 @@ class FaceNet2ExpNet(BaseFrameClassifier):
         Divide the stage-1 rate by 10 every ``stage1_lr_step`` epochs (paper: after 100).
     lr_step : int or None, default=20
         Stage 2: divide the rate by 10 every ``lr_step`` epochs (paper: after 20 of 50).
-    channels : sequence of 5 int, default=(64, 128, 256, 512, 512)
+    channels : sequence of int, default=(64, 128, 256, 512, 512)
+        Widths of the convolution blocks (the paper's five); each block halves the map, so
+        their number sets the student's map size: 48x48 frames end in 2x2 after five
+        blocks, 6x6 after three (the 6x6 of dlib's ``stage4`` at a 112x112 teacher input).
+    standardize_targets : bool, default=False
+        Stage 1 regresses the teacher's maps standardised element by element (the mean map
+        of the stage-1 images subtracted, each element divided by its standard deviation)
+        instead of the raw maps. A face network's late maps are mostly their mean (dlib's
+        ``stage5``: about 4 % of the energy differs between faces), which a raw regression
+        mostly learns; standardised, every element's variation between faces weighs alike.
+    body_lr : float or None, default=None
+        Stage 2: the learning rate of the convolutions and the bridge (the layers stage 1
+        trained); ``None``: ``lr`` for every layer. Below ``lr``, the new fully connected
+        layers learn faster than the transferred convolutions (the paper's stage 2 starts
+        from stage 1's convolutions).
     fc_size : int, default=256
     dropout : float, default=0.5
     flip : bool, default=True
@@ -444,6 +459,8 @@ class FaceNet2ExpNet(BaseFrameClassifier):
         "stage1_lr_step": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "lr_step": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "channels": ["array-like"],
+        "standardize_targets": ["boolean"],
+        "body_lr": [Interval(numbers.Real, 0, None, closed="left"), None],
         "fc_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "flip": ["boolean"],
@@ -466,6 +483,8 @@ class FaceNet2ExpNet(BaseFrameClassifier):
         stage1_lr_step: int | None = 100,
         lr_step: int | None = 20,
         channels=(64, 128, 256, 512, 512),
+        standardize_targets: bool = False,
+        body_lr: float | None = None,
         fc_size: int = 256,
         dropout: float = 0.5,
         flip: bool = True,
@@ -500,6 +519,8 @@ class FaceNet2ExpNet(BaseFrameClassifier):
         self.stage1_lr_step = stage1_lr_step
         self.lr_step = lr_step
         self.channels = channels
+        self.standardize_targets = standardize_targets
+        self.body_lr = body_lr
         self.fc_size = fc_size
         self.dropout = dropout
         self.flip = flip
@@ -518,6 +539,10 @@ class FaceNet2ExpNet(BaseFrameClassifier):
     # ------------------------------------------------------------------------- hooks
     def _callbacks(self) -> list:
         return _step_callbacks(super()._callbacks(), self.lr_step)
+
+    def _net_kwargs(self, module_kwargs: dict, valid_ds, device: str) -> dict:
+        kwargs = super()._net_kwargs(module_kwargs, valid_ds, device)
+        return add_rate_group(kwargs, ["blocks.*", "bridge.*"], self.body_lr)
 
     def _module_kwargs(self) -> dict:
         return {
@@ -669,8 +694,8 @@ class FaceNet2ExpNet(BaseFrameClassifier):
         -------
         self
         """
-        if len(self.channels) != 5:
-            raise ValueError(f"channels must give the 5 blocks' widths, got {self.channels}")
+        if len(self.channels) < 1:
+            raise ValueError(f"channels must give the blocks' widths, got {self.channels}")
         self._check_nested()
         clips = self._check_X(X, reset=True)
         device = resolve_device(self.device)
@@ -705,6 +730,10 @@ class FaceNet2ExpNet(BaseFrameClassifier):
                         f"{self.frame_size_[1]} frames; choose a teacher layer of that size, "
                         "or resize the frames"
                     )
+                if self.standardize_targets:
+                    scale = maps.std(axis=0)
+                    maps = (maps - maps.mean(axis=0)) / np.where(scale > 1e-8, scale, 1.0)
+                    maps = maps.astype(np.float32, copy=False)
                 t0 = time.perf_counter()
                 mean, std = self._pixel_stats(frames)
                 with seeded_torch(device, seed):

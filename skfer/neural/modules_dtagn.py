@@ -24,10 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..utils.landmark_scheme import flip_permutation
 from .modules import Standardize, _pair
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "DTGNNet",
     "GaussianNoise",
     "JointHeads",
+    "RandomTrajectoryTransform",
     "LocalContrastNorm",
     "dtagn_loss",
 ]
@@ -134,6 +137,64 @@ class GaussianNoise(nn.Module):
 
     def extra_repr(self) -> str:
         return f"std={self.std}"
+
+
+class RandomTrajectoryTransform(nn.Module):
+    """Random mirror and rotation of normalised landmark trajectories, in training mode only.
+
+    DTGN's geometric augmentation (section 3.4, eq. 6) drawn afresh for every batch: each
+    trajectory is mirrored with probability 1/2 (``x`` negated and the points relabelled
+    left/right by :func:`skfer.utils.landmark_scheme.flip_permutation`) and every frame's
+    points are rotated about the origin (the nose tip after eq. 3) by
+    ``theta ~ U[-max_angle, max_angle]``, a new angle per frame as the paper's
+    ``theta^(t)``. The paper instead adds six fixed copies and their mirrors to the training
+    set (:class:`skfer.augmentation.LandmarkAugmenter` does that); drawn per batch, every
+    epoch sees new ones without multiplying the data.
+
+    Parameters
+    ----------
+    n_points : {49, 68}
+        Points per frame; the input rows are frames of ``[x_1 y_1 ... x_P y_P]`` (eq. 4).
+    flip : bool, default=True
+        Mirror half of the trajectories.
+    max_angle : float, default=0.0
+        Largest rotation in radians (the paper's ``pi / 10``); 0: no rotation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> t = RandomTrajectoryTransform(49, flip=True, max_angle=0.3)
+    >>> x = torch.randn(4, 49 * 2 * 3)
+    >>> bool((t.eval()(x) == x).all()), t.train()(x).shape
+    (True, torch.Size([4, 294]))
+    """
+
+    def __init__(self, n_points: int, flip: bool = True, max_angle: float = 0.0):
+        super().__init__()
+        self.n_points = int(n_points)
+        self.flip = bool(flip)
+        self.max_angle = float(max_angle)
+        perm = flip_permutation(self.n_points) if self.flip else np.arange(self.n_points)
+        self.register_buffer("perm", torch.as_tensor(perm, dtype=torch.long), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or (not self.flip and self.max_angle == 0):
+            return x
+        points = x.reshape(len(x), -1, self.n_points, 2)  # (N, T, P, 2)
+        if self.flip:
+            mirrored = points[:, :, self.perm] * points.new_tensor([-1.0, 1.0])
+            chosen = torch.rand(len(x), device=x.device) < 0.5
+            points = torch.where(chosen[:, None, None, None], mirrored, points)
+        if self.max_angle:
+            theta = (torch.rand(points.shape[:2], device=x.device) * 2 - 1) * self.max_angle
+            cos, sin = torch.cos(theta)[..., None], torch.sin(theta)[..., None]
+            px, py = points[..., 0], points[..., 1]
+            # [x~ y~]^T = R(theta) [x y]^T (eq. 6)
+            points = torch.stack([cos * px - sin * py, sin * px + cos * py], dim=-1)
+        return points.reshape(x.shape)
+
+    def extra_repr(self) -> str:
+        return f"n_points={self.n_points}, flip={self.flip}, max_angle={self.max_angle}"
 
 
 def _mlp(widths: Sequence[int], dropout: float) -> nn.Sequential:
@@ -272,6 +333,13 @@ class DTGNNet(nn.Module):
     noise_std : float, default=0.0
         Training-time Gaussian noise on the normalised trajectories (eq. 5;
         :class:`GaussianNoise`), added before the standardisation below.
+    flip : bool, default=False
+        Training-time random mirroring of half the trajectories
+        (:class:`RandomTrajectoryTransform`; needs ``n_points``).
+    max_angle : float, default=0.0
+        Training-time random rotation of every frame's points (eq. 6), in radians.
+    n_points : {49, 68} or None, default=None
+        Points per frame, for ``flip`` and ``max_angle``.
     center, scale : sequence of float of length ``n_inputs``, or None, default=None
         Per-input standardisation ``(x - center) / scale`` (buffers, saved with the
         weights); skfer's estimator sets the training trajectories' mean and standard
@@ -296,6 +364,9 @@ class DTGNNet(nn.Module):
         hidden: Sequence[int] | None = None,
         dropout: float = 0.5,
         noise_std: float = 0.0,
+        flip: bool = False,
+        max_angle: float = 0.0,
+        n_points: int | None = None,
         center: Sequence[float] | None = None,
         scale: Sequence[float] | None = None,
         mean: float = 0.0,
@@ -316,6 +387,14 @@ class DTGNNet(nn.Module):
             raise ValueError(f"center and scale must have n_inputs={self.n_inputs} values")
         self.register_buffer("center", center)
         self.register_buffer("scale", torch.where(scale > 1e-8, scale, torch.ones_like(scale)))
+        self.augment = nn.Identity()
+        if flip or max_angle:
+            if n_points is None or self.n_inputs % (2 * int(n_points)):
+                raise ValueError(
+                    f"flip and max_angle need n_points, the points of one frame of the "
+                    f"n_inputs={self.n_inputs} values; got n_points={n_points}"
+                )
+            self.augment = RandomTrajectoryTransform(n_points, flip, max_angle)
         self.noise = GaussianNoise(noise_std)
         widths = [self.n_inputs, *(int(u) for u in hidden)]
         self.n_features = widths[-1]
@@ -330,7 +409,7 @@ class DTGNNet(nn.Module):
                 f"the network takes (N, {self.n_inputs}) trajectories, got a batch of shape "
                 f"{tuple(x.shape)}"
             )
-        return self.fc((self.noise(x) - self.center) / self.scale)
+        return self.fc((self.noise(self.augment(x)) - self.center) / self.scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits ``(N, n_classes)``."""
