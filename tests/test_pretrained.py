@@ -104,3 +104,33 @@ def test_a_card_that_names_other_code_is_refused(copy_of_the_weights):
     card_path.write_text(json.dumps(card))
     with pytest.raises(pretrained.PretrainedWeightsError, match="unknown estimator"):
         pretrained.load(NAME, directory=copy_of_the_weights)
+
+
+STUDENT = "facenet2expnet-fer2013-stage1"
+
+
+def test_the_shipped_facenet2expnet_student_loads_and_starts_stage_2():
+    """FaceNet2ExpNet's stage-1 student (label-free, on FER2013) ships like the ConvNet: a
+    card naming its data, terms and command, deterministic stored outputs, and a stage 2
+    that starts from its convolutions with new fully connected layers."""
+    from skfer.neural import FaceNet2ExpNet
+
+    card = pretrained.card(STUDENT)
+    assert card["estimator"] == "skfer.neural.FaceNet2ExpNet"
+    assert "FER2013" in card["training"]["data"] and "research" in card["training"]["terms"]
+    assert "bench_facenet2expnet_fer2013.py" in card["training"]["command"]
+    net = pretrained.load(STUDENT, device="cpu")
+    assert net.teacher_map_shape_ == (128, 6, 6)
+    first = net.predict_proba(_astronaut())[0]
+    np.testing.assert_array_equal(first, pretrained.load(STUDENT, device="cpu")
+                                  .predict_proba(_astronaut())[0])
+    np.testing.assert_allclose(first, card["self_test"]["proba"], atol=2e-3)
+    rng = np.random.RandomState(0)
+    faces = [rng.randint(0, 256, (2, 48, 48)).astype(np.uint8) for _ in range(6)]
+    y = np.array(["happiness", "sadness", "surprise"] * 2)
+    student = FaceNet2ExpNet(init_from=STUDENT, channels=(32, 64, 128), max_epochs=1,
+                             optimizer="adam", lr=1e-3, body_lr=1e-4, random_state=0,
+                             verbose=0).fit(faces, y)
+    assert student.init_report_["source"] == STUDENT
+    assert student.init_report_["reinitialized"] == ["classifier.weight", "classifier.bias"]
+    assert student.predict_proba(faces).shape == (6, 3)

@@ -31,6 +31,7 @@ def data3():
     ("convnet-fer2013-lr", {}),
     # Fewer epochs than the model's: the test is that the recipe runs, not how well.
     ("convnet-fer2013-finetune", {"convnet__max_epochs": 2, "convnet__head_epochs": 1}),
+    ("facenet2expnet", {"facenet2expnet__max_epochs": 2}),
     pytest.param("dtagn", {"dtagn__dtan__max_epochs": 2, "dtagn__dtan__head_epochs": 1,
                            "dtagn__dtgn__max_epochs": 5, "dtagn__finetune_epochs": 2},
                  marks=pytest.mark.skipif(

@@ -33,7 +33,7 @@ DATA_DIR = Path(__file__).resolve().parent / "weights"
 #: Version of the card layout written by :func:`export`.
 CARD_FORMAT = 1
 #: The estimators a card may name (a card never makes skfer import anything else).
-_ESTIMATORS = {"skfer.neural.ConvNet"}
+_ESTIMATORS = {"skfer.neural.ConvNet", "skfer.neural.FaceNet2ExpNet"}
 
 
 class PretrainedWeightsError(ValueError):

@@ -554,6 +554,15 @@ class FaceNet2ExpNet(BaseFrameClassifier):
             "batch_norm": self.batch_norm,
         }
 
+    def _restore(self, **kwargs):
+        # A shipped student (skfer.pretrained): the bridge's width and the map size are in
+        # its architecture; no teacher and no stage 1 come with it.
+        super()._restore(**kwargs)
+        self.teacher_map_shape_ = (int(kwargs["module_kwargs"]["bridge_channels"]),
+                                   *self.net_.module_.map_size)
+        self.teacher_, self.stage1_ = None, None
+        return self
+
     def _init_source(self):
         # Stage 2 starts from stage 1's weights, or from the init_from network that fit()
         # has loaded already (through the base's loader: read once, checked once).
