@@ -211,29 +211,38 @@ def run_named_fold(clips, y, train, test, seed) -> dict:
     return row
 
 
-def named(data, y, groups, protocols, n_folds: int, out: Path) -> None:
+def run_protocols(protocols, n_folds: int, X, y, groups, run_fold, rows, log: Path,
+                  timing) -> dict[str, list[dict]]:
+    """``run_fold(train, test, seed)`` on every fold of every protocol; rows appended to
+    ``log`` as they come; a markdown table of ``rows`` (mean ± std over the folds)."""
     splitters = {"groupkfold": GroupKFold(n_folds),
                  "ascending": AscendingSubjectKFold(n_folds)}
-    log = out / "named_folds.jsonl"
     results: dict[str, list[dict]] = {}
     for protocol in protocols:
         results[protocol] = []
-        for k, (train, test) in enumerate(splitters[protocol].split(data.data, y, groups)):
-            row = run_named_fold(data.data, y, train, test, seed=k)
+        for k, (train, test) in enumerate(splitters[protocol].split(X, y, groups)):
+            row = run_fold(train, test, k)
             row.update(protocol=protocol, fold=k, n_test=int(len(test)))
             results[protocol].append(row)
             with open(log, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
-            print(protocol, k, {r: round(row[r], 3) for r in NAMED_ROWS},
-                  f"fit {row['fit_s']:.0f} s", flush=True)
-    print("\n| model | " + " | ".join(results) + " |")
+            print(protocol, k, {r: round(row[r], 3) for r in rows}, timing(row), flush=True)
+    print("\n| model | " + " | ".join(f"{p} (mean ± std)" for p in results) + " |")
     print("|---|" + "---|" * len(results))
-    for name in NAMED_ROWS:
+    for name in rows:
         cells = []
-        for rows in results.values():
-            acc = np.array([r[name] for r in rows])
-            cells.append(f"{acc.mean():.3f} ± {acc.std():.3f}")
+        for fold_rows in results.values():
+            acc = np.array([r[name] for r in fold_rows])
+            cells.append(f"{acc.mean():.3f} ± {acc.std():.3f} ({len(acc)} folds)")
         print(f"| {name} | " + " | ".join(cells) + " |")
+    return results
+
+
+def named(data, y, groups, protocols, n_folds: int, out: Path) -> None:
+    results = run_protocols(
+        protocols, n_folds, data.data, y, groups,
+        lambda train, test, seed: run_named_fold(data.data, y, train, test, seed),
+        NAMED_ROWS, out / "named_folds.jsonl", lambda row: f"fit {row['fit_s']:.0f} s")
     for protocol, rows in results.items():
         print(f"{protocol}: fit per fold {np.mean([r['fit_s'] for r in rows]):.0f} s")
 
@@ -344,29 +353,11 @@ def main() -> None:
     if args.dtan_variants:
         dtan_variants(X_small, X48, y, groups)
         return
-    splitters = {"groupkfold": GroupKFold(args.folds),
-                 "ascending": AscendingSubjectKFold(args.folds)}
-    log = args.out / "folds.jsonl"
-    results: dict[str, list[dict]] = {}
-    for protocol in args.protocols:
-        results[protocol] = []
-        for k, (train, test) in enumerate(splitters[protocol].split(X48, y, groups)):
-            row = run_fold(X_small, X48, y, train, test, seed=k)
-            row.update(protocol=protocol, fold=k, n_test=int(len(test)))
-            results[protocol].append(row)
-            with open(log, "a") as fh:
-                fh.write(json.dumps(row) + "\n")
-            print(protocol, k, {r: round(row[r], 3) for r in ROWS},
-                  f"dtagn {row['dtagn_fit_s']:.0f} s, hog {row['hog_fit_s']:.1f} s", flush=True)
-    print()
-    print("| model | " + " | ".join(f"{p} (mean ± std)" for p in results) + " |")
-    print("|---|" + "---|" * len(results))
-    for name in ROWS:
-        cells = []
-        for rows in results.values():
-            acc = np.array([r[name] for r in rows])
-            cells.append(f"{acc.mean():.3f} ± {acc.std():.3f} ({len(acc)} folds)")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    results = run_protocols(
+        args.protocols, args.folds, X48, y, groups,
+        lambda train, test, seed: run_fold(X_small, X48, y, train, test, seed),
+        ROWS, args.out / "folds.jsonl",
+        lambda row: f"dtagn {row['dtagn_fit_s']:.0f} s, hog {row['hog_fit_s']:.1f} s")
     for protocol, rows in results.items():
         print(f"{protocol}: training time per fold: DTAGN (both nets + fine-tuning) "
               f"{np.mean([r['dtagn_fit_s'] for r in rows]):.0f} s (DTAN "
