@@ -398,3 +398,13 @@ def test_dtagn_with_a_frame_network_as_appearance_member(data):
              + model.joint_heads_["geometry"](model.dtgn_.net_.module_.features(x2)))
     np.testing.assert_allclose(model.predict_proba(X), torch.softmax(z, 1).numpy(),
                                rtol=1e-4, atol=1e-6)
+    # Frames without a face are left out of the clip's mean; a clip with none is read on
+    # all its frames (as the frame network's predict_proba reads it).
+    status = [np.array(["detected"] * len(c), dtype=object) for c in X.data]
+    status[0][0] = "missing"
+    status[1][:] = "missing"
+    marked = ClipSet(list(X.data), landmarks=list(X.get("landmarks")), status=status)
+    rows = DTAGN._body_features(model.dtan_, marked)
+    np.testing.assert_allclose(rows[0], frames.data[0][1:].mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(rows[1], mean[1], rtol=1e-5)
+    np.testing.assert_allclose(rows[2:], mean[2:], rtol=1e-5)
