@@ -46,19 +46,18 @@ as they come, so an interrupted run still reports its finished folds.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
+from _ckplus_protocols import run_protocols
 from _shared_data import SHARED_DATA
 from sklearn.model_selection import GroupKFold
 
 from skfer import ClipSet
 from skfer.datasets import load_ckplus48, make_expressions
-from skfer.model_selection import AscendingSubjectKFold
 from skfer.models import make_model
 from skfer.neural.dtagn import DTAGN, DTAN, DTGN, weighted_sum
 from skfer.preprocessing import IBUG68_TO_INTRAFACE49, LandmarkDetector, LandmarkNormalizer
@@ -211,38 +210,12 @@ def run_named_fold(clips, y, train, test, seed) -> dict:
     return row
 
 
-def run_protocols(protocols, n_folds: int, X, y, groups, run_fold, rows, log: Path,
-                  timing) -> dict[str, list[dict]]:
-    """``run_fold(train, test, seed)`` on every fold of every protocol; rows appended to
-    ``log`` as they come; a markdown table of ``rows`` (mean ± std over the folds)."""
-    splitters = {"groupkfold": GroupKFold(n_folds),
-                 "ascending": AscendingSubjectKFold(n_folds)}
-    results: dict[str, list[dict]] = {}
-    for protocol in protocols:
-        results[protocol] = []
-        for k, (train, test) in enumerate(splitters[protocol].split(X, y, groups)):
-            row = run_fold(train, test, k)
-            row.update(protocol=protocol, fold=k, n_test=int(len(test)))
-            results[protocol].append(row)
-            with open(log, "a") as fh:
-                fh.write(json.dumps(row) + "\n")
-            print(protocol, k, {r: round(row[r], 3) for r in rows}, timing(row), flush=True)
-    print("\n| model | " + " | ".join(f"{p} (mean ± std)" for p in results) + " |")
-    print("|---|" + "---|" * len(results))
-    for name in rows:
-        cells = []
-        for fold_rows in results.values():
-            acc = np.array([r[name] for r in fold_rows])
-            cells.append(f"{acc.mean():.3f} ± {acc.std():.3f} ({len(acc)} folds)")
-        print(f"| {name} | " + " | ".join(cells) + " |")
-    return results
-
-
 def named(data, y, groups, protocols, n_folds: int, out: Path) -> None:
     results = run_protocols(
-        protocols, n_folds, data.data, y, groups,
+        protocols, data.data, y, groups,
         lambda train, test, seed: run_named_fold(data.data, y, train, test, seed),
-        NAMED_ROWS, out / "named_folds.jsonl", lambda row: f"fit {row['fit_s']:.0f} s")
+        NAMED_ROWS, out / "named_folds.jsonl", lambda row: f"fit {row['fit_s']:.0f} s",
+        n_folds=n_folds)
     for protocol, rows in results.items():
         print(f"{protocol}: fit per fold {np.mean([r['fit_s'] for r in rows]):.0f} s")
 
@@ -354,10 +327,11 @@ def main() -> None:
         dtan_variants(X_small, X48, y, groups)
         return
     results = run_protocols(
-        args.protocols, args.folds, X48, y, groups,
+        args.protocols, X48, y, groups,
         lambda train, test, seed: run_fold(X_small, X48, y, train, test, seed),
         ROWS, args.out / "folds.jsonl",
-        lambda row: f"dtagn {row['dtagn_fit_s']:.0f} s, hog {row['hog_fit_s']:.1f} s")
+        lambda row: f"dtagn {row['dtagn_fit_s']:.0f} s, hog {row['hog_fit_s']:.1f} s",
+        n_folds=args.folds)
     for protocol, rows in results.items():
         print(f"{protocol}: training time per fold: DTAGN (both nets + fine-tuning) "
               f"{np.mean([r['dtagn_fit_s'] for r in rows]):.0f} s (DTAN "

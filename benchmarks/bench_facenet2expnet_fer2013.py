@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _ckplus_protocols import run_protocols  # noqa: E402
 from _machine import cpu_name  # noqa: E402
 from _shared_data import SHARED_DATA  # noqa: E402
 
@@ -112,42 +113,30 @@ def _models(run: Path, seed: int, epochs: int):
 
 
 def ckplus(args) -> None:
-    from sklearn.model_selection import GroupKFold
-
     from skfer.datasets import load_ckplus48
-    from skfer.model_selection import AscendingSubjectKFold
 
     run = Path(args.run)
     data = load_ckplus48(Path(args.data) / "ckplus48")
     clips, y, groups = data.data, np.asarray(data.target), np.asarray(data.groups)
-    splitters = {"groupkfold": GroupKFold(10), "ascending": AscendingSubjectKFold(10)}
-    log = run / "ckplus_folds.jsonl"
-    results: dict[str, list[dict]] = {}
-    for protocol in args.protocols:
-        results[protocol] = []
-        for k, (train, test) in enumerate(splitters[protocol].split(clips, y, groups)):
-            if args.run_folds is not None and k >= args.run_folds:
-                break
-            row = {"protocol": protocol, "fold": k}
-            for name, model in _models(run, k, args.stage2_epochs).items():
-                t = time.process_time()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    model.fit([clips[i] for i in train], y[train])
-                    pred = model.predict([clips[i] for i in test])
-                row[name] = float(np.mean(pred == y[test]))
-                row[name + " cpu_s"] = time.process_time() - t
-            results[protocol].append(row)
-            with open(log, "a") as fh:
-                fh.write(json.dumps(row) + "\n")
-            print(protocol, k, {r: round(row[r], 3) for r in ROWS}, flush=True)
-    print("\n| model | " + " | ".join(results) + " | CPU s per fold |")
-    print("|---|" + "---|" * (len(results) + 1))
+
+    def fold(train, test, seed) -> dict:
+        row = {}
+        for name, model in _models(run, seed, args.stage2_epochs).items():
+            t = time.process_time()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.fit([clips[i] for i in train], y[train])
+                pred = model.predict([clips[i] for i in test])
+            row[name] = float(np.mean(pred == y[test]))
+            row[name + " cpu_s"] = time.process_time() - t
+        return row
+
+    results = run_protocols(args.protocols, clips, y, groups, fold, ROWS,
+                            run / "ckplus_folds.jsonl", lambda row: "",
+                            max_folds=args.run_folds)
     for name in ROWS:
-        cells = [f"{np.mean([r[name] for r in rows]):.3f} ± {np.std([r[name] for r in rows]):.3f}"
-                 for rows in results.values()]
         cpu = np.mean([r[name + " cpu_s"] for rows in results.values() for r in rows])
-        print(f"| {name} | " + " | ".join(cells) + f" | {cpu:.0f} |")
+        print(f"{name}: {cpu:.0f} CPU s per fold")
 
 
 def _summary(run: Path) -> dict:

@@ -790,12 +790,13 @@ class DTAGN(ClipTransformerMixin, ClassifierMixin, BaseEstimator):
         if isinstance(out, np.ndarray) and out.ndim == 2:
             return out
         last = net.get_params().get("clip_aggregation") == "last"
-        rows = []
+        rows, clips = [], None
         for i, seq in enumerate(out.data if isinstance(out, ClipSet) else out):
             seq = np.asarray(seq)
             keep = np.isfinite(seq).all(axis=1)
             if not keep.any():  # no frame with a face: all its frames, as predict_proba does
-                seq = np.asarray(features.transform([check_clips(X)[i]])[0])
+                clips = check_clips(X) if clips is None else clips
+                seq = np.asarray(features.transform([clips[i]])[0])
                 keep = np.ones(len(seq), dtype=bool)
             seq = seq[keep]
             rows.append(seq[-1] if last else seq.mean(axis=0))

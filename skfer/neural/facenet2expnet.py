@@ -372,7 +372,7 @@ class FaceNet2ExpNet(BaseFrameClassifier):
     channels : sequence of int, default=(64, 128, 256, 512, 512)
         Widths of the convolution blocks (the paper's five); each block halves the map, so
         their number sets the student's map size: 48x48 frames end in 2x2 after five
-        blocks, 6x6 after three (the 6x6 of dlib's ``stage4`` at a 112x112 teacher input).
+        blocks, 6x6 after three (the 6x6 of dlib's ``stage3`` at a 112x112 teacher input).
     standardize_targets : bool, default=False
         Stage 1 regresses the teacher's maps standardised element by element (the mean map
         of the stage-1 images subtracted, each element divided by its standard deviation)
