@@ -122,6 +122,23 @@ def test_transform_features(fitted, data):
     assert feats[0].shape == (len(X[0]), 8 * 3 * 3)  # 28 -> 14 -> 7 -> 3
 
 
+def test_clip_features_reduce_frames_as_predict_proba(fitted, data):
+    X, _ = data
+    fitted.set_params(transform_output="features")
+    try:
+        feats = fitted.transform(X)
+    finally:
+        fitted.set_params(transform_output="proba")
+    np.testing.assert_allclose(
+        fitted.clip_features(X), np.stack([f.mean(axis=0) for f in feats]), rtol=1e-5
+    )
+    try:
+        last = fitted.set_params(clip_aggregation="last").clip_features(X)
+    finally:
+        fitted.set_params(clip_aggregation="mean")
+    np.testing.assert_allclose(last, np.stack([f[-1] for f in feats]), rtol=1e-5)
+
+
 def test_clipset_in_clipset_out_and_missing_frames(fitted, data):
     X, _ = data
     status = [np.array(["detected"] * len(c), dtype=object) for c in X]

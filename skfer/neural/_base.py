@@ -975,14 +975,7 @@ class BaseFrameClassifier(TransformerMixin, BaseNeuralClassifier):
         -------
         proba : ndarray of shape (n_clips, n_classes)
         """
-        per_clip, usable = self._frame_outputs(X, features=False)
-        rows, fallback = [], []
-        for i, (probs, keep) in enumerate(zip(per_clip, usable)):
-            if not keep.any():
-                fallback.append(i)
-                keep = np.ones(len(probs), dtype=bool)
-            probs = probs[keep]
-            rows.append(probs[-1] if self.clip_aggregation == "last" else probs.mean(axis=0))
+        proba, fallback = self._clip_rows(X, features=False)
         if fallback:
             warnings.warn(
                 f"clips {fallback[:10]}{' ...' if len(fallback) > 10 else ''} have no frame "
@@ -990,7 +983,38 @@ class BaseFrameClassifier(TransformerMixin, BaseNeuralClassifier):
                 UserWarning,
                 stacklevel=2,
             )
-        return np.stack(rows)
+        return proba
+
+    def clip_features(self, X) -> np.ndarray:
+        """Penultimate features of every clip, reduced from its frames as :meth:`predict_proba`.
+
+        The frames' features are averaged (``clip_aggregation="mean"``) or the last frame's
+        taken (``"last"``), frames whose ``status`` is ``"missing"`` left out and a clip with
+        no usable frame read on all its frames. The top layer is linear, so a head on the
+        clip's mean features gives the mean of its frames' logits (how
+        :class:`~skfer.neural.DTAGN` joins a frame network).
+
+        Parameters
+        ----------
+        X : list of clips, ClipSet or ndarray
+
+        Returns
+        -------
+        features : ndarray of shape (n_clips, n_features)
+        """
+        return self._clip_rows(X, features=True)[0]
+
+    def _clip_rows(self, X, *, features: bool) -> tuple[np.ndarray, list[int]]:
+        """One row per clip from its usable frames, and the clips read on all frames."""
+        per_clip, usable = self._frame_outputs(X, features=features)
+        rows, fallback = [], []
+        for i, (out, keep) in enumerate(zip(per_clip, usable)):
+            if not keep.any():
+                fallback.append(i)
+                keep = np.ones(len(out), dtype=bool)
+            out = out[keep]
+            rows.append(out[-1] if self.clip_aggregation == "last" else out.mean(axis=0))
+        return np.stack(rows), fallback
 
     def transform(self, X):
         """Per-frame class probabilities or penultimate features, one sequence per clip.

@@ -776,31 +776,18 @@ class DTAGN(ClipTransformerMixin, ClassifierMixin, BaseEstimator):
     def _body_features(net, X) -> np.ndarray:
         """Features of a trained network's frozen body, one row per clip.
 
-        Through the member's public ``transform`` (``transform_output="features"``). A clip
-        network (DTAN, DTGN) gives one row per clip; a frame network
-        (:class:`~skfer.neural.ConvNet`) gives one row per frame (NaN where a frame has no
-        face), reduced to the clip as its ``predict_proba`` reduces probabilities
-        (``clip_aggregation``; a clip without any face is read on all its frames). The top
-        layer is linear, so the head of the clip's mean features is the mean of its frames'
-        logits.
+        Through the member's public API: a frame network (:class:`~skfer.neural.ConvNet`)
+        reduces its frames' features to the clip as its ``predict_proba`` reduces
+        probabilities (``clip_features``); a clip network (DTAN, DTGN) gives them by
+        ``transform`` with ``transform_output="features"``.
         """
-        # A shallow copy: the member keeps its own transform_output (the fitted net is shared).
-        features = copy.copy(net).set_params(transform_output="features")
-        out = features.transform(X)
-        if isinstance(out, np.ndarray) and out.ndim == 2:
-            return out
-        last = net.get_params().get("clip_aggregation") == "last"
-        rows, clips = [], None
-        for i, seq in enumerate(out.data if isinstance(out, ClipSet) else out):
-            seq = np.asarray(seq)
-            keep = np.isfinite(seq).all(axis=1)
-            if not keep.any():  # no frame with a face: all its frames, as predict_proba does
-                clips = check_clips(X) if clips is None else clips
-                seq = np.asarray(features.transform([clips[i]])[0])
-                keep = np.ones(len(seq), dtype=bool)
-            seq = seq[keep]
-            rows.append(seq[-1] if last else seq.mean(axis=0))
-        return np.stack(rows).astype(np.float32, copy=False)
+        if hasattr(net, "clip_features"):
+            out = net.clip_features(X)
+        else:
+            # A shallow copy: the member keeps its own transform_output (the net is shared).
+            out = copy.copy(net).set_params(transform_output="features").transform(X)
+        return np.asarray(out, dtype=np.float32)
+
 
     def _joint_finetune(self, X, y, lambdas, seed: int) -> None:
         """Retrain copies of the two top layers on the frozen bodies' features (eq. 8-10).
