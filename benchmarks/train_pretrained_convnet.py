@@ -80,27 +80,31 @@ ABLATIONS = {
 }
 
 
-def recipe(without: list[str] | None = None) -> dict:
+def recipe(without: list[str] | None = None) -> tuple[dict, str]:
     """The shipped recipe, less the changes named in ``without`` (see ``ABLATIONS``).
 
-    Returns the ConvNet parameters and, under ``"schedule"``, the schedule's name.
+    Returns the ConvNet parameters and the schedule's name (see ``lr_scheduler``).
     """
     out = {**RECIPE, "schedule": SCHEDULE}
     for name in without or []:
         out.update(ABLATIONS[name])
-    return {k: v for k, v in out.items() if v is not DROP}
+    schedule = out.pop("schedule")
+    return {k: v for k, v in out.items() if v is not DROP}, schedule
 
 
 def lr_scheduler(name: str, epochs: int):
-    """The skorch callback of a schedule in ``recipe()["schedule"]``, stepped per epoch."""
+    """The skorch callback of the schedule ``name``, stepped per epoch."""
     from skorch.callbacks import LRScheduler
 
-    if name == "cosine":  # to 0 over the run's epochs
-        return LRScheduler(policy="CosineAnnealingLR", T_max=epochs)
-    # "plateau": issue 9's factor and patience, on the held-out accuracy (the selection
-    # criterion) rather than its loss, which the review found stalled while accuracy rose
-    return LRScheduler(policy="ReduceLROnPlateau", monitor="valid_acc", mode="max",
-                       factor=0.5, patience=2)
+    schedules = {
+        # to 0 over the run's epochs
+        "cosine": lambda: LRScheduler(policy="CosineAnnealingLR", T_max=epochs),
+        # issue 9's factor and patience, on the held-out accuracy (the selection criterion)
+        # rather than its loss, which the review found stalled while accuracy rose
+        "plateau": lambda: LRScheduler(policy="ReduceLROnPlateau", monitor="valid_acc",
+                                       mode="max", factor=0.5, patience=2),
+    }
+    return schedules[name]()
 
 
 def _machine() -> str:
@@ -144,8 +148,7 @@ def make_network(run: Path, epochs: int, done: int, seed: int = SEED,
     best = Checkpoint(monitor="valid_acc_best", dirname=str(run / "best"),
                       f_params="params.pt", f_optimizer=None, f_criterion=None,
                       f_history=None, load_best=False)
-    params = recipe(without)
-    schedule = params.pop("schedule")
+    params, schedule = recipe(without)
     return ConvNet(
         **params,
         max_epochs=epochs - done,
@@ -200,8 +203,7 @@ def run_evaluate(args) -> None:
     # classes and the pixel statistics exactly as in training, then the best weights load.
     # Inference in float32 (training ran in bfloat16 autocast): what ships, and the same
     # on every CPU, with or without bfloat16 instructions.
-    params = recipe(args.without)
-    del params["schedule"]  # no training here
+    params, _ = recipe(args.without)  # no training here: no schedule
     net = ConvNet(**{**params, "precision": "float32"}, max_epochs=0,
                   patience=None,
                   validation_fraction=None, random_state=SEED, verbose=0).fit(X, y)
